@@ -1,0 +1,124 @@
+"""Boundary data: the two file formats training consumes, and conversions between them.
+
+Two kinds of NetCDF file carry boundary data (all lengths in Mm, all fields in G):
+
+*Bottom map* (``boundary.nc``): dims ``(x, y)``, coordinates ``x``, ``y`` (pixel centres,
+centred on the region), data variables ``Bx``, ``By``, ``Bz`` (NaN where not observed) and
+optionally ``Bx_err``, ``By_err``, ``Bz_err``. Attributes ``height_mm`` (box height) and
+``l0_mm`` (the unit-domain length scale of SPEC section 1); anything else (SHARP keywords)
+is carried along.
+
+*Boundary points* (``faces.nc``, ``pf.nc``): dim ``point``, variables ``x``, ``y``, ``z``
+(Mm), ``Bx``, ``By``, ``Bz`` (G) and ``face`` (int8, codes in :data:`FACES`). Attributes
+give the box: ``x_min``, ``x_max``, ``y_min``, ``y_max``, ``z_min``, ``z_max`` (Mm).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ffnn.errors import DataError
+
+FACES = {"bottom": 0, "top": 1, "x_min": 2, "x_max": 3, "y_min": 4, "y_max": 5}
+BOX_KEYS = ("x_min", "x_max", "y_min", "y_max", "z_min", "z_max")
+COMPONENTS = ("Bx", "By", "Bz")
+
+
+def is_map(ds: xr.Dataset) -> bool:
+    """True for a bottom map (dims x, y), False for boundary points (dim point)."""
+    return "point" not in ds.dims
+
+
+def box_of_map(ds: xr.Dataset) -> dict[str, float]:
+    """The box above a bottom map: its x/y extent and ``height_mm``, in Mm."""
+    if "height_mm" not in ds.attrs:
+        raise DataError("bottom map has no 'height_mm' attribute (box height in Mm)")
+    x, y = ds["x"].values, ds["y"].values
+    return dict(x_min=float(x.min()), x_max=float(x.max()), y_min=float(y.min()),
+                y_max=float(y.max()), z_min=0.0, z_max=float(ds.attrs["height_mm"]))
+
+
+def make_points(x, y, z, bx, by, bz, face, box: dict[str, float], attrs=None) -> xr.Dataset:
+    """Build a boundary-points dataset from flat arrays (Mm, G) and a face code per point."""
+    arrays = [np.asarray(a).ravel() for a in (x, y, z, bx, by, bz)]
+    n = arrays[0].size
+    if any(a.size != n for a in arrays):
+        raise DataError("boundary points: coordinate and field arrays differ in length")
+    face = np.broadcast_to(np.asarray(face, dtype=np.int8), (n,))
+    data = {name: ("point", arr.astype(np.float64)) for name, arr in zip(("x", "y", "z", *COMPONENTS), arrays)}
+    data["face"] = ("point", face.copy())
+    ds = xr.Dataset(data, attrs={**(attrs or {}), **{k: float(box[k]) for k in BOX_KEYS}})
+    for name in ("x", "y", "z"):
+        ds[name].attrs["units"] = "Mm"
+    for name in COMPONENTS:
+        ds[name].attrs["units"] = "G"
+    ds["face"].attrs["flag_values"] = np.array(list(FACES.values()), dtype=np.int8)
+    ds["face"].attrs["flag_meanings"] = " ".join(FACES)
+    return ds
+
+
+def map_to_points(ds: xr.Dataset) -> xr.Dataset:
+    """The bottom map as boundary points at z = 0 (NaN pixels kept; training masks them)."""
+    X, Y = np.meshgrid(ds["x"].values, ds["y"].values, indexing="ij")
+    fields = [ds[c].transpose("x", "y").values for c in COMPONENTS]
+    return make_points(X, Y, np.zeros_like(X), *fields, face=FACES["bottom"], box=box_of_map(ds))
+
+
+def cube_faces(cube: xr.Dataset, faces=tuple(FACES)) -> xr.Dataset:
+    """Boundary points on the chosen faces of a cube (dims x, y, z) at its grid positions.
+
+    Edge and corner points shared by two faces are kept once (first face listed wins).
+    """
+    unknown = set(faces) - set(FACES)
+    if unknown:
+        raise DataError(f"unknown face name(s) {sorted(unknown)}; choose from {list(FACES)}")
+    x, y, z = (cube[c].values for c in ("x", "y", "z"))
+    X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
+    selectors = {"bottom": (slice(None), slice(None), 0), "top": (slice(None), slice(None), -1),
+                 "x_min": (0, slice(None), slice(None)), "x_max": (-1, slice(None), slice(None)),
+                 "y_min": (slice(None), 0, slice(None)), "y_max": (slice(None), -1, slice(None))}
+    taken = np.zeros(X.shape, dtype=bool)
+    comps = {c: cube[c].transpose("x", "y", "z").values for c in COMPONENTS}
+    parts = []
+    for name in faces:
+        sel = np.zeros(X.shape, dtype=bool)
+        sel[selectors[name]] = True
+        sel &= ~taken
+        taken |= sel
+        parts.append((sel, FACES[name]))
+    def cat(a):
+        return np.concatenate([a[sel] for sel, _ in parts])
+
+    codes = np.concatenate([np.full(int(s.sum()), f, np.int8) for s, f in parts])
+    box = dict(x_min=x.min(), x_max=x.max(), y_min=y.min(), y_max=y.max(), z_min=z.min(), z_max=z.max())
+    return make_points(cat(X), cat(Y), cat(Z), *(cat(comps[c]) for c in COMPONENTS), face=codes, box=box)
+
+
+def merge_points(datasets: list[xr.Dataset]) -> xr.Dataset:
+    """Concatenate boundary-point sets that describe the same box."""
+    if not datasets:
+        raise DataError("no boundary data given")
+    box0 = {k: datasets[0].attrs[k] for k in BOX_KEYS}
+    for ds in datasets[1:]:
+        box = {k: ds.attrs[k] for k in BOX_KEYS}
+        if not np.allclose(list(box.values()), list(box0.values()), rtol=1e-6, atol=1e-9):
+            raise DataError(f"boundary files describe different boxes: {box0} vs {box}")
+    merged = xr.concat(datasets, dim="point", combine_attrs="drop_conflicts")
+    merged.attrs.update(box0)
+    return merged
+
+
+def load_boundary(paths) -> xr.Dataset:
+    """Read bottom maps and/or boundary-point files and return all of them as points."""
+    parts = []
+    for path in paths:
+        try:
+            ds = xr.load_dataset(path)
+        except (OSError, ValueError) as err:
+            raise DataError(f"cannot read boundary file {path}: {err}") from err
+        missing = [c for c in COMPONENTS if c not in ds]
+        if missing:
+            raise DataError(f"boundary file {path} lacks variable(s) {missing}")
+        parts.append(map_to_points(ds) if is_map(ds) else ds)
+    return merge_points(parts)

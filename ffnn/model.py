@@ -1,0 +1,100 @@
+"""The force-free neural network (SPEC section 1): a tanh MLP of the coordinates.
+
+    u1 = tanh(W1 x + b1), ui = tanh(Wi u(i-1) + bi)       (L hidden layers of width N)
+    B' = W(L+1) uL + b(L+1)                               quasi-output layer, 3 outputs
+    B  = diag(w) B' + c                                   final diagonal output layer
+
+Inputs are unit coordinates (physical / l0); B comes out in G. The diagonal layer carries
+the field's scale, so no normalisation of B is needed. ``quasi_output=False`` drops the
+diagonal layer (a plain MLP, the ablation of the paper's figure 2).
+
+The Jacobian dB_i/dx_k is the hot path: :meth:`FFNN.field_and_jacobian` propagates the
+value and its three coordinate tangents together (forward mode), stacked as one
+(4 n, N) matrix per layer, so each layer is a single matmul and the parameter gradient
+of any loss built on it comes from one ordinary backward pass.
+"""
+
+from __future__ import annotations
+
+
+
+import torch
+from torch import nn
+
+
+class FFNN(nn.Module):
+    """Tanh MLP from unit coordinates (n, 3) to B (n, 3) in G.
+
+    ``hidden_layers`` (L) layers of ``width`` (N) units; ``scale``/``shift`` are the initial
+    diagonal output weights and biases per component (G), e.g. the RMS of the boundary data.
+    """
+
+    def __init__(self, hidden_layers: int = 5, width: int = 128, quasi_output: bool = True,
+                 scale=(1.0, 1.0, 1.0), shift=(0.0, 0.0, 0.0)):
+        super().__init__()
+        if hidden_layers < 1 or width < 1:
+            raise ValueError(f"network needs >= 1 hidden layer and width >= 1, got L={hidden_layers}, N={width}")
+        sizes = [3] + [width] * hidden_layers
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.head = nn.Linear(width, 3)
+        self.quasi_output = quasi_output
+        if quasi_output:
+            self.scale = nn.Parameter(torch.as_tensor(scale, dtype=torch.get_default_dtype()).clone())
+            self.shift = nn.Parameter(torch.as_tensor(shift, dtype=torch.get_default_dtype()).clone())
+        for layer in [*self.hidden, self.head]:
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="tanh")
+            nn.init.zeros_(layer.bias)
+        if not quasi_output:
+            # without the diagonal layer the head itself must reach the field's scale
+            with torch.no_grad():
+                self.head.weight.mul_(torch.as_tensor(scale, dtype=self.head.weight.dtype)[:, None])
+                self.head.bias.copy_(torch.as_tensor(shift, dtype=self.head.bias.dtype))
+
+    def _out(self, raw: torch.Tensor) -> torch.Tensor:
+        return raw * self.scale + self.shift if self.quasi_output else raw
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """B (n, 3) in G at unit coordinates ``x`` (n, 3)."""
+        h = x
+        for layer in self.hidden:
+            h = torch.tanh(layer(h))
+        return self._out(self.head(h))
+
+    def field_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """B (n, 3) in G and its Jacobian (n, 3, 3), [:, i, k] = dB_i/dx_k per unit length.
+
+        Exact (forward-mode) derivatives, differentiable with respect to the parameters.
+        """
+        first = self.hidden[0]
+        u = torch.tanh(torch.addmm(first.bias, x, first.weight.t()))
+        # tangent of layer 1 along x_k: (1 - u^2) * W1[:, k]
+        h = torch.cat([u.unsqueeze(0), (1 - u * u).unsqueeze(0) * first.weight.t().unsqueeze(1)])
+        for layer in self.hidden[1:]:
+            a = torch.matmul(h, layer.weight.t())
+            u = torch.tanh(a[0] + layer.bias)
+            h = torch.cat([u.unsqueeze(0), (1 - u * u).unsqueeze(0) * a[1:]])
+        o = torch.matmul(h, self.head.weight.t())
+        b = self._out(o[0] + self.head.bias)
+        jac = o[1:] * self.scale if self.quasi_output else o[1:]
+        return b, jac.permute(1, 2, 0)
+
+
+def curl_div(jac: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(curl B (n, 3), div B (n,)) from a Jacobian (n, 3, 3) with [:, i, k] = dB_i/dx_k."""
+    curl = torch.stack([jac[:, 2, 1] - jac[:, 1, 2], jac[:, 0, 2] - jac[:, 2, 0],
+                        jac[:, 1, 0] - jac[:, 0, 1]], dim=1)
+    return curl, jac[:, 0, 0] + jac[:, 1, 1] + jac[:, 2, 2]
+
+
+def n_weights(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def describe(model: FFNN) -> str:
+    """One line: architecture and parameter count."""
+    return (f"FFNN {len(model.hidden)}x{model.hidden[0].out_features} tanh, "
+            f"quasi-output={'on' if model.quasi_output else 'off'}, {n_weights(model):,} weights")
+
+
+

@@ -1,0 +1,105 @@
+"""Training samples: the unit-domain transform, boundary targets and interior points.
+
+The box [x_min, x_max] x [y_min, y_max] x [z_min, z_max] (Mm) maps to unit coordinates
+((x - xc)/l0, (y - yc)/l0, (z - z_min)/l0) with l0 = max(half-width x, half-width y, height),
+so the domain lies inside [-1, 1] x [-1, 1] x [0, 2] (SPEC section 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import xarray as xr
+
+from ffnn.boundary import BOX_KEYS, COMPONENTS
+from ffnn.errors import DataError
+
+
+@dataclass(frozen=True)
+class UnitBox:
+    """The physical box (Mm) and its map to unit coordinates."""
+
+    x_min: float
+    x_max: float
+    y_min: float
+    y_max: float
+    z_min: float
+    z_max: float
+
+    @classmethod
+    def from_attrs(cls, attrs) -> "UnitBox":
+        """Read the box from dataset attributes ``x_min`` ... ``z_max`` (Mm)."""
+        missing = [k for k in BOX_KEYS if k not in attrs]
+        if missing:
+            raise DataError(f"boundary data lacks box attribute(s) {missing}")
+        box = cls(**{k: float(attrs[k]) for k in BOX_KEYS})
+        if not (box.x_min < box.x_max and box.y_min < box.y_max and box.z_min < box.z_max):
+            raise DataError(f"empty box {asdict(box)}")
+        return box
+
+    @property
+    def l0(self) -> float:
+        """The unit length in Mm."""
+        return max((self.x_max - self.x_min) / 2, (self.y_max - self.y_min) / 2, self.z_max - self.z_min)
+
+    @property
+    def centre(self) -> tuple[float, float, float]:
+        """The origin of unit coordinates (Mm): centre of the bottom face."""
+        return ((self.x_min + self.x_max) / 2, (self.y_min + self.y_max) / 2, self.z_min)
+
+    def to_unit(self, x, y, z) -> np.ndarray:
+        """Physical points (Mm, arrays of one shape) as unit coordinates, shape (n, 3)."""
+        c = self.centre
+        return np.stack([(np.ravel(v) - c[i]) / self.l0 for i, v in enumerate((x, y, z))], axis=1)
+
+    def unit_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper corners of the box in unit coordinates, each shape (3,)."""
+        lo = self.to_unit(self.x_min, self.y_min, self.z_min)[0]
+        hi = self.to_unit(self.x_max, self.y_max, self.z_max)[0]
+        return lo, hi
+
+
+def boundary_samples(points: xr.Dataset, box: UnitBox, n_max: int | None, rng: np.random.Generator):
+    """Boundary points as (unit coordinates (m, 3), targets (m, 3) in G, mask (m, 3) bool).
+
+    Components that are NaN in the data are masked out of the loss; points with no finite
+    component are dropped. At most ``n_max`` points are kept, drawn without replacement.
+    """
+    target = np.stack([points[c].values for c in COMPONENTS], axis=1).astype(np.float64)
+    mask = np.isfinite(target)
+    keep = mask.any(axis=1)
+    if not keep.any():
+        raise DataError("boundary data has no finite value (all NaN)")
+    idx = np.flatnonzero(keep)
+    if n_max is not None and idx.size > n_max:
+        idx = np.sort(rng.choice(idx, size=n_max, replace=False))
+    xyz = box.to_unit(points["x"].values[idx], points["y"].values[idx], points["z"].values[idx])
+    return xyz, np.where(mask[idx], target[idx], 0.0), mask[idx]
+
+
+def interior_samples(box: UnitBox, n: int, rng: np.random.Generator, bottom_fraction: float = 0.0,
+                     bottom_power: float = 2.0) -> np.ndarray:
+    """``n`` interior points in unit coordinates (n, 3), uniform in the box.
+
+    A fraction ``bottom_fraction`` has heights z = h u^bottom_power (u uniform), so more
+    points lie near the photosphere where the field and its gradients are strongest.
+    """
+    if n < 1:
+        raise DataError(f"need at least one interior point, got n_interior={n}")
+    lo, hi = box.unit_bounds()
+    pts = lo + (hi - lo) * rng.random((n, 3))
+    k = int(round(np.clip(bottom_fraction, 0.0, 1.0) * n))
+    if k:
+        pts[:k, 2] = lo[2] + (hi[2] - lo[2]) * rng.random(k) ** bottom_power
+    return pts
+
+
+def grid_of_points(points: xr.Dataset, decimals: int = 6):
+    """The regular grid (x, y, z in Mm, 1-D each) the boundary points were sampled on."""
+    out = []
+    for c in ("x", "y", "z"):
+        values = points[c].values
+        _, first = np.unique(np.round(values, decimals), return_index=True)
+        out.append(values[first])  # the stored values, not their rounded keys
+    return tuple(out)

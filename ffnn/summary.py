@@ -1,0 +1,378 @@
+"""Summary rows of regions, the summary table, and the Low & Lou benchmark table.
+
+A *row* describes one region after the workflow's per-region steps: identifiers, the
+reference-free figures of merit of the model cube (``ffnn metrics`` JSON), the volume
+averages of the height profiles, the final loss terms and wall time of the training
+(``train.json``), the SHARP keywords of the record (``ffnn resolve --json``), and for
+benchmark regions the comparison with the reference field (model and potential field).
+
+:func:`region_row` builds it, :func:`write_row` stores it as JSON; :func:`summary_table`
+gathers rows into the table written by :func:`write_summary` (TSV, NetCDF, JSON).
+:func:`lowlou_table` renders the benchmark rows beside the published ones (SPEC section 6).
+Every column and its unit is listed in :data:`COLUMNS` (the README repeats it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ffnn.errors import DataError
+
+# Space-weather keywords of SHARP records (Bobra et al. 2014) with JSOC's units.
+SHARP_KEYWORD_UNITS = {
+    "USFLUX": "Mx", "MEANGAM": "deg", "MEANGBT": "G Mm-1", "MEANGBZ": "G Mm-1",
+    "MEANGBH": "G Mm-1", "MEANJZD": "mA m-2", "TOTUSJZ": "A", "MEANALP": "Mm-1",
+    "MEANJZH": "G2 m-1", "TOTUSJH": "G2 m-1", "ABSNJZH": "G2 m-1", "SAVNCPP": "A",
+    "MEANPOT": "erg cm-3", "TOTPOT": "erg cm-1", "MEANSHR": "deg", "SHRGT45": "percent",
+    "R_VALUE": "log10(Mx)", "AREA_ACR": "micro-hemisphere",
+    "ERRVF": "Mx", "ERRGAM": "deg", "ERRBT": "G Mm-1", "ERRBZ": "G Mm-1", "ERRBH": "G Mm-1",
+    "ERRJZ": "mA m-2", "ERRUSI": "A", "ERRALP": "Mm-1", "ERRMIH": "G2 m-1", "ERRTUI": "G2 m-1",
+    "ERRTAI": "G2 m-1", "ERRJHT": "A", "ERRMPOT": "erg cm-3", "ERRTPOT": "erg cm-1",
+    "ERRMSHA": "deg",
+}
+
+# name -> (unit, description). Order is the column order of the table.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "region": ("", "region id: ar<NOAA>_<YYYYmmddTHHMM> for a sheet row, the case name for Low & Lou"),
+    "kind": ("", "sharp (a SHARP record) or lowlou (a Low & Lou benchmark field)"),
+    "noaa": ("", "NOAA active-region number asked for"),
+    "harpnum": ("", "HARP number of the SHARP record"),
+    "t_rec": ("", "T_REC of the SHARP record (JSOC form, TAI)"),
+    "t_rec_utc": ("", "T_REC in UTC (ISO 8601)"),
+    "noaa_ars": ("", "NOAA_ARS: every NOAA region in the HARP, comma separated"),
+    "quality": ("", "QUALITY flag of the record (hex; 0x00000000 = good)"),
+    "lat": ("deg", "LAT_FWT: flux-weighted heliographic latitude of the region"),
+    "lon": ("deg", "LON_FWT: flux-weighted Stonyhurst longitude of the region"),
+    "energy_erg": ("erg", "magnetic energy E = sum |B|^2/(8 pi) dV of the model cube"),
+    "energy_pot_erg": ("erg", "energy of the potential field with the same bottom Bz"),
+    "free_energy_erg": ("erg", "free energy E - E_pot"),
+    "e_over_epot": ("1", "E / E_pot (epsilon_p)"),
+    "unsigned_flux_mx": ("Mx", "unsigned vertical flux through the bottom, sum |Bz| dA"),
+    "total_unsigned_current_a": ("A", "total unsigned vertical current through the bottom, sum |Jz| dA"),
+    "sigma_j": ("1", "current-weighted sine of the angle between J and B over the cube"),
+    "theta_j_deg": ("deg", "arcsin(sigma_j): current-weighted angle between J and B"),
+    "mean_abs_fi": ("1", "mean fractional flux <|f_i|> = mean |div B| dx / (6 |B|)"),
+    "div_free_factor": ("Mm-2", "mean |div B|^2/|B|^2 over the whole cube"),
+    "force_free_factor": ("1", "mean |J x B|^2/(|J|^2 |B|^2) over the whole cube"),
+    "loss_total": ("", "final total training loss"),
+    "loss_bc": ("G2", "final boundary term: mean |B - B_obs|^2 over the boundary points"),
+    "loss_div": ("G2", "final divergence term: mean (div B)^2 in unit coordinates"),
+    "loss_ff": ("1", "final force-free term: mean sin^2 of the J-B angle"),
+    "wall_time_s": ("s", "training wall time (summed over resumed runs)"),
+    "stop_reason": ("", "why training stopped: max_iterations, time_budget or loss_tolerance"),
+    "c_vec": ("1", "vector correlation with the reference field"),
+    "c_cs": ("1", "mean cosine of the angle to the reference field (Cauchy-Schwarz)"),
+    "e_n_prime": ("1", "1 - normalised vector error: 1 - sum |b - B| / sum |B|"),
+    "e_m_prime": ("1", "1 - mean vector error: 1 - mean(|b - B| / |B|)"),
+    "epsilon": ("1", "energy over the reference field's energy"),
+    "pf_c_vec": ("1", "c_vec of the potential field"),
+    "pf_c_cs": ("1", "c_cs of the potential field"),
+    "pf_e_n_prime": ("1", "e_n_prime of the potential field"),
+    "pf_e_m_prime": ("1", "e_m_prime of the potential field"),
+    "pf_epsilon": ("1", "epsilon of the potential field"),
+    "pf_sigma_j": ("1", "sigma_j of the potential field"),
+    **{k: (u, f"SHARP keyword {k}") for k, u in SHARP_KEYWORD_UNITS.items()},
+}
+
+REFERENCE_METRICS = ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon")
+_QUALITY_KEYS = ("energy_erg", "energy_pot_erg", "free_energy_erg", "e_over_epot", "unsigned_flux_mx",
+                 "total_unsigned_current_a", "sigma_j", "theta_j_deg", "mean_abs_fi")
+
+
+def read_json(path, what: str = "JSON file") -> dict:
+    """A JSON object from ``path``; DataError naming the file when it is missing or bad."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError as err:
+        raise DataError(f"{what} {path} does not exist") from err
+    except (OSError, ValueError) as err:
+        raise DataError(f"cannot read {what} {path}: {err}") from err
+    if not isinstance(data, dict):
+        raise DataError(f"{what} {path} does not hold a JSON object")
+    return data
+
+
+def write_json(obj, path) -> Path:
+    """Write ``obj`` as JSON atomically (NaN and infinities become null)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(_clean(obj), indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _clean(value):
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _number(value):
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def region_row(region: str, *, train: dict, quality: dict, record: dict | None = None,
+               profiles=None, reference: dict | None = None, potential_reference: dict | None = None,
+               meta: dict | None = None) -> dict:
+    """One summary row (a flat dict of :data:`COLUMNS` plus extras) and its details.
+
+    ``train``: ``train.json``; ``quality``: ``ffnn metrics --potential`` JSON of the model;
+    ``record``: ``ffnn resolve --json`` output (SHARP regions); ``profiles``: the height
+    profiles dataset (its top values are the whole-cube factors); ``reference`` and
+    ``potential_reference``: ``ffnn metrics --reference`` JSON of the model and of the
+    potential field (benchmark regions); ``meta``: extra columns (e.g. ``kind``, ``noaa``).
+    """
+    row: dict = {"region": region, "kind": "sharp" if record else "lowlou"}
+    meta = dict(meta or {})
+    row.update({k: v for k, v in meta.items() if k in ("kind", "noaa")})
+    if record:
+        keywords = dict(record.get("keywords") or {})
+        quality_flag = record.get("quality")
+        row.update({
+            "noaa": record.get("noaa", row.get("noaa")),
+            "harpnum": record.get("harpnum"),
+            "t_rec": record.get("t_rec"),
+            "t_rec_utc": record.get("t_rec_utc"),
+            "noaa_ars": None if keywords.get("NOAA_ARS") is None else str(keywords.get("NOAA_ARS")),
+            "quality": record.get("quality_hex") or (None if quality_flag is None else f"0x{int(quality_flag):08x}"),
+            "lat": _number(keywords.get("LAT_FWT")),
+            "lon": _number(keywords.get("LON_FWT")),
+        })
+    for key in _QUALITY_KEYS:
+        row[key] = _number(quality.get(key))
+    if profiles is not None:
+        for key in ("div_free_factor", "force_free_factor"):
+            if key in profiles:
+                row[key] = _number(np.asarray(profiles[key].values)[-1])
+    final = train.get("final") or {}
+    row.update({"loss_total": _number(final.get("loss")), "loss_bc": _number(final.get("loss_bc")),
+                "loss_div": _number(final.get("loss_div")), "loss_ff": _number(final.get("loss_ff")),
+                "wall_time_s": _number(train.get("elapsed_s")), "stop_reason": train.get("stop_reason")})
+    if reference is not None:
+        for key in REFERENCE_METRICS:
+            row[key] = _number(reference.get(key))
+    if potential_reference is not None:
+        for key in (*REFERENCE_METRICS, "sigma_j"):
+            row[f"pf_{key}"] = _number(potential_reference.get(key))
+    if record:
+        keywords = record.get("keywords") or {}
+        for key in SHARP_KEYWORD_UNITS:
+            row[key] = _number(keywords.get(key))
+    details = {
+        "iterations": train.get("iterations"), "device": train.get("device"),
+        "threads": train.get("threads"), "architecture": train.get("architecture"),
+        "train_config": train.get("config"), "box": train.get("box"),
+        "quality_metrics": quality, "meta": meta,
+    }
+    if reference is not None:
+        details["reference_metrics"] = reference
+    if potential_reference is not None:
+        details["potential_reference_metrics"] = potential_reference
+    if record:
+        details["sharp_record"] = record
+    return {**row, "details": details}
+
+
+def read_row(path) -> dict:
+    """A row written by :func:`write_row`."""
+    row = read_json(path, "summary row")
+    if "region" not in row:
+        raise DataError(f"summary row {path} has no 'region'")
+    return row
+
+
+def write_row(row: dict, path) -> Path:
+    """Store a row (with its details) as JSON."""
+    return write_json(row, path)
+
+
+def summary_table(rows):
+    """The table of ``rows`` as a pandas DataFrame, one row per region, columns in
+    :data:`COLUMNS` order (then any others); ``details`` are left out."""
+    import pandas as pd
+
+    if not rows:
+        raise DataError("no summary rows to gather")
+    flat = [{k: v for k, v in row.items() if k != "details"} for row in rows]
+    regions = [r["region"] for r in flat]
+    dup = sorted({r for r in regions if regions.count(r) > 1})
+    if dup:
+        raise DataError(f"region(s) {dup} appear in more than one summary row")
+    table = pd.DataFrame(flat)
+    known = [c for c in COLUMNS if c in table.columns]
+    other = [c for c in table.columns if c not in COLUMNS]
+    table = table[known + other]
+    for col in ("noaa", "harpnum"):
+        if col in table.columns:
+            table[col] = pd.to_numeric(table[col], errors="coerce").astype("Int64")
+    return table
+
+
+def table_dataset(table):
+    """The table as an xarray Dataset on dim ``region`` with units and descriptions."""
+    import pandas as pd
+    import xarray as xr
+
+    data = {}
+    for col in table.columns:
+        if col == "region":
+            continue
+        values = table[col]
+        if pd.api.types.is_integer_dtype(values.dtype):
+            arr = values.astype("float64").to_numpy()  # NaN for missing
+        elif pd.api.types.is_numeric_dtype(values.dtype):
+            arr = values.to_numpy(dtype="float64")
+        else:
+            arr = np.array(["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                            for v in values], dtype=object)
+        unit, desc = COLUMNS.get(col, ("", col))
+        attrs = {"long_name": desc}
+        if unit:
+            attrs["units"] = unit
+        data[col] = ("region", arr, attrs)
+    regions = np.array([str(r) for r in table["region"]], dtype=object)
+    return xr.Dataset(data, coords={"region": ("region", regions)},
+                      attrs={"title": "ffnn workflow summary: one row per region"})
+
+
+def write_summary(rows, tsv=None, nc=None, json_path=None):
+    """Write the gathered table as TSV, NetCDF and/or JSON (full rows with details), atomically."""
+    from ffnn.cube import write_atomic
+
+    table = summary_table(rows)
+    if tsv:
+        tsv = Path(tsv)
+        tsv.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tsv.with_name(f".{tsv.name}.tmp{os.getpid()}")
+        table.to_csv(tmp, sep="\t", index=False, na_rep="NaN", float_format="%.6g")
+        os.replace(tmp, tsv)
+    if nc:
+        write_atomic(table_dataset(table), nc)
+    if json_path:
+        write_json({"columns": {k: {"units": v[0], "description": v[1]} for k, v in COLUMNS.items()
+                                if k in table.columns},
+                    "rows": list(rows)}, json_path)
+    return table
+
+
+# ---------------------------------------------------------------- Low & Lou table
+
+# Published and reference numbers (SPEC section 6, 64^3), by (n, boundary): boundary
+# "faces" = all six faces of the reference, "bottom" = bottom of the reference with
+# potential-field sides and top. Columns: C_vec, C_cs, E_n', E_m', epsilon, time.
+PUBLISHED = {
+    (1, "faces"): [
+        ("FFNN paper (64³)", 1.00, 1.00, 0.98, 0.98, 0.99, "not given (MATLAB, laptop)"),
+        ("Wiegelmann, published (64³)", 1.00, 1.00, 0.98, 0.98, 1.02, ""),
+        ("pyAMaFiL 1.2.2, measured (64³)", 0.9998, 0.9993, 0.979, 0.974, 1.014, "~60 s, 1 core"),
+        ("potential field, published (64³)", 0.85, 0.82, 0.45, 0.35, 0.77, ""),
+    ],
+    (1, "bottom"): [
+        ("pyAMaFiL, measured, bottom only (64³)", 0.993, 0.834, 0.756, 0.451, 0.991, "~22 s"),
+    ],
+    (3, "bottom"): [
+        ("FFNN paper (64³)", 1.00, 0.43, 0.79, 0.01, 0.99, ""),
+        ("Wiegelmann, published (64³)", 1.00, 0.57, 0.86, -0.25, 1.04, ""),
+    ],
+}
+TABLE_METRICS = ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon")
+TABLE_HEADER = ("method", "C_vec", "C_cs", "E_n'", "E_m'", "ε", "ε_p", "σ_J", "time")
+# metrics where larger is better, used for the verdict against the potential field
+BEAT_METRICS = ("c_vec", "c_cs", "e_n_prime", "e_m_prime")
+
+
+def _fmt(value, digits: int = 3) -> str:
+    value = _number(value)
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def beats_potential(row: dict) -> list[str]:
+    """The metrics of :data:`BEAT_METRICS` in which the model is better than the potential field."""
+    better = []
+    for key in BEAT_METRICS:
+        model, pf = _number(row.get(key)), _number(row.get(f"pf_{key}"))
+        if model is not None and pf is not None and model > pf:
+            better.append(key)
+    return better
+
+
+def _case_text(meta: dict) -> str:
+    n, m = meta.get("lowlou_n"), meta.get("lowlou_m")
+    boundary = meta.get("lowlou_boundary")
+    what = {"faces": "all six faces of the reference",
+            "bottom": "bottom of the reference, sides and top from its potential field"}.get(boundary, boundary)
+    parts = [f"n={n}, m={m}" if n is not None else None,
+             f"l={meta['lowlou_l']:g}" if _number(meta.get("lowlou_l")) is not None else None,
+             f"Φ={meta['lowlou_phi']:.4g} rad" if _number(meta.get("lowlou_phi")) is not None else None]
+    head = ", ".join(p for p in parts if p)
+    return f"{head}; boundary data: {what}" if what else head
+
+
+def lowlou_table(rows) -> str:
+    """Markdown table of benchmark rows: per region, the potential field and the FFNN of
+    this run beside the published rows of the same case."""
+    if not rows:
+        raise DataError("no Low & Lou rows for the benchmark table")
+    lines = ["# Low & Lou benchmark", "",
+             "Metrics of SPEC section 3 against the Low & Lou reference field on the whole grid "
+             "(1 is perfect for C_vec, C_cs, E_n', E_m', ε; lower σ_J is more force-free). "
+             "Rows marked *this run* were computed by the workflow on the grid given; the "
+             "published rows are at 64³ and are shown for orientation.", ""]
+    for row in rows:
+        details = row.get("details") or {}
+        meta = details.get("meta") or {}
+        shape = meta.get("lowlou_shape")
+        grid = "×".join(str(int(s)) for s in shape) if shape else "?"
+        lines += [f"## {row['region']}", "", f"{_case_text(meta)}; this run on a {grid} grid.", ""]
+        lines.append("| " + " | ".join(TABLE_HEADER) + " |")
+        lines.append("|" + "---|" * len(TABLE_HEADER))
+        pf_cells = [_fmt(row.get(f"pf_{k}")) for k in TABLE_METRICS]
+        lines.append("| potential field (*this run*) | " + " | ".join(pf_cells) + " | 1.000 | "
+                     + _fmt(row.get("pf_sigma_j")) + " | |")
+        iters = details.get("iterations")
+        wall = _number(row.get("wall_time_s"))
+        time_text = (f"{wall:.0f} s" if wall is not None else "") + (f", {iters} it." if iters else "")
+        threads, device = details.get("threads"), details.get("device")
+        if device:
+            time_text += f", {device}" + (f" ({threads} threads)" if threads and device == "cpu" else "")
+        model_cells = [_fmt(row.get(k)) for k in TABLE_METRICS]
+        lines.append("| FFNN (*this run*) | " + " | ".join(model_cells) + " | "
+                     + _fmt(row.get("e_over_epot")) + " | " + _fmt(row.get("sigma_j")) + " | "
+                     + time_text + " |")
+        key = (int(meta["lowlou_n"]) if _number(meta.get("lowlou_n")) is not None else None,
+               meta.get("lowlou_boundary"))
+        for name, *values, when in PUBLISHED.get(key, []):
+            lines.append(f"| {name} | " + " | ".join(_fmt(v, 2 if abs(v * 100 - round(v * 100)) < 1e-9 else 4)
+                                                   for v in values) + f" | – | – | {when} |")
+        better = beats_potential(row)
+        names = {"c_vec": "C_vec", "c_cs": "C_cs", "e_n_prime": "E_n'", "e_m_prime": "E_m'"}
+        verdict = ("beats the potential field in " + ", ".join(names[k] for k in better)
+                   + f" ({len(better)} of {len(BEAT_METRICS)})") if better else "does not beat the potential field"
+        lines += ["", f"FFNN {verdict}.", ""]
+    return "\n".join(lines)
+
+
+def write_text(text: str, path) -> Path:
+    """Write text atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text if text.endswith("\n") else text + "\n")
+    os.replace(tmp, path)
+    return path

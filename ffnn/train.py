@@ -1,0 +1,522 @@
+"""Training: fit the network to boundary data under the force-free and divergence-free loss.
+
+Loss (SPEC section 1), with unit-coordinate derivatives:
+
+    f = lambda_bc  mean_boundary |B - B_obs|^2                     (G^2, NaN components masked)
+      + lambda_div mean_interior (div B)^2                         (G^2 per unit length^2)
+      + lambda_ff  mean_interior |J x B|^2 / (|J|^2 |B|^2 + eps)   (sin^2 of the J-B angle)
+
+minimised with ``torch.optim.LBFGS`` (strong-Wolfe line search). The optimiser runs in
+*steps* of ``iterations_per_step`` L-BFGS iterations; budgets, progress, history rows and
+checkpoints are handled between steps. A checkpoint holds the model, the optimiser
+state, the history and the elapsed time, and samples are regenerated from the seed, so a
+resumed run continues exactly as the uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+from tqdm import tqdm
+
+from ffnn import __version__
+from ffnn.errors import ConfigError, DataError, FFNNError
+from ffnn.model import FFNN, curl_div, describe
+from ffnn.sampling import UnitBox, boundary_samples, grid_of_points, interior_samples
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ("iteration", "evaluations", "elapsed_s", "loss", "loss_bc", "loss_div", "loss_ff")
+
+
+@dataclass
+class TrainConfig:
+    """Every training setting; defaults are the paper's case-1 network on a CPU budget."""
+
+    hidden_layers: int = 5
+    width: int = 128
+    quasi_output: bool = True
+    lambda_bc: float = 1.0
+    lambda_div: float = 1.0
+    lambda_ff: float = 0.95
+    ff_eps: float = 1e-12
+    weighting: str = "absolute"            # "absolute": G^2 as in the paper; "relative": per point / |B|^2
+    relative_floor: float = 0.01           # floor of |B| in relative weighting, x RMS of the boundary |B|
+    first_layer_scale: float = 1.0         # multiplies the Kaiming start of the first layer
+    history_size: int = 10
+    n_boundary: int | None = None          # None: every boundary point
+    n_interior: int = 50_000
+    interior_bottom_fraction: float = 0.0  # share of interior points drawn denser near z = 0
+    resample_every: int = 0                # iterations between new interior draws (0: never)
+    warmup_iterations: int = 0             # boundary-dominated start (cheap: few interior points)
+    warmup_physics_weight: float = 0.01    # multiplies lambda_div and lambda_ff during the warm-up
+    warmup_interior: int = 1000            # interior points during the warm-up
+    max_iterations: int = 2000
+    time_budget_s: float | None = None     # wall clock, summed over resumed runs
+    loss_tolerance: float = 0.0
+    iterations_per_step: int = 10
+    checkpoint_every: int = 50             # iterations
+    chunk_size: int = 8192                 # interior points per forward/backward pass
+    dtype: str = "float32"
+    device: str = "auto"
+    threads: int | None = None
+    seed: int = 0
+    max_rollbacks: int = 3
+    progress: bool = True
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> "TrainConfig":
+        """Build from a mapping, rejecting unknown keys and values of the wrong type."""
+        values = dict(values or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown training setting(s) {unknown}; known: {sorted(known)}")
+        cfg = cls()
+        for name, value in values.items():
+            setattr(cfg, name, _coerce(name, value, getattr(cfg, name), known[name].type))
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first setting out of range."""
+        checks = [
+            ("hidden_layers", self.hidden_layers >= 1), ("width", self.width >= 1),
+            ("history_size", self.history_size >= 1), ("n_interior", self.n_interior >= 1),
+            ("max_iterations", self.max_iterations >= 0),
+            ("iterations_per_step", self.iterations_per_step >= 1),
+            ("checkpoint_every", self.checkpoint_every >= 1), ("chunk_size", self.chunk_size >= 1),
+            ("dtype", self.dtype in ("float32", "float64")),
+            ("weighting", self.weighting in ("absolute", "relative")),
+            ("relative_floor", self.relative_floor > 0), ("first_layer_scale", self.first_layer_scale > 0),
+            ("device", self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")),
+            ("interior_bottom_fraction", 0.0 <= self.interior_bottom_fraction <= 1.0),
+            ("time_budget_s", self.time_budget_s is None or self.time_budget_s > 0),
+            ("n_boundary", self.n_boundary is None or self.n_boundary >= 1),
+            ("resample_every", self.resample_every >= 0),
+            ("warmup_iterations", self.warmup_iterations >= 0),
+            ("warmup_physics_weight", self.warmup_physics_weight >= 0),
+            ("warmup_interior", self.warmup_interior >= 1),
+        ]
+        for name, ok in checks:
+            if not ok:
+                raise ConfigError(f"training setting {name}={getattr(self, name)!r} is out of range")
+        for name in ("lambda_bc", "lambda_div", "lambda_ff"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"training setting {name}={getattr(self, name)!r} must be >= 0")
+
+
+def _coerce(name, value, default, annotation):
+    kinds = str(annotation)
+    if value is None and "None" in kinds:
+        return None
+    try:
+        if "bool" in kinds:
+            if isinstance(value, str):
+                if value.lower() in ("true", "1", "yes", "on"):
+                    return True
+                if value.lower() in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if "int" in kinds and "float" not in kinds:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if "float" in kinds:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"training setting {name}={value!r} is not of type {kinds}") from None
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA when present, else the CPU with a warning; ``cuda`` without a GPU fails."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        log.warning("no CUDA GPU available: training on the CPU")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r} was requested but no CUDA GPU is available on this node")
+    return torch.device(name)
+
+
+@dataclass
+class Samples:
+    """Tensors the loss is evaluated on (unit coordinates; targets in G; boundary weights)."""
+
+    xb: torch.Tensor
+    tb: torch.Tensor
+    mb: torch.Tensor
+    xi: torch.Tensor
+    wb: torch.Tensor
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) training run left behind."""
+
+    model: FFNN
+    history: list[dict]
+    stop_reason: str
+    elapsed_s: float
+    rollbacks: int = 0
+    meta: dict = field(default_factory=dict)
+
+
+def initial_scale(target: np.ndarray, mask: np.ndarray) -> tuple[list[float], list[float]]:
+    """Start of the diagonal output layer: per-component RMS (G) of the boundary data, shift 0."""
+    scale = []
+    for c in range(3):
+        vals = target[mask[:, c], c]
+        rms = float(np.sqrt(np.mean(vals ** 2))) if vals.size else 1.0
+        scale.append(rms if rms > 0 else 1.0)
+    return scale, [0.0, 0.0, 0.0]
+
+
+class Trainer:
+    """Fits an :class:`FFNN` to boundary points (see :mod:`ffnn.boundary`).
+
+    ``out_dir`` receives ``checkpoint.pt`` (resumable state), ``loss.csv`` (history) and,
+    at the end, ``model.pt``. Construct, then call :meth:`fit`.
+    """
+
+    def __init__(self, boundary: xr.Dataset, config: TrainConfig, out_dir=None):
+        config.validate()
+        self.config = config
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.box = UnitBox.from_attrs(boundary.attrs)
+        self.grid = grid_of_points(boundary)
+        self.device = resolve_device(config.device)
+        self.dtype = getattr(torch, config.dtype)
+        if config.threads:
+            torch.set_num_threads(int(config.threads))
+        rng = np.random.default_rng(config.seed)
+        xb, tb, mb = boundary_samples(boundary, self.box, config.n_boundary, rng)
+        self._boundary = (xb, tb, mb)
+        scale, shift = initial_scale(tb, mb)
+        torch.manual_seed(config.seed)
+        self.model = FFNN(config.hidden_layers, config.width, config.quasi_output, scale, shift).to(
+            self.device, self.dtype)
+        with torch.no_grad():
+            self.model.hidden[0].weight.mul_(config.first_layer_scale)
+        self._floor2 = (config.relative_floor * np.sqrt((tb ** 2).sum(1).mean())) ** 2
+
+        self.samples = self._make_samples(0)
+        self.optimizer = self._make_optimizer()
+        self.history: list[dict] = []
+        self.elapsed_s = 0.0
+        self.rollbacks = 0
+        self._round = 0
+        self._base_iterations = self._base_evaluations = 0
+        self._last_checkpoint = 0
+        self._record = False
+        self._last_terms: dict | None = None
+
+    # -- samples and optimiser -------------------------------------------------------------
+    def _tensor(self, a) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(a), dtype=self.dtype, device=self.device)
+
+    def _in_warmup(self, round_index: int) -> bool:
+        return self.config.warmup_iterations > 0 and round_index == 0
+
+    def _make_samples(self, round_index: int) -> Samples:
+        rng = np.random.default_rng([self.config.seed, 1, round_index])
+        n = self.config.warmup_interior if self._in_warmup(round_index) else self.config.n_interior
+        xi = interior_samples(self.box, n, rng, self.config.interior_bottom_fraction)
+        xb, tb, mb = self._boundary
+        if self.config.weighting == "relative":
+            wb = mb / ((tb ** 2).sum(1, keepdims=True) + self._floor2)
+        else:
+            wb = mb.astype(np.float64)
+        return Samples(self._tensor(xb), self._tensor(tb), self._tensor(mb), self._tensor(xi), self._tensor(wb))
+
+    def _make_optimizer(self) -> torch.optim.LBFGS:
+        k = self.config.iterations_per_step
+        return torch.optim.LBFGS(self.model.parameters(), lr=1.0, max_iter=k, max_eval=k * 4,
+                                 history_size=self.config.history_size, tolerance_grad=0.0,
+                                 tolerance_change=0.0, line_search_fn="strong_wolfe")
+
+    # -- loss --------------------------------------------------------------------------------
+    def loss_terms(self, backward: bool = True) -> dict:
+        """Evaluate the loss terms (floats) and, with ``backward``, accumulate parameter gradients.
+
+        Interior points go through in chunks of ``chunk_size`` so memory stays bounded.
+        """
+        cfg, s = self.config, self.samples
+        physics = cfg.warmup_physics_weight if self._in_warmup(self._round) else 1.0
+        lam_div, lam_ff = cfg.lambda_div * physics, cfg.lambda_ff * physics
+        m = s.mb.sum().clamp_min(1) / 3  # masked components count as a fraction of a point
+        with torch.set_grad_enabled(backward):
+            bc = ((self.model(s.xb) - s.tb) ** 2 * s.wb).sum() / m
+            if backward:
+                (cfg.lambda_bc * bc).backward()
+            n = s.xi.shape[0]
+            div_sum = ff_sum = 0.0
+            for start in range(0, n, cfg.chunk_size):
+                b, jac = self.model.field_and_jacobian(s.xi[start:start + cfg.chunk_size])
+                curl, div = curl_div(jac)
+                b2 = (b * b).sum(1)
+                if cfg.weighting == "relative":
+                    d = (div * div / (b2.detach() + self._floor2)).sum() / n
+                else:
+                    d = (div * div).sum() / n
+                jxb = torch.linalg.cross(curl, b, dim=1)
+                f = ((jxb * jxb).sum(1) / ((curl * curl).sum(1) * b2 + cfg.ff_eps)).sum() / n
+                if backward:
+                    (lam_div * d + lam_ff * f).backward()
+                div_sum += float(d.detach())
+                ff_sum += float(f.detach())
+        bc = float(bc.detach())
+        total = cfg.lambda_bc * bc + lam_div * div_sum + lam_ff * ff_sum
+        return {"loss": total, "loss_bc": bc, "loss_div": div_sum, "loss_ff": ff_sum}
+
+    def _closure(self):
+        self.optimizer.zero_grad(set_to_none=False)
+        terms = self.loss_terms(backward=True)
+        if self._record:
+            self._last_terms, self._record = terms, False
+        return torch.tensor(terms["loss"], dtype=self.dtype)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _state(self) -> dict:
+        return {"model": copy.deepcopy(self.model.state_dict()),
+                "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+                "history": list(self.history), "elapsed_s": self.elapsed_s, "round": self._round,
+                "base": (self._base_iterations, self._base_evaluations),
+                "rollbacks": self.rollbacks, "config": asdict(self.config), "version": __version__}
+
+    def _restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self._round = state["round"]
+        self.samples = self._make_samples(self._round)
+        self.optimizer = self._make_optimizer()
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.history = list(state["history"])
+        self.elapsed_s = state["elapsed_s"]
+        self._base_iterations, self._base_evaluations = state["base"]
+        self._last_checkpoint = self.iteration
+        self.rollbacks = state.get("rollbacks", 0)
+
+    def save_checkpoint(self) -> None:
+        """Write ``checkpoint.pt`` and ``loss.csv`` atomically."""
+        if self.out_dir is None:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_torch_save(self._state(), self.out_dir / "checkpoint.pt")
+        write_history(self.history, self.out_dir / "loss.csv")
+
+    def try_resume(self) -> bool:
+        """Load ``checkpoint.pt`` from ``out_dir`` if present; True when resumed."""
+        path = self.out_dir / "checkpoint.pt" if self.out_dir else None
+        if path is None or not path.exists():
+            return False
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=False)
+        except Exception as err:  # a corrupt checkpoint must not be silently reused
+            raise DataError(f"checkpoint {path} cannot be read ({err}); delete it to start afresh") from err
+        saved = {k: v for k, v in state["config"].items() if k not in _RESUMABLE}
+        now = {k: v for k, v in asdict(self.config).items() if k not in _RESUMABLE}
+        if saved != now:
+            diff = sorted(k for k in now if saved.get(k) != now[k])
+            raise ConfigError(f"checkpoint {path} was made with other settings ({', '.join(diff)}); "
+                              "delete it or restore the settings")
+        self._restore(state)
+        log.info("resumed from %s at iteration %d (%.0f s done)", path, self.iteration, self.elapsed_s)
+        return True
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _lbfgs_state(self) -> dict:
+        return self.optimizer.state.get(self.optimizer.param_groups[0]["params"][0], {})
+
+    @property
+    def iteration(self) -> int:
+        """L-BFGS iterations done so far, over every optimiser restart."""
+        return self._base_iterations + self._lbfgs_state().get("n_iter", 0)
+
+    def _evaluations(self) -> int:
+        return self._base_evaluations + self._lbfgs_state().get("func_evals", 0)
+
+    def _restart_optimizer(self) -> None:
+        self._base_iterations, self._base_evaluations = self.iteration, self._evaluations()
+        self.optimizer = self._make_optimizer()
+
+    def _stop_reason(self, loss: float) -> str | None:
+        cfg = self.config
+        if self.iteration >= cfg.max_iterations:
+            return "max_iterations"
+        if cfg.time_budget_s is not None and self.elapsed_s >= cfg.time_budget_s:
+            return "time_budget"
+        if loss <= cfg.loss_tolerance:
+            return "loss_tolerance"
+        return None
+
+    def fit(self, resume: bool = True, callback=None) -> TrainResult:
+        """Train until an iteration, time or loss limit; returns the result.
+
+        ``callback(trainer)`` runs after every step (e.g. to evaluate metrics on the way).
+        """
+        cfg = self.config
+        if resume and self.out_dir is not None:
+            self.try_resume()
+        good = self._state()
+        bar = tqdm(total=cfg.max_iterations, initial=min(self.iteration, cfg.max_iterations),
+                   disable=not cfg.progress, desc="train", unit="it", mininterval=2.0)
+        reason = None
+        while True:
+            t0 = time.perf_counter()
+            self._record = True
+            self._maybe_resample()
+            try:
+                self.optimizer.step(self._closure)
+                crashed = False
+            except (IndexError, RuntimeError) as err:
+                # torch's strong-Wolfe search fails this way when every trial step is NaN
+                log.debug("L-BFGS step failed: %s", err)
+                crashed = True
+            terms = self._last_terms
+            self.elapsed_s += time.perf_counter() - t0
+            finite = not crashed and terms is not None and math.isfinite(terms["loss"]) and all(
+                bool(torch.isfinite(p).all()) for p in self.model.parameters())
+            if not finite:
+                reason = self._rollback(good)
+                if reason:
+                    break
+                continue
+            row = {"iteration": self.iteration, "evaluations": self._evaluations(),
+                   "elapsed_s": round(self.elapsed_s, 3), **terms}
+            self.history.append(row)
+            bar.n = min(self.iteration, cfg.max_iterations)
+            bar.set_postfix(loss=f"{terms['loss']:.3g}", bc=f"{terms['loss_bc']:.3g}",
+                            div=f"{terms['loss_div']:.3g}", ff=f"{terms['loss_ff']:.3g}", refresh=False)
+            bar.update(0)
+            if callback is not None:
+                callback(self)
+            reason = self._stop_reason(terms["loss"])
+            if reason or self.iteration >= self._last_checkpoint + cfg.checkpoint_every:
+                self._last_checkpoint = self.iteration
+                self.save_checkpoint()
+                good = self._state()
+            if reason:
+                break
+        bar.close()
+        final = self.loss_terms(backward=False)
+        log.info("training stopped (%s) after %d iterations, %.1f s: loss %.4g (bc %.4g, div %.4g, ff %.4g)",
+                 reason, self.iteration, self.elapsed_s, final["loss"], final["loss_bc"],
+                 final["loss_div"], final["loss_ff"])
+        return TrainResult(self.model, self.history, reason, self.elapsed_s, self.rollbacks,
+                           self.metadata(final, reason))
+
+    def _round_end(self) -> int | None:
+        """Iteration at which the current sample round ends (None: never)."""
+        cfg = self.config
+        start = cfg.warmup_iterations if cfg.warmup_iterations > 0 else 0
+        if self._in_warmup(self._round):
+            return cfg.warmup_iterations
+        if not cfg.resample_every:
+            return None
+        k = self._round - (1 if cfg.warmup_iterations > 0 else 0)
+        return start + (k + 1) * cfg.resample_every
+
+    def _maybe_resample(self) -> None:
+        end = self._round_end()
+        if end is not None and self.iteration >= end:
+            self._round += 1
+            self.samples = self._make_samples(self._round)
+            self._restart_optimizer()
+
+    def _rollback(self, good: dict) -> str | None:
+        self.rollbacks += 1
+        it = good["history"][-1]["iteration"] if good["history"] else 0
+        log.warning("non-finite loss or weights after iteration %d: rolled back to iteration %d "
+                    "and reset the L-BFGS history (rollback %d of %d)", self.iteration, it,
+                    self.rollbacks, self.config.max_rollbacks)
+        rollbacks = self.rollbacks
+        self._restore(good)
+        self.rollbacks = rollbacks
+        self._restart_optimizer()
+        if self.rollbacks >= self.config.max_rollbacks:
+            raise FFNNError(f"training diverged (non-finite loss) {self.rollbacks} times; last good "
+                            f"state at iteration {it} is kept in the checkpoint. Lower the learning "
+                            "difficulty (e.g. lambda_div) or use dtype float64")
+        return None
+
+    def metadata(self, final: dict, reason: str | None) -> dict:
+        """Everything needed to rebuild and document the model."""
+        return {"version": __version__, "config": asdict(self.config), "box": asdict(self.box),
+                "grid": {k: np.asarray(v).tolist() for k, v in zip("xyz", self.grid)},
+                "final": final, "stop_reason": reason, "iterations": self.iteration,
+                "elapsed_s": self.elapsed_s, "rollbacks": self.rollbacks,
+                "architecture": describe(self.model), "device": str(self.device),
+                "threads": torch.get_num_threads()}
+
+
+_RESUMABLE = {"max_iterations", "time_budget_s", "loss_tolerance", "checkpoint_every", "device",
+              "threads", "progress", "max_rollbacks", "chunk_size"}
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def write_history(history: list[dict], path) -> None:
+    """Write the loss history as CSV (columns :data:`HISTORY_COLUMNS`), atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(tmp, path)
+
+
+def save_model(result: TrainResult, path) -> None:
+    """Save the trained model and its metadata (``model.pt``; see :func:`load_model`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_torch_save({"state_dict": result.model.state_dict(), "meta": result.meta}, path)
+
+
+def load_model(path, device: str = "cpu") -> tuple[FFNN, dict]:
+    """Rebuild a model saved by :func:`save_model`; returns (model in eval mode, metadata)."""
+    try:
+        blob = torch.load(path, map_location=device, weights_only=False)
+        meta = blob["meta"]
+    except Exception as err:
+        raise DataError(f"cannot read model file {path}: {err}") from err
+    cfg = meta["config"]
+    model = FFNN(cfg["hidden_layers"], cfg["width"], cfg["quasi_output"])
+    dtype = blob["state_dict"]["head.weight"].dtype
+    model = model.to(dtype)
+    model.load_state_dict(blob["state_dict"])
+    return model.eval(), meta
+
+
+def train(boundary: xr.Dataset, config: TrainConfig, out_dir, resume: bool = True,
+          callback=None) -> TrainResult:
+    """Train on ``boundary`` points, writing checkpoint, ``loss.csv``, ``model.pt`` and
+    ``train.json`` (settings, final loss terms, wall time) into ``out_dir``."""
+    out_dir = Path(out_dir)
+    trainer = Trainer(boundary, config, out_dir)
+    result = trainer.fit(resume=resume, callback=callback)
+    trainer.save_checkpoint()
+    save_model(result, out_dir / "model.pt")
+    tmp = out_dir / ".train.json.tmp"
+    tmp.write_text(json.dumps(result.meta | {"grid": None}, indent=2, default=str))
+    os.replace(tmp, out_dir / "train.json")
+    return result
+

@@ -1,0 +1,353 @@
+"""Resolve and download SHARP records with the real drms client against the fake JSOC."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from ffnn import cli, jsoc
+from ffnn.errors import ConfigError, DataError, FFNNError
+from jsoc_server import FakeJSOC, sharp_record
+
+T0 = "2011.02.14_20:00:00_TAI"
+
+
+@pytest.fixture
+def run(monkeypatch, capsys):
+    """Run ``ffnn`` with only the sharp commands registered; return (status, out, err)."""
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.sharp",))
+    monkeypatch.delenv("JSOC_EMAIL", raising=False)
+    monkeypatch.delenv("JSOC_URL", raising=False)
+
+    def run_(*argv):
+        status = cli.main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run_
+
+
+def error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("ffnn ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# ---------------------------------------------------------------- pure helpers
+
+def test_noaa_ars_is_split_on_commas_never_matched_as_substring():
+    assert jsoc.noaa_list("11158,11159") == [11158, 11159]
+    assert jsoc.noaa_list(" 11158 , 11159 ") == [11158, 11159]
+    assert 11158 not in jsoc.noaa_list("111580")
+    assert 1115 not in jsoc.noaa_list("11158,11159")
+    assert jsoc.noaa_list("") == [] and jsoc.noaa_list(None) == []
+
+
+def test_hex_keywords_are_parsed_without_pandas():
+    assert jsoc.parse_hex("0x00000000") == 0
+    assert jsoc.parse_hex("0x00010400") == 0x10400
+    assert jsoc.parse_hex("1024") == 1024
+    assert jsoc.parse_hex(np.int64(7)) == 7
+    assert jsoc.parse_hex(float("nan")) is None
+    assert jsoc.parse_hex("MISSING") is None
+
+
+def test_utc_is_converted_to_tai_with_leap_seconds():
+    t = jsoc.parse_time("2011-02-14T20:00")
+    assert jsoc.jsoc_time(t) == "2011.02.14_20:00:34_TAI"  # TAI - UTC = 34 s in 2011
+    assert jsoc.parse_trec(T0).utc.isot == "2011-02-14T19:59:26.000"
+    assert jsoc.parse_time(T0).utc.isot == "2011-02-14T19:59:26.000"  # _TAI input stays TAI
+    assert jsoc.compact_trec(T0) == "20110214_200000_TAI"
+    with pytest.raises(ConfigError, match="cannot read time"):
+        jsoc.parse_time("yesterday")
+
+
+def test_durations_and_settings_validation():
+    assert jsoc.parse_duration("1h") == 3600 and jsoc.parse_duration("30 min") == 1800
+    assert jsoc.parse_duration(90) == 90
+    with pytest.raises(ConfigError):
+        jsoc.parse_duration("soon")
+    s = jsoc.JsocSettings.from_mapping({"tolerance": "20min", "quality": "fail"}, retries=1,
+                                       email=None)
+    assert (s.tolerance_s, s.quality, s.retries, s.email) == (1200, "fail", 1, None)
+    with pytest.raises(ConfigError, match="unknown jsoc setting"):
+        jsoc.JsocSettings.from_mapping({"emial": "x@y"})
+    with pytest.raises(ConfigError, match="quality"):
+        jsoc.JsocSettings(quality="ignore")
+
+
+def test_retries_back_off_exponentially_and_give_up_with_the_cause():
+    import urllib.error
+
+    delays, calls = [], []
+    settings = jsoc.JsocSettings(retries=4, backoff_s=0.5, max_backoff_s=3.0)
+
+    def flaky():
+        calls.append(1)
+        raise urllib.error.HTTPError("http://x/", 503, "Service Unavailable", {}, None)
+
+    with pytest.raises(FFNNError, match="NOAA 1: JSOC at .* failed after 5 attempt.*HTTP 503"):
+        jsoc.with_retries(flaky, what="NOAA 1", settings=settings, sleep=delays.append)
+    assert len(calls) == 5 and delays == [0.5, 1.0, 2.0, 3.0]
+
+    def not_found():  # 4xx is not transient: no retry
+        calls.append(1)
+        raise urllib.error.HTTPError("http://x/", 404, "Not Found", {}, None)
+
+    calls.clear()
+    with pytest.raises(FFNNError, match="x: JSOC at .* answered HTTP 404 Not Found"):
+        jsoc.with_retries(not_found, what="x", settings=settings, sleep=delays.append)
+    assert len(calls) == 1
+
+
+# ---------------------------------------------------------------- resolve
+
+@pytest.mark.parametrize("noaa, harp", [(11158, 377), (11159, 377), (11161, 401)])
+def test_resolve_finds_the_harp_holding_the_region(jsoc_server, jsoc_settings, noaa, harp):
+    rec = jsoc.resolve(noaa, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
+    assert (rec.noaa, rec.harpnum, rec.t_rec, rec.quality) == (noaa, harp, T0, 0)
+    served = next(r for r in jsoc_server.records if r.harpnum == harp and r.t_rec == T0)
+    for key in ("USFLUX", "TOTUSJH", "MEANGAM", "R_VALUE", "LAT_FWT", "LON_FWT", "CRVAL1",
+                "ERRVF", "MEANSHR"):
+        assert rec.keywords[key] == pytest.approx(served.keywords[key], rel=1e-12), key
+    assert rec.keywords["NOAA_ARS"] == served.keywords["NOAA_ARS"]
+    assert isinstance(rec.keywords["QUALITY"], int)
+
+
+def test_nearest_record_is_chosen_in_tai(jsoc_settings):
+    # 20:05:50 UTC = 20:06:24 TAI: 20:12 TAI is nearer (5:36) than 20:00 TAI (6:24), the
+    # opposite of a naive comparison of the UTC clock time with the TAI stamps
+    rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:05:50"), jsoc_settings)
+    assert rec.t_rec == "2011.02.14_20:12:00_TAI"
+    rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:05:10"), jsoc_settings)
+    assert rec.t_rec == T0
+
+
+def test_harpnum_given_directly_skips_the_noaa_lookup(jsoc_server, jsoc_settings):
+    rec = jsoc.resolve(None, jsoc.parse_time("2011-02-14T19:40"), jsoc_settings, harpnum=401)
+    assert (rec.harpnum, rec.t_rec, rec.label) == (401, "2011.02.14_19:36:00_TAI", "HARP 401")
+    assert not any("hmi.sharp_720s%5B%5D" in p for _, p in jsoc_server.requests)
+
+
+def test_region_in_two_harps_takes_the_nearest_record(make_jsoc_server, jsoc_settings):
+    srv = make_jsoc_server([sharp_record(500, "2011.02.14_19:36:00_TAI", "11170", nx=8, ny=8),
+                            sharp_record(501, "2011.02.14_20:12:00_TAI", "11171,11170", nx=8,
+                                         ny=8)])
+    settings = jsoc.JsocSettings(url=srv.url, retries=0)
+    rec = jsoc.resolve(11170, jsoc.parse_time("2011-02-14T20:00"), settings)
+    assert (rec.harpnum, rec.t_rec) == (501, "2011.02.14_20:12:00_TAI")
+
+
+def test_harpnum_and_noaa_must_agree(jsoc_settings):
+    with pytest.raises(DataError, match=r"NOAA 11161 \(HARP 377\): HARP 377 does not hold "
+                                        r"NOAA 11161 .*'11158,11159'"):
+        jsoc.resolve(11161, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings, harpnum=377)
+
+
+def test_resolve_prints_and_writes_json(jsoc_server, run, tmp_path):
+    out_json = tmp_path / "rec.json"
+    status, out, _ = run("resolve", "--noaa", 11159, "--time", "2011-02-14T20:00",
+                         "--jsoc-url", jsoc_server.url, "--json", out_json)
+    assert status == 0
+    assert "NOAA 11159 -> HARP 377" in out and f"T_REC    {T0}" in out
+    assert "QUALITY  0x00000000" in out and "USFLUX" in out and "R_VALUE" in out
+    d = json.loads(out_json.read_text())
+    assert (d["harpnum"], d["t_rec"], d["quality"], d["noaa"]) == (377, T0, 0, 11159)
+    assert d["keywords"]["TOTUSJH"] == pytest.approx(2140.5)
+    assert d["keywords"]["NOAA_ARS"] == "11158,11159"
+    assert jsoc.read_json(out_json).harpnum == 377
+
+
+@pytest.mark.parametrize("noaa", [1115, 11160, 111580])
+def test_region_in_no_harp_is_one_clear_line(jsoc_server, run, noaa):
+    status, _, err = run("resolve", "--noaa", noaa, "--time", "2011-02-14T20:00",
+                         "--jsoc-url", jsoc_server.url)
+    assert status == 2
+    line = error_line(err)
+    assert line.startswith(f"ffnn resolve: error: NOAA {noaa}: the region is in no HARP")
+    assert "±1 h of 2011-02-14T20:00:00 UTC" in line
+
+
+def test_no_record_within_tolerance(jsoc_server, run):
+    status, _, err = run("resolve", "--noaa", 11158, "--time", "2011-02-14T23:00",
+                         "--jsoc-url", jsoc_server.url)
+    assert status == 2
+    assert "NOAA 11158: no SHARP record within ±1 h of 2011-02-14T23:00:00 UTC" in error_line(err)
+    # a tighter tolerance between two 12-minute slots
+    status, _, err = run("resolve", "--harpnum", 377, "--time", "2011-02-14T20:05:26",
+                         "--tolerance", "5min", "--jsoc-url", jsoc_server.url)
+    assert status == 2
+    assert "HARP 377: no SHARP record within ±5 min" in error_line(err)
+
+
+def test_empty_answer_from_jsoc(jsoc_server, jsoc_settings):
+    jsoc_server.empty = True
+    with pytest.raises(DataError, match="NOAA 11158: no SHARP record within"):
+        jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
+
+
+@pytest.fixture
+def flagged_server(make_jsoc_server):
+    return make_jsoc_server([sharp_record(377, T0, "11158,11159", quality=0x400)])
+
+
+def test_quality_flag_fails_when_configured(flagged_server, run):
+    status, _, err = run("resolve", "--noaa", 11158, "--time", "2011-02-14T20:00",
+                         "--jsoc-url", flagged_server.url, "--quality", "fail")
+    assert status == 2
+    line = error_line(err)
+    assert "NOAA 11158 (HARP 377): QUALITY flag 0x00000400 set on record" in line
+
+
+def test_quality_flag_warns_by_default(flagged_server, run, caplog, tmp_path):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"jsoc:\n  url: {flagged_server.url}\n  quality: warn\n")
+    with caplog.at_level(logging.WARNING, logger="ffnn.jsoc"):
+        status, out, _ = run("resolve", "--noaa", 11158, "--time", "2011-02-14T20:00",
+                             "--config", cfg)
+    assert status == 0 and "QUALITY  0x00000400" in out
+    assert any("QUALITY flag 0x00000400" in r.getMessage() for r in caplog.records)
+
+
+def test_transient_500s_are_retried(jsoc_server, jsoc_settings):
+    jsoc_server.fail_first(2, status=502)
+    rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
+    assert rec.harpnum == 377
+    assert jsoc_server.requests[0][0] == jsoc_server.requests[1][0] == "rs_list"
+
+
+def test_jsoc_down_after_retries(jsoc_server, run):
+    jsoc_server.down = True
+    status, _, err = run("resolve", "--noaa", 11158, "--time", "2011-02-14T20:00",
+                         "--jsoc-url", jsoc_server.url, "--retries", 2, "--backoff", 0)
+    assert status == 2
+    line = error_line(err)
+    assert f"NOAA 11158: JSOC at {jsoc_server.url} failed after 3 attempt(s): HTTP 500" in line
+    assert len(jsoc_server.requests) == 3
+
+
+def test_jsoc_unreachable(run):
+    srv = FakeJSOC([])
+    url = srv.start()
+    srv.stop()  # nothing listens on that port any more
+    status, _, err = run("resolve", "--noaa", 11158, "--time", "2011-02-14T20:00",
+                         "--jsoc-url", url, "--retries", 1, "--backoff", 0)
+    assert status == 2
+    assert "NOAA 11158: JSOC at" in error_line(err) and "after 2 attempt(s)" in err
+    assert "refused" in err.lower()
+
+
+# ---------------------------------------------------------------- download
+
+def served_bytes(server, harp, t_rec, seg):
+    return next(r for r in server.records if r.harpnum == harp and r.t_rec == t_rec).file(seg)
+
+
+def test_fetch_downloads_six_fits_files_once(jsoc_server, run, tmp_path, fast_jsoc_args):
+    out = tmp_path / "sharp"
+    args = ("fetch-sharp", "--noaa", 11159, "--time", "2011-02-14T20:00", "--out", out,
+            *fast_jsoc_args)
+    status, text, _ = run(*args)
+    assert status == 0 and "6 of 6 file(s) downloaded" in text
+    for seg in jsoc.SEGMENTS:
+        path = out / f"hmi.sharp_cea_720s.377.20110214_200000_TAI.{seg}.fits"
+        assert path.read_bytes() == served_bytes(jsoc_server, 377, T0, seg)
+        with fits.open(path) as hdul:  # protocol fits: keywords travel in the header
+            assert hdul[1].header["HARPNUM"] == 377 and hdul[1].header["T_REC"] == T0
+    assert json.loads((out / "sharp.json").read_text())["noaa"] == 11159
+    assert jsoc_server.count("exp_request") == 1 and jsoc_server.count("file") == 6
+    assert not list(out.glob(".*"))  # no temporary files left
+
+    jsoc_server.reset_log()
+    status, text, _ = run(*args)
+    assert status == 0 and "0 of 6 file(s) downloaded" in text
+    assert jsoc_server.count("exp_request") == 0 and jsoc_server.count("file") == 0
+
+
+@pytest.mark.parametrize("mode", ["file", "body"])
+def test_truncated_download_is_detected_and_fetched_again(jsoc_server, jsoc_settings,
+                                                          tmp_path, mode):
+    jsoc_server.truncate_next(1, mode=mode)
+    rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
+    result = jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+    assert jsoc_server.count("file") == 7  # the first file twice
+    for seg, path in result.paths.items():
+        assert path.read_bytes() == served_bytes(jsoc_server, 377, T0, seg)
+        assert jsoc.fits_problem(path) is None
+
+
+def test_always_truncated_download_is_never_passed_on(jsoc_server, jsoc_settings, tmp_path):
+    jsoc_server.truncate_next(100, mode="file")
+    rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
+    with pytest.raises(FFNNError, match=r"NOAA 11158 \(HARP 377\): download of Br: .*after 3 "
+                                        r"attempt\(s\): incomplete file"):
+        jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+    assert list(tmp_path.iterdir()) == []  # complete or absent
+
+
+def test_incomplete_local_file_is_replaced(jsoc_server, jsoc_settings, tmp_path):
+    rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
+    jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+    bt = tmp_path / jsoc.local_name(rec, "Bt")
+    bt.write_bytes(bt.read_bytes()[:2880 * 2])  # e.g. a copy that was interrupted
+    jsoc_server.reset_log()
+    result = jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+    assert result.downloaded == ["Bt"] and jsoc_server.count("file") == 1
+    assert bt.read_bytes() == served_bytes(jsoc_server, 377, T0, "Bt")
+
+
+def test_server_errors_during_export_and_download_are_retried(jsoc_server, jsoc_settings,
+                                                              tmp_path):
+    jsoc_server.fail_first(1, match="op=exp_request")
+    jsoc_server.fail_first(1, match="op=exp_status")
+    jsoc_server.fail_first(2, match="Bp.fits")
+    rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
+    result = jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+    assert sorted(result.downloaded) == sorted(jsoc.SEGMENTS)
+    assert jsoc_server.count("exp_request") == 2
+
+
+def test_missing_file_on_the_server_is_not_retried(jsoc_server, jsoc_settings, tmp_path):
+    jsoc_server.fail_first(1, status=404, match="Br.fits")
+    rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
+    with pytest.raises(FFNNError, match=r"NOAA 11158 \(HARP 377\): download of Br: .* "
+                                        r"answered HTTP 404"):
+        jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+    assert jsoc_server.count("file") == 1 and not list(tmp_path.iterdir())
+
+
+def test_missing_email_is_one_clear_line(jsoc_server, run, tmp_path):
+    status, _, err = run("fetch-sharp", "--noaa", 11158, "--time", "2011-02-14T20:00",
+                         "--out", tmp_path, "--jsoc-url", jsoc_server.url)
+    assert status == 2
+    line = error_line(err)
+    assert line.startswith("ffnn fetch-sharp: error: NOAA 11158 (HARP 377):")
+    assert "needs an export email" in line and "JSOC_EMAIL" in line
+    assert jsoc_server.count("exp_request") == 0
+
+
+def test_email_from_the_environment(jsoc_server, run, tmp_path, monkeypatch):
+    monkeypatch.setenv("JSOC_EMAIL", "env.user@example.org")
+    monkeypatch.setenv("JSOC_URL", jsoc_server.url)
+    status, _, _ = run("fetch-sharp", "--harpnum", 401, "--time", "2011-02-14T20:00",
+                       "--out", tmp_path, "--poll", 0, "--segments", "Br", "Bp", "Bt")
+    assert status == 0
+    request = next(p for k, p in jsoc_server.requests if k == "exp_request")
+    assert "notify=env.user%40example.org" in request
+    assert len(list(tmp_path.glob("*.fits"))) == 3
+
+
+def test_export_error_status(jsoc_server, run, tmp_path, fast_jsoc_args):
+    jsoc_server.export_error = "Bad record-set subset specification"
+    status, _, err = run("fetch-sharp", "--noaa", 11158, "--time", "2011-02-14T20:00",
+                         "--out", tmp_path, *fast_jsoc_args)
+    assert status == 2
+    line = error_line(err)
+    assert "NOAA 11158 (HARP 377): export of 2011.02.14_20:00:00_TAI: JSOC export failed" in line
+    assert "Bad record-set subset specification [status=4]" in line
+    assert not list(Path(tmp_path).glob("*.fits"))

@@ -1,0 +1,68 @@
+"""Metric identities and error handling (SPEC section 3)."""
+
+import numpy as np
+import pytest
+
+from ffnn.cube import make_cube
+from ffnn.errors import DataError
+from ffnn.lowlou import lowlou_cube
+from ffnn.metrics import cube_metrics, derivatives, height_profiles
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return lowlou_cube(shape=(24, 24, 24))
+
+
+def test_field_against_itself_scores_perfectly(ref):
+    m = cube_metrics(ref, reference=ref, potential=ref)
+    for key in ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon", "epsilon_p"):
+        assert m[key] == pytest.approx(1.0, abs=1e-12), key
+    assert m["free_energy_erg"] == pytest.approx(0.0, abs=1e-6 * m["energy_erg"])
+
+
+def test_scaled_field_scores(ref):
+    scaled = ref.copy()
+    for c in ("Bx", "By", "Bz"):
+        scaled[c] = 2 * ref[c]
+    m = cube_metrics(scaled, reference=ref)
+    assert m["c_vec"] == pytest.approx(1.0) and m["c_cs"] == pytest.approx(1.0)
+    assert m["e_n_prime"] == pytest.approx(0.0, abs=1e-12)  # |2B - B| = |B|
+    assert m["epsilon"] == pytest.approx(4.0)
+
+
+def test_derivatives_exact_for_quadratic_field():
+    x = y = z = np.linspace(0, 1, 9)
+    X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
+    b = np.stack([X * Y, Y * Z ** 2, X ** 2 + Z])
+    curl, div = derivatives(b, (x[1] - x[0],) * 3)
+    np.testing.assert_allclose(div, Y + Z ** 2 + 1, atol=1e-12)
+    np.testing.assert_allclose(curl[0], 0 - 2 * Y * Z, atol=1e-12)
+    np.testing.assert_allclose(curl[1], 0 - 2 * X, atol=1e-12)
+    np.testing.assert_allclose(curl[2], 0 - X, atol=1e-12)
+
+
+def test_uniform_field_profiles_are_zero():
+    x = y = z = np.linspace(0, 1, 6)
+    one = np.ones((6, 6, 6))
+    cube = make_cube({"Bx": one, "By": 0 * one, "Bz": 2 * one}, x, y, z)
+    m = cube_metrics(cube)
+    assert m["sigma_j"] == 0 and m["mean_abs_fi"] == 0
+    prof = height_profiles(np.stack([one, 0 * one, 2 * one]), (0.2, 0.2, 0.2), z)
+    assert float(abs(prof.div_free_factor).max()) == 0 and float(abs(prof.force_free_factor).max()) == 0
+    # energy per layer: |B|^2/(8 pi) * volume (Mm^3 -> cm^3)
+    assert prof.energy.values[0] == pytest.approx(36 * 5 / (8 * np.pi) * 0.2 ** 3 * 1e24)
+
+
+def test_reference_on_another_grid_is_refused(ref):
+    other = lowlou_cube(shape=(24, 24, 20))
+    with pytest.raises(DataError, match="another grid: axis z"):
+        cube_metrics(ref, reference=other)
+
+
+def test_irregular_grid_is_refused():
+    x = np.array([0, 0.1, 0.3, 0.4])
+    one = np.ones((4, 4, 4))
+    cube = make_cube({"Bx": one, "By": one, "Bz": one}, x, x, x)
+    with pytest.raises(DataError, match="not regularly spaced"):
+        cube_metrics(cube)

@@ -1,0 +1,117 @@
+"""Training mechanics: exact resume, NaN masking and rollback, settings and bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ffnn.boundary import cube_faces
+from ffnn.errors import ConfigError, DataError, FFNNError
+from ffnn.lowlou import lowlou_cube
+from ffnn.train import TrainConfig, Trainer, load_model, resolve_device, train
+
+SMALL = dict(hidden_layers=2, width=16, n_interior=300, progress=False, iterations_per_step=5,
+             checkpoint_every=10, dtype="float64")
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return cube_faces(lowlou_cube(shape=(10, 10, 10)))
+
+
+def test_killed_run_resumes_exactly(faces, tmp_path):
+    full = train(faces, TrainConfig(**SMALL, max_iterations=40), tmp_path / "full")
+    # the interrupted run stops at 20 iterations (as a killed job leaves its checkpoint) ...
+    train(faces, TrainConfig(**SMALL, max_iterations=20), tmp_path / "cut")
+    assert (tmp_path / "cut" / "checkpoint.pt").exists()
+    # ... and the rerun with the full budget picks up from there
+    resumed = train(faces, TrainConfig(**SMALL, max_iterations=40), tmp_path / "cut")
+    a = pd.read_csv(tmp_path / "full" / "loss.csv")
+    b = pd.read_csv(tmp_path / "cut" / "loss.csv")
+    assert list(a.iteration) == list(b.iteration)
+    np.testing.assert_array_equal(a.loss.values, b.loss.values)
+    for p, q in zip(full.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_resume_with_other_settings_is_refused(faces, tmp_path):
+    train(faces, TrainConfig(**SMALL, max_iterations=10), tmp_path)
+    with pytest.raises(ConfigError, match="other settings.*width"):
+        train(faces, TrainConfig(**{**SMALL, "width": 8}, max_iterations=20), tmp_path)
+
+
+def test_nan_boundary_values_are_masked(faces, tmp_path):
+    holed = faces.copy(deep=True)
+    holed["Bx"].values[:50] = np.nan
+    holed["By"].values[:50] = np.nan
+    holed["Bz"].values[:50] = np.nan
+    holed["Bz"].values[60:70] = np.nan  # one component only
+    result = train(holed, TrainConfig(**SMALL, max_iterations=10), tmp_path)
+    assert np.isfinite(result.history[-1]["loss"])
+    model, meta = load_model(tmp_path / "model.pt")
+    assert meta["final"]["loss_bc"] < result.history[0]["loss_bc"]
+
+
+def test_all_nan_boundary_is_refused(faces):
+    empty = faces.copy(deep=True)
+    for c in ("Bx", "By", "Bz"):
+        empty[c].values[:] = np.nan
+    with pytest.raises(DataError, match="no finite value"):
+        Trainer(empty, TrainConfig(**SMALL), None)
+
+
+class FlakyTrainer(Trainer):
+    """Returns a NaN loss on chosen evaluations, as an overflow in a real run would."""
+
+    def __init__(self, *a, nan_at=(), **k):
+        super().__init__(*a, **k)
+        self.calls, self.nan_at = 0, set(nan_at)
+
+    def loss_terms(self, backward=True):
+        self.calls += 1
+        terms = super().loss_terms(backward)
+        if self.calls in self.nan_at:
+            with torch.no_grad():
+                next(self.model.parameters()).fill_(float("nan"))
+            terms = {k: float("nan") for k in terms}
+        return terms
+
+
+def test_nan_loss_rolls_back_to_last_good_state(faces, tmp_path, caplog):
+    tr = FlakyTrainer(faces, TrainConfig(**SMALL, max_iterations=30), tmp_path, nan_at={25})
+    result = tr.fit()
+    assert result.rollbacks == 1 and "rolled back" in caplog.text
+    assert all(np.isfinite(h["loss"]) for h in result.history)
+    assert all(torch.isfinite(p).all() for p in result.model.parameters())
+
+
+def test_repeated_nan_stops_with_a_clear_error(faces, tmp_path):
+    tr = FlakyTrainer(faces, TrainConfig(**SMALL, max_iterations=30, max_rollbacks=2), tmp_path,
+                      nan_at=set(range(5, 400)))
+    with pytest.raises(FFNNError, match="diverged"):
+        tr.fit()
+
+
+def test_time_budget_and_tolerance_stop(faces):
+    tr = Trainer(faces, TrainConfig(**SMALL, max_iterations=10_000, time_budget_s=0.5), None)
+    assert tr.fit().stop_reason == "time_budget"
+    tr = Trainer(faces, TrainConfig(**SMALL, max_iterations=10_000, loss_tolerance=1e9), None)
+    assert tr.fit().stop_reason == "loss_tolerance"
+
+
+def test_settings_are_validated():
+    with pytest.raises(ConfigError, match="unknown training setting.*widht"):
+        TrainConfig.from_dict({"widht": 3})
+    with pytest.raises(ConfigError, match="width='many' is not of type"):
+        TrainConfig.from_dict({"width": "many"})
+    with pytest.raises(ConfigError, match="dtype"):
+        TrainConfig.from_dict({"dtype": "float16"})
+    assert TrainConfig.from_dict({"quasi_output": "false", "time_budget_s": 60}).time_budget_s == 60.0
+
+
+def test_device_selection():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
