@@ -278,17 +278,17 @@ def write_summary(rows, tsv=None, nc=None, json_path=None):
 # potential-field sides and top. Columns: C_vec, C_cs, E_n', E_m', epsilon, time.
 PUBLISHED = {
     (1, "faces"): [
-        ("FFNN paper (64³)", 1.00, 1.00, 0.98, 0.98, 0.99, "not given (MATLAB, laptop)"),
-        ("Wiegelmann, published (64³)", 1.00, 1.00, 0.98, 0.98, 1.02, ""),
-        ("pyAMaFiL 1.2.2, measured (64³)", 0.9998, 0.9993, 0.979, 0.974, 1.014, "~60 s, 1 core"),
-        ("potential field, published (64³)", 0.85, 0.82, 0.45, 0.35, 0.77, ""),
+        ("FFNN paper (64³)", "1.00", "1.00", "0.98", "0.98", "0.99", "not given (MATLAB, laptop)"),
+        ("Wiegelmann, published (64³)", "1.00", "1.00", "0.98", "0.98", "1.02", ""),
+        ("pyAMaFiL 1.2.2, measured (64³)", "0.9998", "0.9993", "0.979", "0.974", "1.014", "~60 s, 1 core"),
+        ("potential field, published (64³)", "0.85", "0.82", "0.45", "0.35", "0.77", ""),
     ],
     (1, "bottom"): [
-        ("pyAMaFiL, measured, bottom only (64³)", 0.993, 0.834, 0.756, 0.451, 0.991, "~22 s"),
+        ("pyAMaFiL, measured, bottom only (64³)", "0.993", "0.834", "0.756", "0.451", "0.991", "~22 s"),
     ],
     (3, "bottom"): [
-        ("FFNN paper (64³)", 1.00, 0.43, 0.79, 0.01, 0.99, ""),
-        ("Wiegelmann, published (64³)", 1.00, 0.57, 0.86, -0.25, 1.04, ""),
+        ("FFNN paper (64³)", "1.00", "0.43", "0.79", "0.01", "0.99", ""),
+        ("Wiegelmann, published (64³)", "1.00", "0.57", "0.86", "−0.25", "1.04", ""),
     ],
 }
 TABLE_METRICS = ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon")
@@ -350,7 +350,8 @@ def lowlou_table(rows) -> str:
         time_text = (f"{wall:.0f} s" if wall is not None else "") + (f", {iters} it." if iters else "")
         threads, device = details.get("threads"), details.get("device")
         if device:
-            time_text += f", {device}" + (f" ({threads} threads)" if threads and device == "cpu" else "")
+            plural = "s" if threads != 1 else ""
+            time_text += f", {device}" + (f" ({threads} thread{plural})" if threads and device == "cpu" else "")
         model_cells = [_fmt(row.get(k)) for k in TABLE_METRICS]
         lines.append("| FFNN (*this run*) | " + " | ".join(model_cells) + " | "
                      + _fmt(row.get("e_over_epot")) + " | " + _fmt(row.get("sigma_j")) + " | "
@@ -358,8 +359,7 @@ def lowlou_table(rows) -> str:
         key = (int(meta["lowlou_n"]) if _number(meta.get("lowlou_n")) is not None else None,
                meta.get("lowlou_boundary"))
         for name, *values, when in PUBLISHED.get(key, []):
-            lines.append(f"| {name} | " + " | ".join(_fmt(v, 2 if abs(v * 100 - round(v * 100)) < 1e-9 else 4)
-                                                   for v in values) + f" | – | – | {when} |")
+            lines.append(f"| {name} | " + " | ".join(values) + f" | – | – | {when} |")
         better = beats_potential(row)
         names = {"c_vec": "C_vec", "c_cs": "C_cs", "e_n_prime": "E_n'", "e_m_prime": "E_m'"}
         verdict = ("beats the potential field in " + ", ".join(names[k] for k in better)

@@ -47,19 +47,20 @@ class TrainConfig:
     hidden_layers: int = 5
     width: int = 128
     quasi_output: bool = True
-    lambda_bc: float = 1.0
+    lambda_bc: float = 10.0
     lambda_div: float = 1.0
-    lambda_ff: float = 0.95
+    lambda_ff: float = 1.0
     ff_eps: float = 1e-12
+    ff_form: str = "lorentz"               # "lorentz": |J x B|^2/|B|^2; "angle": sin^2(J, B) (paper)
     weighting: str = "absolute"            # "absolute": G^2 as in the paper; "relative": per point / |B|^2
     relative_floor: float = 0.01           # floor of |B| in relative weighting, x RMS of the boundary |B|
-    first_layer_scale: float = 1.0         # multiplies the Kaiming start of the first layer
-    history_size: int = 10
+    first_layer_scale: float = 2.0         # multiplies the Kaiming start of the first layer
+    history_size: int = 100
     n_boundary: int | None = None          # None: every boundary point
-    n_interior: int = 50_000
-    interior_bottom_fraction: float = 0.0  # share of interior points drawn denser near z = 0
+    n_interior: int = 20_000
+    interior_bottom_fraction: float = 0.5  # share of interior points drawn denser near z = 0
     resample_every: int = 0                # iterations between new interior draws (0: never)
-    warmup_iterations: int = 0             # boundary-dominated start (cheap: few interior points)
+    warmup_iterations: int = 150           # boundary-dominated start (cheap: few interior points)
     warmup_physics_weight: float = 0.01    # multiplies lambda_div and lambda_ff during the warm-up
     warmup_interior: int = 1000            # interior points during the warm-up
     max_iterations: int = 2000
@@ -99,6 +100,7 @@ class TrainConfig:
             ("checkpoint_every", self.checkpoint_every >= 1), ("chunk_size", self.chunk_size >= 1),
             ("dtype", self.dtype in ("float32", "float64")),
             ("weighting", self.weighting in ("absolute", "relative")),
+            ("ff_form", self.ff_form in ("angle", "lorentz")),
             ("relative_floor", self.relative_floor > 0), ("first_layer_scale", self.first_layer_scale > 0),
             ("device", self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")),
             ("interior_bottom_fraction", 0.0 <= self.interior_bottom_fraction <= 1.0),
@@ -274,7 +276,10 @@ class Trainer:
                 else:
                     d = (div * div).sum() / n
                 jxb = torch.linalg.cross(curl, b, dim=1)
-                f = ((jxb * jxb).sum(1) / ((curl * curl).sum(1) * b2 + cfg.ff_eps)).sum() / n
+                if cfg.ff_form == "angle":
+                    f = ((jxb * jxb).sum(1) / ((curl * curl).sum(1) * b2 + cfg.ff_eps)).sum() / n
+                else:
+                    f = ((jxb * jxb).sum(1) / (b2 + self._floor2)).sum() / n
                 if backward:
                     (lam_div * d + lam_ff * f).backward()
                 div_sum += float(d.detach())

@@ -104,9 +104,12 @@ def _meta(items) -> dict:
             raise ConfigError(f"--meta expects KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
         try:
-            out[key.strip()] = yaml.safe_load(value)
+            parsed = yaml.safe_load(value)
         except yaml.YAMLError:
-            out[key.strip()] = value
+            parsed = value
+        # times and other YAML types stay text, so the row remains plain JSON
+        plain = (type(None), bool, int, float, str, list, dict)
+        out[key.strip()] = parsed if isinstance(parsed, plain) else value
     return out
 
 

@@ -1,0 +1,45 @@
+# ffnn: force-free neural network extrapolation of solar active-region magnetic fields.
+#
+#   snakemake --cores 2                                     # the offline default (Low & Lou)
+#   JSOC_EMAIL=you@example.org snakemake --cores 8 --config regions=config/regions.tsv
+#   snakemake --profile config/profiles/slurm               # on a SLURM cluster
+#   snakemake --report report.html                          # after a run
+#
+# Stages, one file each in workflow/rules/: lowlou.smk (benchmark references and their
+# boundaries), sharp.smk (resolve, download, bottom map), model.smk (potential field,
+# training, cube, profiles), products.smk (figures, summary rows and table), classify.smk
+# (optional flare classifier). Helpers and validation: common.smk. README.md explains
+# the config keys and every output.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/lowlou.smk"
+include: "workflow/rules/sharp.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/products.smk"
+include: "workflow/rules/classify.smk"
+
+
+wildcard_constraints:
+    region=ALL_RE,
+    model="ffnn|potential",
+
+
+localrules:
+    all,
+
+
+rule all:
+    input:
+        final_targets(),
+    default_target: True

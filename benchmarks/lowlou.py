@@ -1,0 +1,118 @@
+"""Low & Lou benchmark (SPEC section 6): FFNN against the reference at fixed wall-clock budgets.
+
+    python benchmarks/lowlou.py --case 1 --budget 1800 --threads 2 --out benchmarks/out/case1
+
+Case 1: all six faces from the reference. Case 2: bottom from the reference, four sides and
+top from the potential field. The potential-field row and the FFNN rows at each snapshot
+time (training wall time, evaluation excluded) are printed and written as JSON and Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ffnn.boundary import cube_faces, merge_points
+from ffnn.commands.core import bottom_map, load_train_config
+from ffnn.evaluate import evaluate_cube
+from ffnn.lowlou import lowlou_cube
+from ffnn.metrics import cube_metrics
+from ffnn.potential import potential_cube, potential_faces
+from ffnn.train import Trainer
+
+CASES = {1: dict(n=1, m=1, l=0.3, phi=np.pi / 4), 2: dict(n=3, m=1, l=0.3, phi=4 * np.pi / 5)}
+PUBLISHED = {
+    1: [("FFNN paper", 1.00, 1.00, 0.98, 0.98, 0.99), ("Wiegelmann (published)", 1.00, 1.00, 0.98, 0.98, 1.02),
+        ("pyAMaFiL 1.2.2, SPEC (~60 s, 1 core)", 0.9998, 0.9993, 0.979, 0.974, 1.014)],
+    2: [("FFNN paper", 1.00, 0.43, 0.79, 0.01, 0.99), ("Wiegelmann (published)", 1.00, 0.57, 0.86, -0.25, 1.04)],
+}
+KEYS = ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon", "sigma_j")
+
+
+def boundary_for(case: int, ref, pf_method: str = "fft"):
+    """Case 1: six reference faces. Case 2: reference bottom + potential faces (and the PF cube)."""
+    bottom = bottom_map(ref)
+    pf = potential_cube(bottom, pf_method, nz=ref.sizes["z"])
+    if case == 1:
+        return cube_faces(ref), pf
+    return merge_points([cube_faces(ref, ("bottom",)), potential_faces(bottom, pf_method, nz=ref.sizes["z"])]), pf
+
+
+def row(name, m, wall=""):
+    return f"| {name} | " + " | ".join(f"{m[k]:.4f}" if k in m else "" for k in KEYS) + f" | {wall} |"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--case", type=int, choices=(1, 2), default=1)
+    ap.add_argument("--shape", type=int, default=64, help="grid points per axis")
+    ap.add_argument("--budget", type=float, default=1800.0, help="training wall-clock budget (s)")
+    ap.add_argument("--snapshots", type=float, nargs="*", default=(60, 300, 900, 1800),
+                    help="training times (s) at which metrics are taken")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--config", help="training settings (YAML)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--out", default=None, help="directory for results (JSON, Markdown, loss.csv)")
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    ref = lowlou_cube(**CASES[args.case], shape=(args.shape,) * 3)
+    boundary, pf = boundary_for(args.case, ref)
+    pf_metrics = cube_metrics(pf, reference=ref)
+    cfg = load_train_config(args.config, [*args.set, f"time_budget_s={args.budget}", "progress=false"],
+                            threads=args.threads)
+    out = Path(args.out) if args.out else None
+    trainer = Trainer(boundary, cfg, out)
+    snaps = sorted(s for s in args.snapshots if s <= args.budget) + [args.budget]
+    results = []
+
+    def snapshot(tr, force=False):
+        if force or (snaps and tr.elapsed_s >= snaps[0]):
+            while snaps and tr.elapsed_s >= snaps[0]:
+                snaps.pop(0)
+            cube = evaluate_cube(tr.model, tr.metadata({}, None))
+            m = cube_metrics(cube, reference=ref)
+            m.update(wall_s=tr.elapsed_s, iteration=tr.iteration)
+            results.append(m)
+            print(f"  t={tr.elapsed_s:7.1f} s it={tr.iteration:5d}  " +
+                  "  ".join(f"{k}={m[k]:.4f}" for k in KEYS), flush=True)
+
+    print(f"Low & Lou case {args.case}, {args.shape}^3, budget {args.budget:.0f} s, "
+          f"{args.threads} threads, {platform.processor() or platform.machine()}, torch {torch.__version__}")
+    print(row("potential field", pf_metrics))
+    t0 = time.perf_counter()
+    result = trainer.fit(resume=False, callback=snapshot)
+    if not results or results[-1]["iteration"] != trainer.iteration:
+        snapshot(trainer, force=True)
+    total = time.perf_counter() - t0
+
+    lines = [f"Low & Lou case {args.case} at {args.shape}^3 "
+             f"({'six faces' if args.case == 1 else 'bottom + potential faces'}); "
+             f"{args.threads} threads; {platform.machine()}; torch {torch.__version__}; "
+             f"wall time incl. evaluations {total:.0f} s", "",
+             "| method | C_vec | C_cs | E_n' | E_m' | eps | sigma_J | training time |",
+             "|---|---|---|---|---|---|---|---|", row("potential field", pf_metrics)]
+    lines += [f"| {n} | {a} | {b} | {c} | {d} | {e} |  | |" for n, a, b, c, d, e in PUBLISHED[args.case]]
+    lines += [row(f"ffnn, it {m['iteration']}", m, f"{m['wall_s']:.0f} s") for m in results]
+    table = "\n".join(lines)
+    print(table)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "table.md").write_text(table + "\n")
+        (out / "results.json").write_text(json.dumps({
+            "case": args.case, "shape": args.shape, "threads": args.threads, "config": vars(cfg),
+            "potential_field": pf_metrics, "snapshots": results, "stop_reason": result.stop_reason,
+            "machine": platform.platform(), "cpus": os.cpu_count()}, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Loss-and-gradient throughput against a matrix-product roofline measured in the same run.
+
+    python benchmarks/throughput.py [--threads 2] [--points 20000]
+
+For each network (case 1: 5x128; SHARP: 7x200) and precision, prints interior points per
+second through the training hot path (B, its Jacobian, the physics loss and the parameter
+gradient), the same for a plain double-backward autograd baseline, and the fraction of
+the roofline: (matmul FLOP/s) / (12 x 2 x weights FLOP per point).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+
+from ffnn.boundary import cube_faces
+from ffnn.lowlou import lowlou_cube
+from ffnn.model import curl_div, n_weights
+from ffnn.train import TrainConfig, Trainer
+
+NETS = {"case 1 (5x128)": (5, 128), "SHARP (7x200)": (7, 200)}
+
+
+def matmul_flops(width: int, dtype, seconds: float = 1.0) -> float:
+    """Sustained FLOP/s of (4096 x width) @ (width x width) products."""
+    a, w = torch.randn(4096, width, dtype=dtype), torch.randn(width, width, dtype=dtype)
+    for _ in range(5):
+        a @ w
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ w
+        n += 1
+    return 2 * 4096 * width * width * n / (time.perf_counter() - t0)
+
+
+def timed(fn, reps: int) -> float:
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps
+
+
+def autograd_baseline(trainer: Trainer):
+    """The same loss with the Jacobian from double backward (what a plain PINN does)."""
+    model, x = trainer.model, trainer.samples.xi.clone().requires_grad_(True)
+
+    def step():
+        model.zero_grad()
+        b = model(x)
+        rows = [torch.autograd.grad(b[:, i].sum(), x, create_graph=True)[0] for i in range(3)]
+        curl, div = curl_div(torch.stack(rows, dim=1))
+        jxb = torch.linalg.cross(curl, b, dim=1)
+        ((div * div).mean() + ((jxb * jxb).sum(1) / ((b * b).sum(1) + 1e-6)).mean()).backward()
+
+    return step
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--points", type=int, default=20000)
+    ap.add_argument("--reps", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    faces = cube_faces(lowlou_cube(shape=(16, 16, 16)))
+    print(f"{args.threads} threads, {args.points} interior points, torch {torch.__version__}")
+    print("| network | dtype | roofline pts/s | ffnn pts/s | fraction | autograd pts/s | speed-up |")
+    print("|---|---|---|---|---|---|---|")
+    for name, (layers, width) in NETS.items():
+        for dtype in ("float32", "float64"):
+            cfg = TrainConfig(hidden_layers=layers, width=width, n_interior=args.points, dtype=dtype,
+                              warmup_iterations=0, progress=False, threads=args.threads)
+            tr = Trainer(faces, cfg, None)
+            tr.samples.xb, tr.samples.tb = tr.samples.xb[:1], tr.samples.tb[:1]  # interior only
+            tr.samples.mb, tr.samples.wb = tr.samples.mb[:1], tr.samples.wb[:1]
+            roof = matmul_flops(width, getattr(torch, dtype)) / (12 * 2 * n_weights(tr.model))
+            ours = args.points / timed(lambda: (tr.model.zero_grad(), tr.loss_terms(True)), args.reps)
+            base = args.points / timed(autograd_baseline(tr), args.reps)
+            print(f"| {name} | {dtype} | {roof:,.0f} | {ours:,.0f} | {ours / roof:.0%} | {base:,.0f} | "
+                  f"{ours / base:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()

@@ -1,0 +1,293 @@
+"""Products of a region: figures (field lines, PNGs) and summary rows/tables (ffnn.figures,
+ffnn.summary, the ``figures``/``summary-row``/``summary``/``lowlou-table`` commands)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from ffnn.cli import main
+from ffnn.cube import make_cube, write_atomic
+from ffnn.figures import (FIGURE_NAMES, model_bottom, region_figures, seed_points,
+                          trace_field_lines)
+from ffnn.metrics import height_profiles
+from ffnn.summary import (COLUMNS, PUBLISHED, beats_potential, lowlou_table, read_row,
+                          region_row, summary_table, table_dataset, write_row, write_summary)
+
+
+def grid(n=9, zmax=2.0):
+    return np.linspace(-1, 1, n), np.linspace(-1, 1, n), np.linspace(0, zmax, n)
+
+
+def field_cube(fn, n=9, zmax=2.0):
+    x, y, z = grid(n, zmax)
+    X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
+    bx, by, bz = fn(X, Y, Z)
+    return make_cube({"Bx": bx, "By": by, "Bz": bz}, x, y, z)
+
+
+def dipole_like(X, Y, Z):
+    """A smooth bipolar field (the field of two sources below the box)."""
+    out = np.zeros((3,) + X.shape)
+    for x0, q in ((-0.4, 1.0), (0.4, -1.0)):
+        d = np.stack([X - x0, Y, Z + 0.5])
+        r3 = np.sum(d * d, axis=0) ** 1.5
+        out += 100.0 * q * d / r3
+    return out
+
+
+# ---------------------------------------------------------------- field lines
+
+def test_uniform_vertical_field_gives_vertical_lines_to_the_top():
+    cube = field_cube(lambda X, Y, Z: (0 * X, 0 * X, 1 + 0 * X))
+    seeds = np.array([[0.0, 0.0, 0.0], [0.5, -0.25, 0.0]])
+    lines = trace_field_lines(cube, seeds, direction=1.0)
+    assert len(lines) == 2
+    for seed, line in zip(seeds, lines):
+        assert np.allclose(line[0], seed)
+        assert np.allclose(line[:, :2], seed[:2], atol=1e-9)
+        assert np.all(np.diff(line[:, 2]) > 0)
+        assert line[-1, 2] == pytest.approx(2.0, abs=1e-9)  # clipped onto the top face
+
+
+def test_direction_minus_one_goes_against_the_field():
+    cube = field_cube(lambda X, Y, Z: (0 * X, 0 * X, 1 + 0 * X))
+    down = trace_field_lines(cube, [[0.0, 0.0, 1.5]], direction=-1.0)[0]
+    assert down[-1, 2] == pytest.approx(0.0, abs=1e-9)
+    out = trace_field_lines(cube, [[0.0, 0.0, 0.0]], direction=-1.0)[0]
+    assert len(out) == 1  # leaves the box at once: only the seed
+
+
+def test_helical_field_keeps_its_radius():
+    # B = (-y, x, 1): lines are helices about the z axis; a linear field is interpolated
+    # exactly, so the radius is kept to RK4 accuracy
+    cube = field_cube(lambda X, Y, Z: (-Y, X, 1 + 0 * X), n=17)
+    line = trace_field_lines(cube, [[0.5, 0.0, 0.0]], 1.0, step=0.02)[0]
+    radius = np.hypot(line[:, 0], line[:, 1])
+    assert len(line) > 50
+    assert np.max(np.abs(radius - 0.5)) < 1e-3
+    assert line[-1, 2] == pytest.approx(2.0, abs=1e-6)
+
+
+def test_lines_stop_at_zero_or_nan_field():
+    cube = field_cube(lambda X, Y, Z: (0 * X, 0 * X, np.where(Z > 1.0, np.nan, 1.0)))
+    line = trace_field_lines(cube, [[0.0, 0.0, 0.0]], 1.0)[0]
+    assert 0.7 < line[-1, 2] <= 1.0 + 1e-9
+    assert trace_field_lines(cube, np.zeros((0, 3))) == []
+
+
+def test_seed_points_sit_on_strong_bottom_field_and_point_upward():
+    cube = field_cube(dipole_like, n=17)
+    seeds, sign = seed_points(cube, n=10, threshold=0.2)
+    assert 1 <= len(seeds) <= 10
+    assert np.all(seeds[:, 2] == 0.0)
+    bz = cube["Bz"].isel(z=0)
+    for (x, y, _), s in zip(seeds, sign):
+        value = float(bz.sel(x=x, y=y))
+        assert np.sign(value) == s
+        assert abs(value) >= 0.2 * float(np.abs(bz).max())
+    # lines started with the sign of Bz go upward first
+    lines = trace_field_lines(cube, seeds, sign)
+    assert all(line.shape[0] > 1 and line[1, 2] > line[0, 2] for line in lines)
+
+
+def test_seed_points_none_asked_or_no_field():
+    cube = field_cube(lambda X, Y, Z: (0 * X, 0 * X, 0 * X))
+    assert seed_points(cube, n=5)[0].shape == (0, 3)
+    assert seed_points(field_cube(dipole_like), n=0)[0].shape == (0, 3)
+
+
+def test_model_bottom_interpolates_onto_the_map_grid():
+    cube = field_cube(lambda X, Y, Z: (X + 2 * Y, 0 * X, 1 + 0 * X))
+    x = np.linspace(-0.9, 0.9, 5)
+    bottom = xr.Dataset({c: (("x", "y"), np.zeros((5, 5))) for c in ("Bx", "By", "Bz")},
+                        coords={"x": x, "y": x})
+    layer = model_bottom(cube, bottom)
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    assert np.allclose(layer["Bx"].values, X + 2 * Y)
+
+
+# ---------------------------------------------------------------- the figures
+
+@pytest.fixture
+def region_files(tmp_path):
+    cube = field_cube(dipole_like, n=9)
+    b = np.stack([cube[c].values for c in ("Bx", "By", "Bz")])
+    d = (0.25, 0.25, 0.25)
+    profiles = height_profiles(b, d, cube["z"].values, 0.9 * b)
+    bottom = cube[["Bx", "By", "Bz"]].isel(z=0, drop=True)
+    bottom["Bz"][0, 0] = np.nan  # an unobserved pixel
+    history = pd.DataFrame({"iteration": [10, 20, 30], "evaluations": [12, 24, 35],
+                            "elapsed_s": [1.0, 2.0, 3.0], "loss": [100.0, 10.0, 1.0],
+                            "loss_bc": [90.0, 9.0, 0.9], "loss_div": [9.0, 0.9, 0.09],
+                            "loss_ff": [0.5, 0.3, 0.2]})
+    return {"cube": cube, "profiles": profiles, "bottom": bottom, "history": history}
+
+
+def test_region_figures_writes_five_pngs(region_files, tmp_path):
+    f = region_files
+    written = region_figures(f["bottom"], f["cube"], f["profiles"], f["history"], tmp_path / "fig",
+                             reference=f["cube"], region="test", lines=6, dpi=40)
+    assert [p.name for p in written] == list(FIGURE_NAMES)
+    for path in written:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in (tmp_path / "fig").iterdir() if p.name.startswith(".")]
+
+
+def test_figures_command(region_files, tmp_path):
+    f = region_files
+    paths = {"cube": tmp_path / "cube.nc", "boundary": tmp_path / "boundary.nc",
+             "profiles": tmp_path / "profiles.nc", "loss": tmp_path / "loss.csv"}
+    write_atomic(f["cube"], paths["cube"])
+    write_atomic(f["bottom"], paths["boundary"])
+    write_atomic(f["profiles"], paths["profiles"])
+    f["history"].to_csv(paths["loss"], index=False)
+    args = ["figures", *sum(([f"--{k}", str(v)] for k, v in paths.items()), []),
+            "--lines", "4", "--dpi", "40", "-o", str(tmp_path / "out")]
+    assert main(args) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(FIGURE_NAMES)
+
+
+def test_figures_command_names_a_missing_file(region_files, tmp_path, capsys):
+    write_atomic(region_files["cube"], tmp_path / "cube.nc")
+    rc = main(["figures", "--boundary", str(tmp_path / "nope.nc"), "--cube", str(tmp_path / "cube.nc"),
+               "--profiles", "p.nc", "--loss", "l.csv", "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and "nope.nc" in err[0] and "does not exist" in err[0]
+
+
+# ---------------------------------------------------------------- summary rows
+
+TRAIN = {"final": {"loss": 12.5, "loss_bc": 10.0, "loss_div": 2.0, "loss_ff": 0.5},
+         "elapsed_s": 42.0, "iterations": 300, "stop_reason": "time_budget", "device": "cpu",
+         "threads": 2, "config": {"width": 64}}
+QUALITY = {"energy_erg": 2e32, "energy_pot_erg": 1.6e32, "free_energy_erg": 4e31, "e_over_epot": 1.25,
+           "unsigned_flux_mx": 3e22, "total_unsigned_current_a": 4e13, "sigma_j": 0.3,
+           "theta_j_deg": 17.5, "mean_abs_fi": 1e-4}
+RECORD = {"noaa": 11158, "harpnum": 377, "t_rec": "2011.02.14_20:00:00_TAI",
+          "t_rec_utc": "2011-02-14T19:59:26.000", "quality": 0, "quality_hex": "0x00000000",
+          "keywords": {"HARPNUM": 377, "NOAA_ARS": "11158,11159", "LAT_FWT": -20.1, "LON_FWT": 33.8,
+                       "USFLUX": 2.1e22, "MEANGAM": 34.2, "R_VALUE": 4.95, "TOTPOT": float("nan")}}
+
+
+def test_sharp_row_has_identifiers_physics_loss_and_keywords():
+    profiles = xr.Dataset({"div_free_factor": ("z", [0.1, 0.2]), "force_free_factor": ("z", [0.3, 0.4])})
+    row = region_row("ar11158_20110214T2000", train=TRAIN, quality=QUALITY, record=RECORD,
+                     profiles=profiles, meta={"kind": "sharp", "noaa": 11158})
+    assert row["kind"] == "sharp" and row["noaa"] == 11158 and row["harpnum"] == 377
+    assert row["t_rec"] == "2011.02.14_20:00:00_TAI" and row["noaa_ars"] == "11158,11159"
+    assert row["quality"] == "0x00000000" and row["lat"] == -20.1 and row["lon"] == 33.8
+    assert row["e_over_epot"] == 1.25 and row["free_energy_erg"] == 4e31
+    assert row["div_free_factor"] == 0.2 and row["force_free_factor"] == 0.4  # whole cube
+    assert row["loss_total"] == 12.5 and row["loss_ff"] == 0.5 and row["wall_time_s"] == 42.0
+    assert row["USFLUX"] == 2.1e22 and row["MEANGAM"] == 34.2
+    assert row["TOTPOT"] is None and row["MEANSHR"] is None  # NaN and absent keywords
+    assert row["details"]["sharp_record"]["harpnum"] == 377
+    assert set(row) - {"details"} <= set(COLUMNS)
+
+
+def test_summary_table_tsv_nc_json(tmp_path):
+    sharp = region_row("ar11158_20110214T2000", train=TRAIN, quality=QUALITY, record=RECORD)
+    bench = region_row("lowlou_case1", train=TRAIN, quality=QUALITY,
+                       reference={"c_vec": 0.99, "c_cs": 0.9, "e_n_prime": 0.8, "e_m_prime": 0.7,
+                                  "epsilon": 1.01},
+                       potential_reference={"c_vec": 0.85, "c_cs": 0.82, "e_n_prime": 0.45,
+                                            "e_m_prime": 0.35, "epsilon": 0.77, "sigma_j": 0.9})
+    for i, row in enumerate((sharp, bench)):
+        write_row(row, tmp_path / f"row{i}.json")
+    rows = [read_row(tmp_path / f"row{i}.json") for i in range(2)]
+    table = write_summary(rows, tmp_path / "s.tsv", tmp_path / "s.nc", tmp_path / "s.json")
+    assert list(table["region"]) == ["ar11158_20110214T2000", "lowlou_case1"]
+    back = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    assert back.loc[0, "harpnum"] == 377 and math.isnan(back.loc[1, "harpnum"])
+    assert back.loc[0, "USFLUX"] == pytest.approx(2.1e22)
+    assert back.loc[1, "pf_c_vec"] == pytest.approx(0.85)
+    assert list(back.columns[:3]) == ["region", "kind", "noaa"]
+    ds = xr.load_dataset(tmp_path / "s.nc")
+    assert list(ds["region"].values) == ["ar11158_20110214T2000", "lowlou_case1"]
+    assert ds["energy_erg"].attrs["units"] == "erg" and ds["USFLUX"].attrs["units"] == "Mx"
+    assert ds["t_rec"].values[0] == "2011.02.14_20:00:00_TAI"
+    full = json.loads((tmp_path / "s.json").read_text())
+    assert full["rows"][0]["details"]["sharp_record"]["keywords"]["NOAA_ARS"] == "11158,11159"
+    assert full["columns"]["energy_erg"]["units"] == "erg"
+
+
+def test_summary_table_rejects_duplicates_and_empty():
+    from ffnn.errors import DataError
+
+    row = region_row("a", train=TRAIN, quality=QUALITY)
+    with pytest.raises(DataError, match="more than one"):
+        summary_table([row, row])
+    with pytest.raises(DataError, match="no summary rows"):
+        summary_table([])
+
+
+def test_table_dataset_numeric_and_text_columns():
+    table = summary_table([region_row("a", train=TRAIN, quality=QUALITY)])
+    ds = table_dataset(table)
+    assert ds["energy_erg"].dtype == np.float64
+    assert ds["stop_reason"].values[0] == "time_budget"
+
+
+# ---------------------------------------------------------------- Low & Lou table
+
+def lowlou_row(region, n, boundary, model, pf):
+    keys = ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon")
+    return region_row(region, train=TRAIN, quality=QUALITY,
+                      reference=dict(zip(keys, model)),
+                      potential_reference={**dict(zip(keys, pf)), "sigma_j": 0.9},
+                      meta={"kind": "lowlou", "lowlou_n": n, "lowlou_m": 1, "lowlou_l": 0.3,
+                            "lowlou_phi": 0.785, "lowlou_boundary": boundary, "lowlou_shape": [32, 32, 32]})
+
+
+def test_lowlou_table_has_this_run_and_published_rows():
+    rows = [lowlou_row("lowlou_case1", 1, "faces", (0.99, 0.95, 0.8, 0.7, 1.0), (0.85, 0.82, 0.45, 0.35, 0.77)),
+            lowlou_row("lowlou_case2", 3, "bottom", (0.95, 0.3, 0.6, -0.5, 1.0), (0.9, 0.35, 0.5, 0.1, 0.9))]
+    text = lowlou_table(rows)
+    assert "## lowlou_case1" in text and "## lowlou_case2" in text
+    assert "32×32×32" in text
+    assert "| FFNN (*this run*) | 0.990 | 0.950 | 0.800 | 0.700 | 1.000 |" in text
+    assert "| potential field (*this run*) | 0.850 | 0.820 | 0.450 | 0.350 | 0.770 |" in text
+    for name, *_ in PUBLISHED[(1, "faces")] + PUBLISHED[(3, "bottom")]:
+        assert name in text
+    assert "FFNN beats the potential field in C_vec, C_cs, E_n', E_m' (4 of 4)." in text
+    assert "FFNN beats the potential field in C_vec, E_n' (2 of 4)." in text
+    assert text.count("| FFNN paper (64³) |") == 2
+
+
+def test_beats_potential_needs_both_numbers():
+    assert beats_potential({"c_vec": 0.9, "pf_c_vec": 0.8, "c_cs": 0.1}) == ["c_vec"]
+    assert beats_potential({}) == []
+
+
+def test_summary_commands(tmp_path, capsys):
+    (tmp_path / "train.json").write_text(json.dumps(TRAIN))
+    (tmp_path / "quality.json").write_text(json.dumps(QUALITY))
+    (tmp_path / "ref.json").write_text(json.dumps({"c_vec": 0.95, "c_cs": 0.9, "e_n_prime": 0.7,
+                                                   "e_m_prime": 0.5, "epsilon": 1.0}))
+    (tmp_path / "pf.json").write_text(json.dumps({"c_vec": 0.85, "c_cs": 0.82, "e_n_prime": 0.45,
+                                                  "e_m_prime": 0.35, "epsilon": 0.77, "sigma_j": 0.9}))
+    args = ["summary-row", "--region", "lowlou_case1", "--train", str(tmp_path / "train.json"),
+            "--quality", str(tmp_path / "quality.json"), "--reference", str(tmp_path / "ref.json"),
+            "--potential-reference", str(tmp_path / "pf.json"), "--meta", "kind=lowlou",
+            "--meta", "lowlou_n=1", "--meta", "lowlou_boundary=faces", "--meta", "lowlou_shape=[12, 12, 12]",
+            "-o", str(tmp_path / "row.json")]
+    assert main(args) == 0
+    row = read_row(tmp_path / "row.json")
+    assert row["details"]["meta"]["lowlou_shape"] == [12, 12, 12]
+    assert main(["lowlou-table", str(tmp_path / "row.json"), "-o", str(tmp_path / "t.md")]) == 0
+    assert "FFNN paper (64³)" in (tmp_path / "t.md").read_text()
+    assert main(["summary", str(tmp_path / "row.json"), "--tsv", str(tmp_path / "s.tsv")]) == 0
+    assert (tmp_path / "s.tsv").read_text().startswith("region\tkind")
+    capsys.readouterr()
+    assert main(["summary-row", "--region", "x", "--train", str(tmp_path / "missing.json"),
+                 "--quality", str(tmp_path / "quality.json"), "-o", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.json" in err[0]
+    assert main(["summary", str(tmp_path / "row.json")]) == 2

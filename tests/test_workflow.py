@@ -1,0 +1,336 @@
+"""The Snakemake workflow, run for real in temporary directories.
+
+* ``snakemake --lint`` is clean; a dry run of the shipped config (offline default, and with
+  the shipped region sheet) plans the expected jobs;
+* config errors (unknown key, bad type, malformed time, bad training setting) stop the
+  workflow with one line naming the problem;
+* a batch of SHARP regions served by the JSOC look-alike (tests/jsoc_server.py), one of
+  them unknown, under --keep-going: the good regions run through every rule to cube.nc,
+  profiles.nc, figures and summary rows, read back and checked; the bad region's log
+  names the cause; a rerun recomputes nothing complete; without the bad region the
+  summary and the classify stage follow; the report builds;
+* a training job killed mid-way resumes from its checkpoint when rerun.
+
+Every snakemake runs as ``python -m snakemake --snakefile <repo>/Snakefile
+--workflow-profile none`` in its own directory, with tiny grids and training budgets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+
+pytestmark = pytest.mark.slow
+
+TINY_TRAIN = {"max_iterations": 300, "n_interior": 500, "hidden_layers": 3, "width": 32,
+              "iterations_per_step": 10, "checkpoint_every": 50, "time_budget_s": None}
+
+
+def _env():
+    env = {k: v for k, v in os.environ.items() if k not in ("JSOC_URL", "JSOC_EMAIL")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+def snakemake(workdir, *args, timeout=600):
+    """Run snakemake in ``workdir``; returns (returncode, stdout + stderr)."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
+           "--workflow-profile", "none", *map(str, args)]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=_env())
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a (dry) run: rule -> number of jobs."""
+    counts = {}
+    block = output.split("Job stats:", 1)[1] if "Job stats:" in output else ""
+    for line in block.splitlines()[3:]:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+# ---------------------------------------------------------------- static checks
+
+def test_lint_is_clean(tmp_path):
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    rc, out = snakemake(tmp_path, "--lint")
+    assert rc == 0, out
+    assert "Congratulations, your workflow is in a good condition!" in out, out
+    assert "Lints for" not in out, out
+
+
+def test_dry_run_of_the_shipped_config(tmp_path):
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    rc, out = snakemake(tmp_path, "-n", "--cores", "2")
+    assert rc == 0, out
+    counts = job_counts(out)
+    assert counts.get("train") == 2 and counts.get("lowlou_reference") == 2, counts
+    assert counts.get("lowlou_faces") == 1 and counts.get("metrics") == 4, counts
+    assert counts.get("lowlou_table") == 1 and counts.get("summary") == 1, counts
+    assert "resolve" not in counts and "classify" not in counts, counts
+
+    # the shipped sheet: every row resolved, downloaded and trained (dry: no network)
+    rc, out = snakemake(tmp_path, "-n", "--cores", "2", "--config", "regions=config/regions.tsv")
+    assert rc == 0, out
+    counts = job_counts(out)
+    sheet = [l for l in (REPO / "config/regions.tsv").read_text().splitlines()
+             if l.strip() and not l.startswith("#")][1:]
+    assert counts.get("resolve") == len(sheet) and counts.get("fetch_sharp") == len(sheet), counts
+    assert counts.get("train") == len(sheet) + 2, counts
+    assert "ar11158_20110214T2000" in out
+
+
+BAD_CONFIGS = {
+    "unknown key": ({"trian": {"width": 8}}, None,
+                    "config: unknown key(s) 'trian'"),
+    "unknown nested key": ({"lowlou": {"shap": [8, 8, 8]}}, None,
+                           "config: unknown key(s) 'shap' in 'lowlou'"),
+    "bad type": ({"train": {"width": "wide"}}, None,
+                 "config: train.width = \"wide\": 'wide' is not of type 'integer'"),
+    "bad training setting": ({"train": {"widht": 8}, "lowlou": {"regions": ["lowlou_case1"]}}, None,
+                             "unknown training setting(s) ['widht']"),
+    "malformed time": ({}, "noaa\ttime\n11158\t2011-02-30T20:00\n",
+                       "row 1 (noaa 11158): malformed time '2011-02-30T20:00'"),
+    "time format": ({}, "noaa\ttime\n11158\t14/02/2011 20:00\n",
+                    "row 1 (noaa 11158): malformed time '14/02/2011 20:00'"),
+    "unknown sheet column": ({}, "noaa\ttime\tbinning\n11158\t2011-02-14T20:00\t2\n",
+                             "unknown key(s) 'binning'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+def test_config_error_gives_one_clear_message(tmp_path, case):
+    config, sheet, message = BAD_CONFIGS[case]
+    if sheet is not None:
+        (tmp_path / "regions.tsv").write_text(sheet)
+        config = {**config, "regions": "regions.tsv"}
+    write_config(tmp_path / "bad.yaml", config)
+    rc, out = snakemake(tmp_path, "-n", "--configfile", "bad.yaml")
+    assert rc != 0, out
+    lines = [l for l in out.splitlines() if message in l]
+    assert len(lines) == 1, f"expected one line with {message!r}:\n{out}"
+    assert "Traceback" not in out and "jsonschema" not in out, out
+
+
+# ---------------------------------------------------------------- SHARP regions
+
+LABELS = "noaa,time,flare_class\n11158,2011-02-14T20:00:00,X2.2\n11161,2011-02-14T20:00:00,C1.0\n"
+
+
+def sharp_config(url, regions="regions.tsv"):
+    return {
+        "regions": regions,
+        "lowlou": {"regions": []},
+        "jsoc": {"url": url, "email": "tester@example.org", "retries": 1, "backoff_s": 0, "poll_s": 0},
+        "train": TINY_TRAIN,
+        "resources": {"train": {"threads": 1}},
+        "figures": {"lines": 6, "dpi": 40},
+        "classify": {"labels": "labels.csv", "min_rows": 10, "on_insufficient": "skip"},
+    }
+
+
+def _mtimes(paths):
+    return {p: p.stat().st_mtime_ns for p in paths}
+
+
+def check_region(base: Path):
+    """Read a finished SHARP region back and check units, shapes, values."""
+    import xarray as xr
+
+    cube = xr.open_dataset(base / "cube.nc")
+    bottom = xr.open_dataset(base / "boundary.nc")
+    profiles = xr.open_dataset(base / "profiles.nc")
+    nx, ny = bottom.sizes["x"], bottom.sizes["y"]
+    assert dict(cube.sizes) == {"x": nx, "y": ny, "z": cube.sizes["z"]} and cube.sizes["z"] >= 3
+    for c in ("x", "y", "z"):
+        assert cube[c].attrs["units"] == "Mm"
+    for name in ("Bx", "By", "Bz"):
+        assert cube[name].attrs["units"] == "G"
+    for name in ("Jx", "Jy", "Jz", "divB"):
+        assert cube[name].attrs["units"] == "G Mm-1"
+    for name in ("Bx", "By", "Bz", "Jx", "Jy", "Jz", "divB"):
+        var = cube[name]
+        assert var.dims == ("x", "y", "z")
+        assert var.dtype == np.float32
+        assert var.encoding.get("zlib") and var.encoding.get("chunksizes")
+        assert np.isfinite(var.values).all(), name
+    assert np.allclose(cube["x"], bottom["x"]) and np.allclose(cube["y"], bottom["y"])
+    assert cube["z"].values[0] == 0.0 and cube["z"].values[-1] == pytest.approx(bottom.attrs["height_mm"])
+    # the bottom layer is close to the boundary data (where observed)
+    obs = np.stack([bottom[c].transpose("x", "y").values for c in ("Bx", "By", "Bz")])
+    mod = np.stack([cube[c].isel(z=0).transpose("x", "y").values for c in ("Bx", "By", "Bz")])
+    ok = np.isfinite(obs)
+    assert (~ok).any(), "the test record has a NaN patch"
+    rel = np.sqrt(np.mean((mod[ok] - obs[ok]) ** 2) / np.mean(obs[ok] ** 2))
+    assert rel < 0.35, f"bottom layer off the boundary data by {rel:.2f} (relative RMS)"
+    # profiles over height
+    assert np.allclose(profiles["z"], cube["z"])
+    units = {"div_free_factor": "Mm-2", "force_free_factor": "1", "sigma_j": "1", "energy": "erg",
+             "energy_pot": "erg", "free_energy": "erg"}
+    for name, unit in units.items():
+        assert profiles[name].dims == ("z",) and profiles[name].attrs["units"] == unit
+        assert np.isfinite(profiles[name].values).all(), name
+    assert (profiles["energy"] > 0).all() and (profiles["force_free_factor"] <= 1).all()
+    assert np.allclose(profiles["free_energy"], profiles["energy"] - profiles["energy_pot"])
+    for name in ("bottom", "fieldlines_xy", "fieldlines_3d", "profiles", "loss"):
+        assert (base / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    row = json.loads((base / "row.json").read_text())
+    assert row["harpnum"] in (377, 401) and row["t_rec"] == "2011.02.14_20:00:00_TAI"
+    assert row["USFLUX"] == pytest.approx(2.1e22) and row["energy_erg"] > 0
+
+
+def test_sharp_batch_keep_going_rerun_summary_classify_report(tmp_path, jsoc_server):
+    good = "noaa\ttime\tbin\theight_mm\n11158\t2011-02-14T20:00\t4\t8\n11161\t2011-02-14T20:05\t4\t8\n"
+    (tmp_path / "good.tsv").write_text(good)
+    (tmp_path / "regions.tsv").write_text(good + "99999\t2011-02-14T20:00\t4\t8\n")
+    (tmp_path / "labels.csv").write_text(LABELS)
+    write_config(tmp_path / "test.yaml", sharp_config(jsoc_server.url))
+    regions = ["ar11158_20110214T2000", "ar11161_20110214T2005"]
+    bad = "ar99999_20110214T2000"
+
+    # 1. one bad region, two good ones, --keep-going
+    rc, out = snakemake(tmp_path, "--configfile", "test.yaml", "--cores", "2", "--keep-going")
+    assert rc != 0, out
+    for region in regions:
+        check_region(tmp_path / "results" / region)
+    log = (tmp_path / "logs" / bad / "resolve.log").read_text()
+    assert "NOAA 99999" in log and "no HARP" in log, log
+    assert not (tmp_path / "results" / bad / "resolve.json").exists()
+    assert not (tmp_path / "results" / "summary.tsv").exists()
+
+    # 2. a rerun recomputes nothing that is complete
+    done = sorted(p for r in regions for p in (tmp_path / "results" / r).rglob("*") if p.is_file())
+    before = _mtimes(done)
+    rc, out = snakemake(tmp_path, "--configfile", "test.yaml", "--cores", "2", "--keep-going", "-n")
+    planned = set(re.findall(r"wildcards: region=(\S+)", out))
+    assert planned == {bad}, out
+    rc, out = snakemake(tmp_path, "--configfile", "test.yaml", "--cores", "2", "--keep-going")
+    assert rc != 0
+    assert _mtimes(done) == before
+    assert set(re.findall(r"wildcards: region=(\S+)", out)) == {bad}, out
+
+    # 3. without the bad region: only the summary and the classifier run
+    rc, out = snakemake(tmp_path, "--configfile", "test.yaml", "--cores", "2",
+                        "--config", "regions=good.tsv")
+    assert rc == 0, out
+    assert _mtimes(done) == before
+    counts = job_counts(out)
+    assert set(counts) == {"summary", "classify", "all"}, counts
+    import pandas as pd
+    import xarray as xr
+
+    table = pd.read_csv(tmp_path / "results/summary.tsv", sep="\t")
+    assert list(table["region"]) == regions
+    for col in ("noaa", "harpnum", "t_rec", "energy_erg", "free_energy_erg", "e_over_epot",
+                "unsigned_flux_mx", "total_unsigned_current_a", "sigma_j", "mean_abs_fi",
+                "loss_bc", "loss_div", "loss_ff", "wall_time_s", "USFLUX", "R_VALUE", "lat"):
+        assert col in table.columns, col
+    assert list(table["harpnum"]) == [377, 401]
+    assert (table["energy_erg"] > 0).all() and (table["wall_time_s"] > 0).all()
+    nc = xr.open_dataset(tmp_path / "results/summary.nc")
+    assert nc.sizes["region"] == 2 and nc["energy_erg"].attrs["units"] == "erg"
+    classify = tmp_path / "results/classify"
+    assert (classify / "predictions.tsv").exists() and (classify / "metrics.json").exists()
+    assert json.loads((classify / "metrics.json").read_text())["status"] == "insufficient"
+
+    # 4. the report
+    rc, out = snakemake(tmp_path, "--configfile", "test.yaml", "--config", "regions=good.tsv",
+                        "--report", "report.html")
+    assert rc == 0, out
+    assert (tmp_path / "report.html").stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------- resume after a kill
+
+def _train_pids(workdir: Path) -> list[int]:
+    """PIDs of `ffnn train` processes running in ``workdir`` (started by this test)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in argv]
+        if cwd == str(workdir) and "train" in words and "--out" in words \
+                and any(w.endswith("ffnn") for w in words[:2]):
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_killed_training_resumes_from_its_checkpoint(tmp_path):
+    import torch
+
+    config = {"lowlou": {"regions": ["lowlou_case1"], "shape": [12, 12, 12]},
+              "train": {**TINY_TRAIN, "hidden_layers": 2, "width": 16, "max_iterations": 100000,
+                        "time_budget_s": 300, "iterations_per_step": 1, "checkpoint_every": 3},
+              "resources": {"train": {"threads": 1}}}
+    write_config(tmp_path / "run.yaml", config)
+    target = "results/lowlou_case1/train/model.pt"
+    train_dir = tmp_path / "results/lowlou_case1/train"
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--workflow-profile", "none",
+           "--configfile", "run.yaml", "--cores", "1", target]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=_env(), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (train_dir / "checkpoint.pt").exists():
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.2)
+        time.sleep(1.0)  # a few more iterations, past the first checkpoint
+        pids = _train_pids(tmp_path)
+        assert pids, "ffnn train is not running"
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode != 0, out
+    assert "Error in rule train" in out, out
+    assert (train_dir / "checkpoint.pt").exists()
+    assert not (train_dir / "model.pt").exists()
+    state = torch.load(train_dir / "checkpoint.pt", weights_only=False)
+    done = state["history"][-1]["iteration"]
+    assert done >= 3
+
+    # rerun with a budget a few iterations past the checkpoint (a resumable setting)
+    config["train"]["max_iterations"] = done + 6
+    write_config(tmp_path / "run.yaml", config)
+    rc, out = snakemake(tmp_path, "--configfile", "run.yaml", "--cores", "1", target)
+    assert rc == 0, out
+    log = (tmp_path / "logs/lowlou_case1/train.log").read_text()
+    assert f"at iteration {done}" in log and "resumed from" in log, log
+    record = json.loads((train_dir / "train.json").read_text())
+    assert record["iterations"] == done + 6
+    import pandas as pd
+
+    history = pd.read_csv(train_dir / "loss.csv")
+    assert list(history["iteration"]) == list(range(1, done + 7))
