@@ -77,7 +77,7 @@ def main() -> None:
                               warmup_iterations=0, progress=False, threads=args.threads)
             tr = Trainer(faces, cfg, None)
             tr.samples.xb, tr.samples.tb = tr.samples.xb[:1], tr.samples.tb[:1]  # interior only
-            tr.samples.mb, tr.samples.wb = tr.samples.mb[:1], tr.samples.wb[:1]
+            tr.samples.mb = tr.samples.mb[:1]
             roof = matmul_flops(width, getattr(torch, dtype)) / (12 * 2 * n_weights(tr.model))
             ours = args.points / timed(lambda: (tr.model.zero_grad(), tr.loss_terms(True)), args.reps)
             base = args.points / timed(autograd_baseline(tr), args.reps)

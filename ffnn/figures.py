@@ -7,7 +7,7 @@ on the Agg backend: no display is needed.
 Field lines are integrated in the model cube itself: the direction field B/|B| is
 interpolated trilinearly on the grid (``scipy.interpolate.RegularGridInterpolator``) and
 followed with classical fourth-order Runge-Kutta steps of fixed length, all lines at once.
-Lines start on the bottom where |Bz| is strong and run upward (along B above positive
+Lines start on the bottom where |Bz| is strong (drawn in proportion to |Bz|) and run upward (along B above positive
 polarity, against B above negative polarity) until they leave the box.
 """
 
@@ -61,12 +61,15 @@ def _grid_and_field(cube: xr.Dataset):
     return axes, field
 
 
-def seed_points(cube: xr.Dataset, n: int = 30, threshold: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+def seed_points(cube: xr.Dataset, n: int = 30, threshold: float = 0.02,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Up to ``n`` seeds on the bottom layer (z = first height), shape (k, 3) in Mm, and the
     sign of Bz at each (+1 or -1).
 
-    Seeds lie on a regular sub-grid of the bottom, kept where |Bz| exceeds ``threshold``
-    times its maximum; the strongest are kept when there are more than ``n``.
+    Seeds are bottom grid points off the box edges where |Bz| is at least ``threshold``
+    times its maximum, drawn without replacement with probability proportional to |Bz|
+    (so lines are denser where there is more flux); the draw is seeded, so figures are
+    reproducible.
     """
     if n < 1:
         return np.zeros((0, 3)), np.zeros(0)
@@ -75,20 +78,23 @@ def seed_points(cube: xr.Dataset, n: int = 30, threshold: float = 0.2) -> tuple[
     finite = np.isfinite(bz)
     if not finite.any():
         raise DataError("bottom Bz of the cube has no finite value")
-    bmax = np.nanmax(np.abs(bz))
+    absb = np.where(finite, np.abs(bz), 0.0)
+    bmax = absb.max()
     if bmax == 0:
         return np.zeros((0, 3)), np.zeros(0)
-    # a sub-grid about 2*sqrt(n) points on a side, then the strongest n of the candidates
-    k = max(2, int(np.ceil(2 * np.sqrt(n))))
-    ix = np.unique(np.linspace(0, x.size - 1, k + 2)[1:-1].round().astype(int))
-    iy = np.unique(np.linspace(0, y.size - 1, k + 2)[1:-1].round().astype(int))
-    IX, IY = np.meshgrid(ix, iy, indexing="ij")
-    vals = bz[IX, IY]
-    ok = np.isfinite(vals) & (np.abs(vals) >= threshold * bmax)
-    IX, IY, vals = IX[ok], IY[ok], vals[ok]
-    order = np.argsort(-np.abs(vals))[:n]
-    seeds = np.stack([x[IX[order]], y[IY[order]], np.full(order.size, z[0])], axis=1)
-    return seeds, np.sign(vals[order])
+    candidate = absb >= threshold * bmax
+    if min(candidate.shape) > 2:  # not on the side faces, where lines leave at once
+        candidate[[0, -1], :] = False
+        candidate[:, [0, -1]] = False
+    ix, iy = np.nonzero(candidate)
+    if ix.size == 0:
+        return np.zeros((0, 3)), np.zeros(0)
+    weight = absb[ix, iy] / absb[ix, iy].sum()
+    k = min(n, ix.size)
+    pick = np.random.default_rng(seed).choice(ix.size, size=k, replace=False, p=weight)
+    pick = pick[np.argsort(-absb[ix[pick], iy[pick]])]
+    seeds = np.stack([x[ix[pick]], y[iy[pick]], np.full(k, z[0])], axis=1)
+    return seeds, np.sign(bz[ix[pick], iy[pick]])
 
 
 def trace_field_lines(cube: xr.Dataset, seeds, direction=1.0, step: float | None = None,
@@ -167,7 +173,7 @@ def _exit_fraction(a, b, lo, hi) -> float:
     return max(0.0, t)
 
 
-def bottom_lines(cube: xr.Dataset, n: int = 30, threshold: float = 0.2) -> list[np.ndarray]:
+def bottom_lines(cube: xr.Dataset, n: int = 30, threshold: float = 0.02) -> list[np.ndarray]:
     """Field lines from :func:`seed_points`, each started upward (sign of Bz)."""
     seeds, sign = seed_points(cube, n, threshold)
     return trace_field_lines(cube, seeds, sign)
@@ -254,17 +260,18 @@ def fieldlines_3d_figure(cube: xr.Dataset, lines, reference_lines=None, title: s
     """Field lines in 3-D above the bottom Bz (filled contours on the z = 0 plane)."""
     plt = _pyplot()
     fig = plt.figure(figsize=(9, 8), dpi=dpi)
-    ax = fig.add_subplot(projection="3d")
+    # computed_zorder off: drawn in call order, so the lines stay above the bottom map
+    ax = fig.add_subplot(projection="3d", computed_zorder=False)
     x, y, z = (cube[c].values for c in ("x", "y", "z"))
     bz = cube["Bz"].isel(z=0).transpose("x", "y").values
     X, Y = np.meshgrid(x, y, indexing="ij")
     lim = float(np.nanmax(np.abs(bz))) or 1.0
     ax.contourf(X, Y, np.nan_to_num(bz), zdir="z", offset=z[0], levels=21, cmap="gray",
-                vmin=-lim, vmax=lim)
+                vmin=-lim, vmax=lim, zorder=0)
     for line in reference_lines or []:
-        ax.plot(line[:, 0], line[:, 1], line[:, 2], color="tab:orange", lw=0.9, ls="--")
+        ax.plot(line[:, 0], line[:, 1], line[:, 2], color="tab:orange", lw=0.9, ls="--", zorder=2)
     for line in lines:
-        ax.plot(line[:, 0], line[:, 1], line[:, 2], color="tab:blue", lw=1.0)
+        ax.plot(line[:, 0], line[:, 1], line[:, 2], color="tab:blue", lw=1.0, zorder=3)
     ax.set_xlim(x.min(), x.max())
     ax.set_ylim(y.min(), y.max())
     ax.set_zlim(z.min(), z.max())
@@ -335,8 +342,7 @@ def loss_figure(history, title: str = "", dpi: int = 110):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5), dpi=dpi, constrained_layout=True)
     it = history["iteration"].to_numpy()
-    names = {"loss": "total", "loss_bc": "boundary (G²)", "loss_div": "divergence (G² per unit²)",
-             "loss_ff": "force-free (sin², 1)"}
+    names = {"loss": "total", "loss_bc": "boundary", "loss_div": "divergence", "loss_ff": "force-free"}
     for name, label in names.items():
         if name in history:
             values = history[name].to_numpy(dtype=float)

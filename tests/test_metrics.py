@@ -66,3 +66,31 @@ def test_irregular_grid_is_refused():
     cube = make_cube({"Bx": one, "By": one, "Bz": one}, x, x, x)
     with pytest.raises(DataError, match="not regularly spaced"):
         cube_metrics(cube)
+
+
+def test_cli_without_reference_gives_energies_and_profiles(tmp_path):
+    import json
+
+    from ffnn.cli import main
+
+    ref, pf = tmp_path / "ref.nc", tmp_path / "pf.nc"
+    assert main(["lowlou", "--shape", "10", "10", "10", "-o", str(ref)]) == 0
+    assert main(["bottom", str(ref), "-o", str(tmp_path / "bottom.nc")]) == 0
+    assert main(["potential", str(tmp_path / "bottom.nc"), "-o", str(tmp_path / "faces.nc"),
+                 "--cube", str(pf), "--nz", "10"]) == 0
+    out = tmp_path / "m.json"
+    assert main(["metrics", str(ref), "--potential", str(pf), "--json", str(out)]) == 0
+    m = json.loads(out.read_text())
+    assert m["free_energy_erg"] == pytest.approx(m["energy_erg"] - m["energy_pot_erg"])
+    assert m["e_over_epot"] == pytest.approx(m["energy_erg"] / m["energy_pot_erg"])
+    assert len(m["profiles"]["force_free_factor"]) == 10 and "c_vec" not in m
+
+
+def test_wrong_shapes_are_named():
+    from ffnn.boundary import make_points
+
+    with pytest.raises(DataError, match="field Bz has shape"):
+        make_cube({"Bz": np.zeros((3, 3, 2))}, np.arange(3), np.arange(3), np.arange(3))
+    with pytest.raises(DataError, match="differ in length"):
+        make_points(np.zeros(4), np.zeros(4), np.zeros(4), np.zeros(3), np.zeros(4), np.zeros(4), 0,
+                    dict(x_min=0, x_max=1, y_min=0, y_max=1, z_min=0, z_max=1))

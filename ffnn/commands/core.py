@@ -72,7 +72,8 @@ def register(subparsers) -> None:
     p.add_argument("--reference", help="reference cube on the same grid")
     p.add_argument("--potential", help="potential-field cube on the same grid (energies, epsilon_p)")
     p.add_argument("--json", help="write the metrics here (default: print)")
-    p.add_argument("--profiles", help="write height profiles (NetCDF) here")
+    p.add_argument("--profiles", help="write height profiles (NetCDF) here; without --reference "
+                   "the JSON holds the divergence- and force-free profiles too")
     p.set_defaults(func=cmd_metrics)
 
 
@@ -187,20 +188,23 @@ def cmd_cube(args) -> int:
 
 
 def cmd_metrics(args) -> int:
-    from ffnn.cube import field_array, read_cube, spacing
-    from ffnn.cube import write_atomic
+    from ffnn.cube import field_array, read_cube, spacing, write_atomic
     from ffnn.metrics import cube_metrics, height_profiles
 
     cube = read_cube(args.cube)
     reference = read_cube(args.reference) if args.reference else None
     potential = read_cube(args.potential) if args.potential else None
     result = cube_metrics(cube, reference, potential)
+    b_pot = field_array(potential) if potential is not None else None
+    prof = height_profiles(field_array(cube), spacing(cube), cube["z"].values, b_pot)
+    if reference is None:
+        result["profiles"] = {"z_mm": prof["z"].values.tolist(),
+                              "div_free_factor": prof["div_free_factor"].values.tolist(),
+                              "force_free_factor": prof["force_free_factor"].values.tolist()}
     if args.json:
         _write_json(result, args.json)
     else:
         print(json.dumps(result, indent=2))
     if args.profiles:
-        b_pot = field_array(potential) if potential is not None else None
-        prof = height_profiles(field_array(cube), spacing(cube), cube["z"].values, b_pot)
         write_atomic(prof, args.profiles)
     return 0
