@@ -473,11 +473,13 @@ def test_classify_rule_runs_in_a_workflow(tmp_path):
         sys.exit(cli.main())
         """))
     shim.chmod(0o755)
+    # the rule's helpers live in common.smk, which validates the config (defaults filled in)
     (tmp_path / "Snakefile").write_text(textwrap.dedent(f"""\
+        include: {str(REPO / "workflow" / "rules" / "common.smk")!r}
         include: {str(REPO / "workflow" / "rules" / "classify.smk")!r}
 
         rule all:
-            input: classify_targets()
+            input: "results/classify"
         """))
     (tmp_path / "config.yaml").write_text(textwrap.dedent(f"""\
         classify:
@@ -495,4 +497,4 @@ def test_classify_rule_runs_in_a_workflow(tmp_path):
     assert {"predictions.tsv", "metrics.json", "coefficients.tsv", "model.skops"} <= {p.name for p in out.iterdir()}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["settings"]["class_weight"] is None and metrics["n_labelled"] == 40
-    assert (tmp_path / "benchmarks" / "classify.tsv").is_file()
+    assert (tmp_path / "results" / "benchmarks" / "classify.tsv").is_file()

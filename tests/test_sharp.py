@@ -214,9 +214,10 @@ def test_potential_faces_lie_on_the_potential_cube(sharp_dir):
         np.testing.assert_array_equal(z[iz], faces["z"].values)
         on_side = (ix == 0) | (ix == x.size - 1) | (iy == 0) | (iy == y.size - 1)
         assert (on_side | (iz == z.size - 1)).all() and (iz > 0).all()
+        # the fft faces are synthesised in single precision (~1e-8 of the peak field)
         for c in ("Bx", "By", "Bz"):
             np.testing.assert_allclose(faces[c].values, cube[c].values[ix, iy, iz],
-                                       rtol=1e-10, atol=1e-10 * float(np.nanmax(abs(bottom.Bz))))
+                                       rtol=1e-6, atol=1e-6 * float(np.nanmax(abs(bottom.Bz))))
         n_expected = x.size * y.size + (2 * x.size + 2 * y.size - 4) * (z.size - 2)
         assert faces.sizes["point"] == n_expected
         assert np.isfinite(faces["Bz"].values).all()  # the NaN patch does not leak
