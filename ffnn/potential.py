@@ -40,7 +40,12 @@ def _check_bottom(bz: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(bz), bz, 0.0)
 
 
-def _fft_layers(bz, dx, dy, z, pad):
+def _padded_spectrum(bz, dx, dy, pad):
+    """Spectrum of the zero-padded map and the Alissandrakis factors.
+
+    Returns (spec, k, ux, uy, (ox, oy), (px, py)): the map sits at offset (ox, oy) of the
+    padded (px, py) grid; horizontal components are ux * spec, uy * spec (k = 0: none).
+    """
     nx, ny = bz.shape
     px, py = pad * nx, pad * ny
     ox, oy = (px - nx) // 2, (py - ny) // 2
@@ -50,9 +55,14 @@ def _fft_layers(bz, dx, dy, z, pad):
     kx = 2 * np.pi * np.fft.fftfreq(px, d=dx)[:, None]
     ky = 2 * np.pi * np.fft.rfftfreq(py, d=dy)[None, :]
     k = np.hypot(kx, ky)
-    k0 = k == 0
-    kk = np.where(k0, 1.0, k)
-    ux, uy = np.where(k0, 0, -1j * kx / kk), np.where(k0, 0, -1j * ky / kk)
+    kk = np.where(k == 0, 1.0, k)
+    ux, uy = np.where(k == 0, 0, -1j * kx / kk), np.where(k == 0, 0, -1j * ky / kk)
+    return spec, k, ux, uy, (ox, oy), (px, py)
+
+
+def _fft_layers(bz, dx, dy, z, pad):
+    nx, ny = bz.shape
+    spec, k, ux, uy, (ox, oy), (px, py) = _padded_spectrum(bz, dx, dy, pad)
     for zi in z:
         layer = spec * np.exp(-k * zi)
         out = [np.fft.irfft2(c, s=(px, py))[ox:ox + nx, oy:oy + ny] for c in (ux * layer, uy * layer, layer)]
@@ -145,21 +155,12 @@ def _fft_edges(bz, dx, dy, z, pad):
     top = (3, nx, ny) for the last height only (None before).
     """
     nx, ny = bz.shape
-    px, py = pad * nx, pad * ny
-    ox, oy = (px - nx) // 2, (py - ny) // 2
-    padded = np.zeros((px, py))
-    padded[ox:ox + nx, oy:oy + ny] = bz
-    spec = np.fft.rfft2(padded)
-    kx = 2 * np.pi * np.fft.fftfreq(px, d=dx)[:, None]
-    ky = 2 * np.pi * np.fft.rfftfreq(py, d=dy)[None, :]
-    k = np.hypot(kx, ky)
-    kk = np.where(k == 0, 1.0, k)
-    ux, uy = np.where(k == 0, 0, -1j * kx / kk), np.where(k == 0, 0, -1j * ky / kk)
+    spec, k, ux, uy, (ox, oy), (px, py) = _padded_spectrum(bz, dx, dy, pad)
+    nky = k.shape[1]
     # phases picking rows ox, ox+nx-1 (x edges) and columns oy, oy+ny-1 (y edges)
     rows = np.array([ox, ox + nx - 1])
     cols = np.array([oy, oy + ny - 1])
     phase_x = np.exp(2j * np.pi * np.outer(rows, np.fft.fftfreq(px) * px) / px) / px   # (2, px)
-    nky = ky.shape[1]
     weight = np.full(nky, 2.0)
     weight[0] = 1.0
     if py % 2 == 0:
