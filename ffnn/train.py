@@ -400,9 +400,7 @@ class Trainer:
             finite = not crashed and terms is not None and math.isfinite(terms["loss"]) and all(
                 bool(torch.isfinite(p).all()) for p in self.model.parameters())
             if not finite:
-                reason = self._rollback(good)
-                if reason:
-                    break
+                self._rollback(good)
                 continue
             row = {"iteration": self.iteration, "evaluations": self._evaluations(),
                    "elapsed_s": round(self.elapsed_s, 3), **terms}
@@ -431,13 +429,12 @@ class Trainer:
     def _round_end(self) -> int | None:
         """Iteration at which the current sample round ends (None: never)."""
         cfg = self.config
-        start = cfg.warmup_iterations if cfg.warmup_iterations > 0 else 0
         if self._in_warmup(self._round):
             return cfg.warmup_iterations
         if not cfg.resample_every:
             return None
-        k = self._round - (1 if cfg.warmup_iterations > 0 else 0)
-        return start + (k + 1) * cfg.resample_every
+        after_warmup = self._round - (1 if cfg.warmup_iterations > 0 else 0)
+        return cfg.warmup_iterations + (after_warmup + 1) * cfg.resample_every
 
     def _maybe_resample(self) -> None:
         end = self._round_end()
@@ -446,7 +443,7 @@ class Trainer:
             self.samples = self._make_samples(self._round)
             self._restart_optimizer()
 
-    def _rollback(self, good: dict) -> str | None:
+    def _rollback(self, good: dict) -> None:
         self.rollbacks += 1
         it = good["history"][-1]["iteration"] if good["history"] else 0
         log.warning("non-finite loss or weights after iteration %d: rolled back to iteration %d "
@@ -460,7 +457,6 @@ class Trainer:
             raise FFNNError(f"training diverged (non-finite loss) {self.rollbacks} times; last good "
                             f"state at iteration {it} is kept in the checkpoint. Lower the learning "
                             "difficulty (e.g. lambda_div) or use dtype float64")
-        return None
 
     def metadata(self, final: dict, reason: str | None) -> dict:
         """Everything needed to rebuild and document the model."""

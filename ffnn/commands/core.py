@@ -195,8 +195,10 @@ def cmd_metrics(args) -> int:
     reference = read_cube(args.reference) if args.reference else None
     potential = read_cube(args.potential) if args.potential else None
     result = cube_metrics(cube, reference, potential)
-    b_pot = field_array(potential) if potential is not None else None
-    prof = height_profiles(field_array(cube), spacing(cube), cube["z"].values, b_pot)
+    prof = None
+    if reference is None or args.profiles:  # the profiles repeat the finite differences: only on demand
+        b_pot = field_array(potential) if potential is not None else None
+        prof = height_profiles(field_array(cube), spacing(cube), cube["z"].values, b_pot)
     if reference is None:
         result["profiles"] = {"z_mm": prof["z"].values.tolist(),
                               "div_free_factor": prof["div_free_factor"].values.tolist(),
