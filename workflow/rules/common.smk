@@ -186,7 +186,10 @@ def _check_train_settings():
             raise WorkflowError(f"{info['label']} (region {region}): {err}") from None
 
 
-_check_train_settings()
+# Once, where the workflow starts: a cluster job parses the workflow again (twice under
+# SLURM: the job and its srun step), and this check imports torch (seconds per parse).
+if workflow.is_main_process:
+    _check_train_settings()
 
 
 def region_pattern(names):
