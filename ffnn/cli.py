@@ -20,21 +20,33 @@ COMMAND_MODULES = (
     "ffnn.commands.classify",
     "ffnn.commands.products",
 )
+# Which module registers which subcommand, so that one command imports only its own
+# module: sklearn (classify) or drms (sharp) cost seconds that every Snakemake job paid.
+COMMANDS = {
+    "ffnn.commands.core": ("lowlou", "faces", "bottom", "potential", "train", "cube", "metrics"),
+    "ffnn.commands.sharp": ("resolve", "fetch-sharp", "boundary"),
+    "ffnn.commands.classify": ("classify",),
+    "ffnn.commands.products": ("figures", "summary-row", "summary", "lowlou-table"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every registered subcommand."""
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The top-level parser: with ``argv`` naming a known subcommand, only that
+    subcommand's module is imported; otherwise every registered subcommand."""
     parser = argparse.ArgumentParser(prog="ffnn", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
+    first = next((a for a in argv or () if not a.startswith("-")), None)
+    wanted = [m for m in COMMAND_MODULES if first in COMMANDS.get(m, ())] or COMMAND_MODULES
+    for name in wanted:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

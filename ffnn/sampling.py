@@ -103,3 +103,37 @@ def grid_of_points(points: xr.Dataset, decimals: int = 6):
         _, first = np.unique(np.round(values, decimals), return_index=True)
         out.append(values[first])  # the stored values, not their rounded keys
     return tuple(out)
+
+
+def height_profile(xyz: np.ndarray, target: np.ndarray, mask: np.ndarray, bins: int = 16):
+    """RMS field strength of the side and top boundary data against height (G).
+
+    ``xyz`` (m, 3) unit coordinates, ``target`` (m, 3) in G, ``mask`` (m, 3) valid components.
+    The bottom face is left out: its RMS describes the active region's core, not the
+    field's fall-off with height. Returns (z knots (k,), RMS |B| (k,)); k = 1, a flat
+    profile, where there are no side or top data.
+    """
+    full = mask.all(axis=1) & (xyz[:, 2] > xyz[:, 2].min())
+    z, b2 = xyz[full, 2], (target[full] ** 2).sum(axis=1)
+    knots, rms = [], []
+    if z.size:
+        edges = np.linspace(z.min(), z.max(), bins + 1)
+        which = np.clip(np.searchsorted(edges, z, side="right") - 1, 0, bins - 1)
+        for k in range(bins):
+            sel = which == k
+            if sel.any() and b2[sel].mean() > 0:
+                knots.append(z[sel].mean())
+                rms.append(np.sqrt(b2[sel].mean()))
+    return (np.array(knots), np.array(rms)) if knots else (np.zeros(1), np.ones(1))
+
+
+def height_weights(z: np.ndarray, profile, power: float) -> np.ndarray:
+    """Loss weights (s(z_0) / s(z))^(2 power) at unit heights ``z`` (n,), dimensionless.
+
+    s(z) interpolates :func:`height_profile` log-linearly (constant beyond its ends); z_0
+    is its lowest knot, so the bottom keeps weight 1, ``power`` 1 makes every height count
+    by its relative error and 0 leaves the G^2 weighting as it is.
+    """
+    knots, rms = profile
+    log_s = np.interp(z, knots, np.log(rms))
+    return np.exp(2.0 * power * (np.log(rms[0]) - log_s))

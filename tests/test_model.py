@@ -3,7 +3,16 @@
 import pytest
 import torch
 
-from ffnn.model import FFNN, curl_div
+from ffnn.model import FFNN, TanhTangent, curl_div
+
+
+def plain_forward(model, x):
+    """The same network written with torch's own tanh and layers: the reference."""
+    h = x
+    for layer in model.hidden:
+        h = torch.tanh(layer(h))
+    out = model.head(h)
+    return out * model.scale + model.shift if model.quasi_output else out
 
 
 @pytest.mark.parametrize("quasi_output", [True, False])
@@ -12,9 +21,23 @@ def test_jacobian_matches_autograd(quasi_output):
     model = FFNN(3, 24, quasi_output, scale=(2.0, 3.0, 5.0), shift=(1.0, -1.0, 0.5)).double()
     x = torch.rand(40, 3, dtype=torch.float64) * 2 - 1
     b, jac = model.field_and_jacobian(x)
-    ref = torch.func.vmap(torch.func.jacrev(model))(x)
+    ref = torch.func.vmap(torch.func.jacrev(lambda p: plain_forward(model, p)))(x)
     torch.testing.assert_close(jac, ref, rtol=1e-10, atol=1e-12)
-    torch.testing.assert_close(b, model(x), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(b, plain_forward(model, x), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(model(x), b, rtol=1e-12, atol=1e-12)
+
+
+def test_value_path_gradients_match_autograd():
+    torch.manual_seed(4)
+    model = FFNN(3, 20, scale=(2.0, 3.0, 5.0)).double()
+    x = torch.rand(50, 3, dtype=torch.float64) * 2 - 1
+    target = torch.randn(50, 3, dtype=torch.float64)
+    (model(x) - target).square().sum().backward()
+    fast = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    (plain_forward(model, x) - target).square().sum().backward()
+    for g1, p in zip(fast, model.parameters()):
+        torch.testing.assert_close(g1, p.grad, rtol=1e-9, atol=1e-12)
 
 
 def test_parameter_gradients_through_the_jacobian_match_autograd():
@@ -27,7 +50,7 @@ def test_parameter_gradients_through_the_jacobian_match_autograd():
     # the output shift has no gradient: derivatives of B do not depend on it
     fast = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
     model.zero_grad()
-    b = model(x)
+    b = plain_forward(model, x)
     rows = [torch.autograd.grad(b[:, i].sum(), x, create_graph=True)[0] for i in range(3)]
     jac2 = torch.stack(rows, dim=1)
     curl2, div2 = curl_div(jac2)
@@ -37,6 +60,37 @@ def test_parameter_gradients_through_the_jacobian_match_autograd():
             assert p.grad is None
         else:
             torch.testing.assert_close(g1, p.grad, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("tangents", [0, 3])
+def test_fused_layer_gradients_pass_gradcheck(tangents):
+    torch.manual_seed(2)
+    h = torch.randn(1 + tangents, 7, 5, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(TanhTangent.apply, (h, w, b))
+
+
+def test_lorentz_loss_gradients_match_autograd():
+    """Value and tangents both carry gradient when the loss holds B itself (J x B)."""
+    torch.manual_seed(3)
+    model = FFNN(3, 12, scale=(2.0, 3.0, 5.0)).double()
+    x = torch.rand(25, 3, dtype=torch.float64) * 2 - 1
+
+    def lorentz(b, jac):
+        curl, _ = curl_div(jac)
+        return (torch.linalg.cross(curl, b, dim=1).square().sum(1) / b.square().sum(1)).mean()
+
+    lorentz(*model.field_and_jacobian(x)).backward()
+    fast = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    model.zero_grad()
+    ref = lorentz(plain_forward(model, x),
+                  torch.func.vmap(torch.func.jacrev(lambda p: plain_forward(model, p)))(x))
+    ref.backward()
+    slow = [p.grad for p in model.parameters() if p.grad is not None]
+    assert len(fast) == len(slow)
+    for g1, g2 in zip(fast, slow):
+        torch.testing.assert_close(g1, g2, rtol=1e-9, atol=1e-12)
 
 
 def test_curl_and_div_of_a_linear_field():

@@ -96,3 +96,21 @@ def test_python_version_agrees():
     assert python, "environment.yml names no python version"
     _, spec = _parse(python[0], "environment.yml")
     assert spec == requires, f"python {spec} in environment.yml, requires-python {requires}"
+
+
+def test_a_command_imports_only_its_own_module():
+    """`ffnn train` must not pay for sklearn or drms (seconds per Snakemake job)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from ffnn import cli; p = cli.build_parser(['train', '--help']); "
+            "print(sorted(m for m in ('sklearn', 'drms') if m in sys.modules)); "
+            "print(sorted(p._subparsers._group_actions[0].choices))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded, commands = out.splitlines()
+    assert loaded == "[]"
+    assert "train" in commands and "classify" not in commands
+    from ffnn import cli
+
+    every = {c for names in cli.COMMANDS.values() for c in names}
+    assert set(cli.build_parser([])._subparsers._group_actions[0].choices) == every
