@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ffnn import summary
 from ffnn.boundary import cube_faces, merge_points
 from ffnn.commands.core import bottom_map, load_train_config
 from ffnn.evaluate import evaluate_cube
@@ -29,11 +30,8 @@ from ffnn.potential import potential_cube, potential_faces
 from ffnn.train import Trainer
 
 CASES = {1: dict(n=1, m=1, l=0.3, phi=np.pi / 4), 2: dict(n=3, m=1, l=0.3, phi=4 * np.pi / 5)}
-PUBLISHED = {
-    1: [("FFNN paper", 1.00, 1.00, 0.98, 0.98, 0.99), ("Wiegelmann (published)", 1.00, 1.00, 0.98, 0.98, 1.02),
-        ("pyAMaFiL 1.2.2, SPEC (~60 s, 1 core)", 0.9998, 0.9993, 0.979, 0.974, 1.014)],
-    2: [("FFNN paper", 1.00, 0.43, 0.79, 0.01, 0.99), ("Wiegelmann (published)", 1.00, 0.57, 0.86, -0.25, 1.04)],
-}
+# the published rows of the workflow's Low & Lou table, keyed there by (n, boundary)
+PUBLISHED = {1: summary.PUBLISHED[(1, "faces")], 2: summary.PUBLISHED[(3, "bottom")]}
 KEYS = ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon", "sigma_j")
 
 
@@ -44,6 +42,30 @@ def boundary_for(case: int, ref, pf_method: str = "fft"):
     if case == 1:
         return cube_faces(ref), pf
     return merge_points([cube_faces(ref, ("bottom",)), potential_faces(bottom, pf_method, nz=ref.sizes["z"])]), pf
+
+
+def fit_with_snapshots(trainer: Trainer, ref, marks):
+    """Train; metrics against ``ref`` when the training time first passes each of ``marks``
+    (s) and at the end. Returns (the TrainResult, the metrics dicts with wall_s and
+    iteration), printing each as it comes."""
+    marks = sorted(marks)
+    results = []
+
+    def snapshot(tr, force=False):
+        if not (force or (marks and tr.elapsed_s >= marks[0])):
+            return
+        while marks and tr.elapsed_s >= marks[0]:
+            marks.pop(0)
+        m = cube_metrics(evaluate_cube(tr.model, tr.metadata({}, None)), reference=ref)
+        m.update(wall_s=tr.elapsed_s, iteration=tr.iteration)
+        results.append(m)
+        print(f"  t={tr.elapsed_s:7.1f} s it={tr.iteration:5d}  "
+              + "  ".join(f"{k}={m[k]:.4f}" for k in KEYS), flush=True)
+
+    result = trainer.fit(resume=False, callback=snapshot)
+    if not results or results[-1]["iteration"] != trainer.iteration:
+        snapshot(trainer, force=True)
+    return result, results
 
 
 def row(name, m, wall=""):
@@ -71,27 +93,13 @@ def main(argv=None) -> int:
                             threads=args.threads)
     out = Path(args.out) if args.out else None
     trainer = Trainer(boundary, cfg, out)
-    snaps = sorted(s for s in args.snapshots if s <= args.budget) + [args.budget]
-    results = []
-
-    def snapshot(tr, force=False):
-        if force or (snaps and tr.elapsed_s >= snaps[0]):
-            while snaps and tr.elapsed_s >= snaps[0]:
-                snaps.pop(0)
-            cube = evaluate_cube(tr.model, tr.metadata({}, None))
-            m = cube_metrics(cube, reference=ref)
-            m.update(wall_s=tr.elapsed_s, iteration=tr.iteration)
-            results.append(m)
-            print(f"  t={tr.elapsed_s:7.1f} s it={tr.iteration:5d}  " +
-                  "  ".join(f"{k}={m[k]:.4f}" for k in KEYS), flush=True)
+    marks = [s for s in args.snapshots if s <= args.budget] + [args.budget]
 
     print(f"Low & Lou case {args.case}, {args.shape}^3, budget {args.budget:.0f} s, "
           f"{args.threads} threads, {platform.processor() or platform.machine()}, torch {torch.__version__}")
     print(row("potential field", pf_metrics))
     t0 = time.perf_counter()
-    result = trainer.fit(resume=False, callback=snapshot)
-    if not results or results[-1]["iteration"] != trainer.iteration:
-        snapshot(trainer, force=True)
+    result, results = fit_with_snapshots(trainer, ref, marks)
     total = time.perf_counter() - t0
 
     lines = [f"Low & Lou case {args.case} at {args.shape}^3 "
@@ -100,7 +108,7 @@ def main(argv=None) -> int:
              f"wall time incl. evaluations {total:.0f} s", "",
              "| method | C_vec | C_cs | E_n' | E_m' | eps | sigma_J | training time |",
              "|---|---|---|---|---|---|---|---|", row("potential field", pf_metrics)]
-    lines += [f"| {n} | {a} | {b} | {c} | {d} | {e} |  | |" for n, a, b, c, d, e in PUBLISHED[args.case]]
+    lines += [f"| {name} | " + " | ".join(values) + f" |  | {when} |" for name, *values, when in PUBLISHED[args.case]]
     lines += [row(f"ffnn, it {m['iteration']}", m, f"{m['wall_s']:.0f} s") for m in results]
     table = "\n".join(lines)
     print(table)

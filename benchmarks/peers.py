@@ -38,13 +38,12 @@ import torch
 
 from ffnn.commands.core import load_train_config
 from ffnn.cube import make_cube
-from ffnn.evaluate import evaluate_cube
 from ffnn.lowlou import lowlou_cube
 from ffnn.metrics import cube_metrics
 from ffnn.train import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lowlou import CASES, KEYS, boundary_for, row  # noqa: E402  (the sibling benchmark)
+from lowlou import CASES, KEYS, boundary_for, fit_with_snapshots, row  # noqa: E402  (sibling)
 
 SETUPS = {"faces": 1, "bottom": 2}  # boundary set-up -> benchmarks/lowlou.py case of boundary_for
 # pyAMaFiL's buffer zone (share of each side with lowered weight): none where every face is
@@ -82,25 +81,8 @@ def run_pyamafil(ref, pf, setup: str):
 def run_ffnn(ref, boundary, cfg, budgets, every: float):
     """Train for max(budgets) seconds; metrics every ``every`` s of training and at each budget."""
     cfg.time_budget_s = max(budgets)
-    trainer = Trainer(boundary, cfg, None)
-    marks = sorted(set(np.arange(every, max(budgets), every).tolist()) | set(budgets))
-    snaps = []
-
-    def snapshot(tr, force=False):
-        if not (force or (marks and tr.elapsed_s >= marks[0])):
-            return
-        while marks and tr.elapsed_s >= marks[0]:
-            marks.pop(0)
-        m = cube_metrics(evaluate_cube(tr.model, tr.metadata({}, None)), reference=ref)
-        m.update(wall_s=tr.elapsed_s, iteration=tr.iteration)
-        snaps.append(m)
-        print(f"    ffnn t={tr.elapsed_s:7.1f} s it={tr.iteration:5d}  "
-              + "  ".join(f"{k}={m[k]:.4f}" for k in KEYS), flush=True)
-
-    trainer.fit(resume=False, callback=snapshot)
-    if snaps[-1]["iteration"] != trainer.iteration:
-        snapshot(trainer, force=True)
-    return snaps
+    marks = set(np.arange(every, max(budgets), every).tolist()) | set(budgets)
+    return fit_with_snapshots(Trainer(boundary, cfg, None), ref, marks)[1]
 
 
 def reached(snaps, target: dict):

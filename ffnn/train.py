@@ -254,8 +254,8 @@ class Trainer:
             torch.set_num_threads(int(config.threads))
         rng = np.random.default_rng(config.seed)
         xb, tb, mb = boundary_samples(boundary, self.box, config.n_boundary, rng)
-        self._boundary = (xb, tb, mb)
         self._profile = height_profile(xb, tb, mb)
+        self._boundary = (xb, tb, mb, height_weights(xb[:, 2], self._profile, config.height_weighting))
         scale, shift = initial_scale(tb, mb)
         torch.manual_seed(config.seed)
         self.model = FFNN(config.hidden_layers, config.width, config.quasi_output, scale, shift).to(
@@ -287,9 +287,8 @@ class Trainer:
         rng = np.random.default_rng([self.config.seed, 1, round_index])
         n = self.config.warmup_interior if self._in_warmup(round_index) else self.config.n_interior
         xi = interior_samples(self.box, n, rng, self.config.interior_bottom_fraction)
-        xb, tb, mb = self._boundary
-        p = self.config.height_weighting
-        wb, wi = height_weights(xb[:, 2], self._profile, p), height_weights(xi[:, 2], self._profile, p)
+        xb, tb, mb, wb = self._boundary
+        wi = height_weights(xi[:, 2], self._profile, self.config.height_weighting)
         return Samples(*(self._tensor(a) for a in (xb, tb, mb, xi, wb, wi)))
 
     def _make_optimizer(self) -> torch.optim.LBFGS:
