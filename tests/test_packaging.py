@@ -40,7 +40,8 @@ def _parse(spec: str, where: str) -> tuple[str, SpecifierSet]:
 
 def pyproject_deps() -> dict[str, SpecifierSet]:
     project = _pyproject()["project"]
-    specs = list(project["dependencies"]) + list(project.get("optional-dependencies", {}).get("test", []))
+    extras = project.get("optional-dependencies", {})
+    specs = list(project["dependencies"]) + [spec for group in extras.values() for spec in group]
     out = {}
     for spec in specs:
         name, spec_set = _parse(spec, "pyproject.toml")
