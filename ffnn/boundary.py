@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ffnn.errors import DataError
+from ffnn.wcs import wcs_attrs
 
 FACES = {"bottom": 0, "top": 1, "x_min": 2, "x_max": 3, "y_min": 4, "y_max": 5}
 BOX_KEYS = ("x_min", "x_max", "y_min", "y_max", "z_min", "z_max")
@@ -59,10 +60,14 @@ def make_points(x, y, z, bx, by, bz, face, box: dict[str, float], attrs=None) ->
 
 
 def map_to_points(ds: xr.Dataset) -> xr.Dataset:
-    """The bottom map as boundary points at z = 0 (NaN pixels kept; training masks them)."""
+    """The bottom map as boundary points at z = 0 (NaN pixels kept; training masks them).
+
+    The map's WCS keywords (:mod:`ffnn.wcs`) go along as attributes, so the model and its
+    products can be placed on the Sun."""
     X, Y = np.meshgrid(ds["x"].values, ds["y"].values, indexing="ij")
     fields = [ds[c].transpose("x", "y").values for c in COMPONENTS]
-    return make_points(X, Y, np.zeros_like(X), *fields, face=FACES["bottom"], box=box_of_map(ds))
+    return make_points(X, Y, np.zeros_like(X), *fields, face=FACES["bottom"], box=box_of_map(ds),
+                       attrs=wcs_attrs(ds.attrs))
 
 
 def cube_faces(cube: xr.Dataset, faces=tuple(FACES)) -> xr.Dataset:

@@ -42,7 +42,8 @@ def evaluate_cube(model: FFNN, meta: dict, x=None, y=None, z=None, chunk: int = 
     """The model on the grid x, y, z (1-D, Mm; default: the training data's grid) as a cube.
 
     Variables Bx, By, Bz (G), Jx, Jy, Jz (curl B, G/Mm), divB (G/Mm); the training settings,
-    final loss terms and package version go into the attributes.
+    final loss terms, package version and the bottom map's WCS keywords (:mod:`ffnn.wcs`,
+    valid for the cube's x, y grid) go into the attributes.
     """
     grid = meta["grid"]
     x = np.asarray(grid["x"] if x is None else x, dtype=np.float64)
@@ -63,5 +64,6 @@ def evaluate_cube(model: FFNN, meta: dict, x=None, y=None, z=None, chunk: int = 
         "training_stop_reason": str(meta.get("stop_reason")),
         "architecture": meta.get("architecture", ""),
         "l0_mm": box.l0,
+        **{k: v.item() if isinstance(v, np.generic) else v for k, v in (meta.get("wcs") or {}).items()},
     }
     return make_cube(fields, x, y, z, attrs=attrs)

@@ -56,6 +56,7 @@ from tqdm import tqdm
 from ffnn import __version__
 from ffnn.errors import ConfigError, DataError, FFNNError
 from ffnn.model import FFNN, curl_div, describe
+from ffnn.wcs import wcs_attrs
 from ffnn.sampling import (UnitBox, boundary_samples, grid_of_points, height_profile, height_weights,
                            interior_samples)
 
@@ -245,6 +246,7 @@ class Trainer:
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.box = UnitBox.from_attrs(boundary.attrs)
+        self.wcs = wcs_attrs(boundary.attrs)
         self.grid = grid_of_points(boundary)
         self.device = resolve_device(config.device)
         if self.device.type == "cpu":
@@ -507,7 +509,7 @@ class Trainer:
                 "final": final, "stop_reason": reason, "iterations": self.iteration,
                 "elapsed_s": self.elapsed_s, "rollbacks": self.rollbacks,
                 "architecture": describe(self.model), "device": str(self.device),
-                "threads": torch.get_num_threads()}
+                "threads": torch.get_num_threads(), "wcs": self.wcs}
 
 
 _RESUMABLE = {"max_iterations", "time_budget_s", "loss_tolerance", "checkpoint_every", "device",
