@@ -63,7 +63,7 @@ def plain_forward(model, x):
 
 def autograd_baseline(trainer: Trainer):
     """The same loss with the Jacobian from double backward (what a plain PINN does)."""
-    model, x = trainer.model, trainer.samples.xi.clone().requires_grad_(True)
+    model, x = trainer.model, trainer.samples.interior_xyz.clone().requires_grad_(True)
 
     def step():
         model.zero_grad()

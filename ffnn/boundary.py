@@ -8,9 +8,12 @@ optionally ``Bx_err``, ``By_err``, ``Bz_err``. Attributes ``height_mm`` (box hei
 ``l0_mm`` (the unit-domain length scale of SPEC section 1); anything else (SHARP keywords)
 is carried along.
 
-*Boundary points* (``faces.nc``, ``pf.nc``): dim ``point``, variables ``x``, ``y``, ``z``
-(Mm), ``Bx``, ``By``, ``Bz`` (G) and ``face`` (int8, codes in :data:`FACES`). Attributes
-give the box: ``x_min``, ``x_max``, ``y_min``, ``y_max``, ``z_min``, ``z_max`` (Mm).
+*Boundary points* (``faces.nc``, ``pf_faces.nc``): dim ``point``, variables ``x``, ``y``,
+``z`` (Mm), ``Bx``, ``By``, ``Bz`` (G), ``face`` (int8, codes in :data:`FACES`) and
+``source`` (int8, codes in :data:`SOURCES`: observed data, or a potential field standing in
+for data, which training trusts less); optionally the 1-sigma errors ``Bx_err``, ``By_err``,
+``Bz_err`` (G; NaN where unknown). Attributes give the box: ``x_min``, ``x_max``,
+``y_min``, ``y_max``, ``z_min``, ``z_max`` (Mm).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from ffnn.errors import DataError
 from ffnn.wcs import wcs_attrs
 
 FACES = {"bottom": 0, "top": 1, "x_min": 2, "x_max": 3, "y_min": 4, "y_max": 5}
+SOURCES = {"observed": 0, "potential": 1}
 BOX_KEYS = ("x_min", "x_max", "y_min", "y_max", "z_min", "z_max")
 COMPONENTS = ("Bx", "By", "Bz")
+ERRORS = ("Bx_err", "By_err", "Bz_err")
 
 
 def is_map(ds: xr.Dataset) -> bool:
@@ -40,22 +45,31 @@ def box_of_map(ds: xr.Dataset) -> dict[str, float]:
                 y_max=float(y.max()), z_min=0.0, z_max=float(ds.attrs["height_mm"]))
 
 
-def make_points(x, y, z, bx, by, bz, face, box: dict[str, float], attrs=None) -> xr.Dataset:
-    """Build a boundary-points dataset from flat arrays (Mm, G) and a face code per point."""
+def make_points(x, y, z, bx, by, bz, face, box: dict[str, float], attrs=None,
+                source: str = "observed", errors=None) -> xr.Dataset:
+    """Build a boundary-points dataset from flat arrays (Mm, G), a face code per point,
+    the data's ``source`` (a key of :data:`SOURCES`) and optional 1-sigma ``errors``
+    (three arrays in G, NaN where unknown)."""
     arrays = [np.asarray(a).ravel() for a in (x, y, z, bx, by, bz)]
+    errors = [np.asarray(e, dtype=np.float64).ravel() for e in errors] if errors is not None else []
     n = arrays[0].size
-    if any(a.size != n for a in arrays):
+    if any(a.size != n for a in arrays + errors):
         raise DataError("boundary points: coordinate and field arrays differ in length")
+    if source not in SOURCES:
+        raise DataError(f"unknown boundary data source {source!r}; choose from {list(SOURCES)}")
     face = np.broadcast_to(np.asarray(face, dtype=np.int8), (n,))
     data = {name: ("point", arr.astype(np.float64)) for name, arr in zip(("x", "y", "z", *COMPONENTS), arrays)}
+    data.update({name: ("point", arr) for name, arr in zip(ERRORS, errors)})
     data["face"] = ("point", face.copy())
+    data["source"] = ("point", np.full(n, SOURCES[source], np.int8))
     ds = xr.Dataset(data, attrs={**(attrs or {}), **{k: float(box[k]) for k in BOX_KEYS}})
     for name in ("x", "y", "z"):
         ds[name].attrs["units"] = "Mm"
-    for name in COMPONENTS:
+    for name in (*COMPONENTS, *ERRORS[:len(errors)]):
         ds[name].attrs["units"] = "G"
-    ds["face"].attrs["flag_values"] = np.array(list(FACES.values()), dtype=np.int8)
-    ds["face"].attrs["flag_meanings"] = " ".join(FACES)
+    for name, codes in (("face", FACES), ("source", SOURCES)):
+        ds[name].attrs["flag_values"] = np.array(list(codes.values()), dtype=np.int8)
+        ds[name].attrs["flag_meanings"] = " ".join(codes)
     return ds
 
 
@@ -66,8 +80,9 @@ def map_to_points(ds: xr.Dataset) -> xr.Dataset:
     products can be placed on the Sun."""
     X, Y = np.meshgrid(ds["x"].values, ds["y"].values, indexing="ij")
     fields = [ds[c].transpose("x", "y").values for c in COMPONENTS]
+    errors = [ds[e].transpose("x", "y").values for e in ERRORS] if all(e in ds for e in ERRORS) else None
     return make_points(X, Y, np.zeros_like(X), *fields, face=FACES["bottom"], box=box_of_map(ds),
-                       attrs=wcs_attrs(ds.attrs))
+                       attrs=wcs_attrs(ds.attrs), errors=errors)
 
 
 def cube_faces(cube: xr.Dataset, faces=tuple(FACES)) -> xr.Dataset:
@@ -101,9 +116,11 @@ def cube_faces(cube: xr.Dataset, faces=tuple(FACES)) -> xr.Dataset:
 
 
 def merge_points(datasets: list[xr.Dataset]) -> xr.Dataset:
-    """Concatenate boundary-point sets that describe the same box."""
+    """Concatenate boundary-point sets that describe the same box (errors NaN where a set
+    has none; a set without ``source`` counts as observed)."""
     if not datasets:
         raise DataError("no boundary data given")
+    datasets = [_complete(ds) for ds in datasets]
     box0 = {k: datasets[0].attrs[k] for k in BOX_KEYS}
     for ds in datasets[1:]:
         box = {k: ds.attrs[k] for k in BOX_KEYS}
@@ -112,6 +129,17 @@ def merge_points(datasets: list[xr.Dataset]) -> xr.Dataset:
     merged = xr.concat(datasets, dim="point", combine_attrs="drop_conflicts")
     merged.attrs.update(box0)
     return merged
+
+
+def _complete(ds: xr.Dataset) -> xr.Dataset:
+    ds = ds.copy()
+    n = ds.sizes["point"]
+    for name in ERRORS:
+        if name not in ds:
+            ds[name] = ("point", np.full(n, np.nan), {"units": "G"})
+    if "source" not in ds:
+        ds["source"] = ("point", np.full(n, SOURCES["observed"], np.int8))
+    return ds
 
 
 def load_boundary(paths) -> xr.Dataset:

@@ -229,5 +229,5 @@ def potential_faces(bottom: xr.Dataset, method: str = "fft", nz: int | None = No
             parts.append((x[sl], np.full(nx - 2, pos), np.full(nx - 2, z[k]), *(c[sl] for c in edges[name]),
                           np.full(nx - 2, FACES[name], np.int8)))
     cols = [np.concatenate(col) for col in zip(*parts)]
-    return make_points(*cols[:6], face=cols[6], box=box,
+    return make_points(*cols[:6], face=cols[6], box=box, source="potential",
                        attrs={"title": f"potential-field faces ({method})", "potential_method": method})

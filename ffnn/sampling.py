@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import xarray as xr
 
-from ffnn.boundary import BOX_KEYS, COMPONENTS
+from ffnn.boundary import BOX_KEYS, COMPONENTS, ERRORS, SOURCES
 from ffnn.errors import DataError
 
 
@@ -60,11 +60,30 @@ class UnitBox:
         return lo, hi
 
 
-def boundary_samples(points: xr.Dataset, box: UnitBox, n_max: int | None, rng: np.random.Generator):
-    """Boundary points as (unit coordinates (m, 3), targets (m, 3) in G, mask (m, 3) bool).
+@dataclass
+class BoundaryArrays:
+    """Every boundary point with finite data, in unit coordinates.
+
+    ``xyz`` (m, 3); ``target`` (m, 3) in G, 0 where masked; ``mask`` (m, 3) bool, the
+    finite components; ``error`` (m, 3) 1-sigma errors in G, NaN where unknown;
+    ``potential`` (m,) bool, True where a potential field stands in for data.
+    """
+
+    xyz: np.ndarray
+    target: np.ndarray
+    mask: np.ndarray
+    error: np.ndarray
+    potential: np.ndarray
+
+    def __len__(self) -> int:
+        return self.xyz.shape[0]
+
+
+def boundary_arrays(points: xr.Dataset, box: UnitBox) -> BoundaryArrays:
+    """The boundary points of ``points`` (format of :mod:`ffnn.boundary`) as arrays.
 
     Components that are NaN in the data are masked out of the loss; points with no finite
-    component are dropped. At most ``n_max`` points are kept, drawn without replacement.
+    component are dropped. Raises DataError when no point is left.
     """
     target = np.stack([points[c].values for c in COMPONENTS], axis=1).astype(np.float64)
     mask = np.isfinite(target)
@@ -72,10 +91,14 @@ def boundary_samples(points: xr.Dataset, box: UnitBox, n_max: int | None, rng: n
     if not keep.any():
         raise DataError("boundary data has no finite value (all NaN)")
     idx = np.flatnonzero(keep)
-    if n_max is not None and idx.size > n_max:
-        idx = np.sort(rng.choice(idx, size=n_max, replace=False))
     xyz = box.to_unit(points["x"].values[idx], points["y"].values[idx], points["z"].values[idx])
-    return xyz, np.where(mask[idx], target[idx], 0.0), mask[idx]
+    if all(e in points for e in ERRORS):
+        error = np.stack([points[e].values[idx] for e in ERRORS], axis=1).astype(np.float64)
+    else:
+        error = np.full((idx.size, 3), np.nan)
+    potential = (points["source"].values[idx] == SOURCES["potential"]) if "source" in points \
+        else np.zeros(idx.size, dtype=bool)
+    return BoundaryArrays(xyz, np.where(mask[idx], target[idx], 0.0), mask[idx], error, potential)
 
 
 def interior_samples(box: UnitBox, n: int, rng: np.random.Generator, bottom_fraction: float = 0.0,

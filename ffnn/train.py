@@ -57,11 +57,15 @@ from ffnn import __version__
 from ffnn.errors import ConfigError, DataError, FFNNError
 from ffnn.model import FFNN, curl_div, describe
 from ffnn.wcs import wcs_attrs
-from ffnn.sampling import (UnitBox, boundary_samples, grid_of_points, height_profile, height_weights,
-                           interior_samples)
+from ffnn.sampling import (BoundaryArrays, UnitBox, boundary_arrays, grid_of_points, height_profile,
+                           height_weights, interior_samples)
 
 log = logging.getLogger(__name__)
 
+BC_ERROR_MODES = ("none", "tolerance", "weighted")
+# 'weighted' caps the inverse-variance weight, so a pixel with a tiny quoted error cannot
+# take over the boundary term
+MAX_ERROR_WEIGHT = 100.0
 HISTORY_COLUMNS = ("iteration", "evaluations", "elapsed_s", "loss", "loss_bc", "loss_div", "loss_ff")
 
 
@@ -81,10 +85,14 @@ class TrainConfig:
     first_layer_scale: float = 2.0         # multiplies the Kaiming start of the first layer
     height_weighting: float = 1.0          # weights (s(0)/s(z))^(2 p) of every term; 1: relative errors
     history_size: int = 100
-    n_boundary: int | None = None          # None: every boundary point
+    n_boundary: int | None = None          # observed boundary points per round (None: all)
+    n_potential: int | None = None         # potential-field boundary points per round (None: all)
+    potential_weight: float = 1.0          # trust in potential-field faces relative to data
+    bc_errors: str = "none"                # observed-data errors: "none", "tolerance", "weighted"
+    error_scale: float = 1.0               # tolerance: residuals within error_scale x 1 sigma are free
     n_interior: int = 20_000
     interior_bottom_fraction: float = 0.5  # share of interior points drawn denser near z = 0
-    resample_every: int = 0                # iterations between new interior draws (0: never)
+    resample_every: int = 0                # iterations between new draws of all points (0: never)
     warmup_iterations: int = 150           # boundary-dominated start (cheap: few interior points)
     warmup_physics_weight: float = 0.01    # multiplies lambda_div and lambda_ff during the warm-up
     warmup_interior: int = 1000            # interior points during the warm-up
@@ -130,6 +138,10 @@ class TrainConfig:
             ("interior_bottom_fraction", 0.0 <= self.interior_bottom_fraction <= 1.0),
             ("time_budget_s", self.time_budget_s is None or self.time_budget_s > 0),
             ("n_boundary", self.n_boundary is None or self.n_boundary >= 1),
+            ("n_potential", self.n_potential is None or self.n_potential >= 1),
+            ("potential_weight", self.potential_weight >= 0),
+            ("bc_errors", self.bc_errors in BC_ERROR_MODES),
+            ("error_scale", self.error_scale >= 0),
             ("resample_every", self.resample_every >= 0),
             ("warmup_iterations", self.warmup_iterations >= 0),
             ("warmup_physics_weight", self.warmup_physics_weight >= 0),
@@ -201,15 +213,22 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters in glibc's m
 
 @dataclass
 class Samples:
-    """Tensors the loss is evaluated on: unit coordinates, targets in G, 0/1 mask of targets,
-    and the dimensionless height weights of boundary (wb) and interior (wi) points."""
+    """Tensors the loss is evaluated on in one sample round.
 
-    xb: torch.Tensor
-    tb: torch.Tensor
-    mb: torch.Tensor
-    xi: torch.Tensor
-    wb: torch.Tensor
-    wi: torch.Tensor
+    Boundary points: unit coordinates ``boundary_xyz`` (m, 3), targets ``boundary_target``
+    (m, 3) in G, per-component loss weights ``boundary_weight`` (m, 3) (0 where masked;
+    height weight x trust x error weight) and free residuals ``boundary_tolerance`` (m, 3)
+    in G; ``boundary_count``: the number of valid components / 3 (the term's normaliser).
+    Interior points: ``interior_xyz`` (n, 3) and their height weights ``interior_weight`` (n,).
+    """
+
+    boundary_xyz: torch.Tensor
+    boundary_target: torch.Tensor
+    boundary_weight: torch.Tensor
+    boundary_tolerance: torch.Tensor
+    boundary_count: float
+    interior_xyz: torch.Tensor
+    interior_weight: torch.Tensor
 
 
 @dataclass
@@ -234,6 +253,35 @@ def initial_scale(target: np.ndarray, mask: np.ndarray) -> tuple[list[float], li
     return scale, [0.0, 0.0, 0.0]
 
 
+def _subset(idx: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:
+    """``n`` of the indices ``idx`` drawn without replacement, sorted (all when n is None)."""
+    if n is None or idx.size <= n:
+        return idx
+    return np.sort(rng.choice(idx, size=n, replace=False))
+
+
+def boundary_weights(bd: BoundaryArrays, profile, config: TrainConfig) -> np.ndarray:
+    """Per-component loss weights (m, 3) of the boundary points, dimensionless.
+
+    The product of: the mask (0 for a missing component); the height weight of
+    :func:`ffnn.sampling.height_weights`; ``potential_weight`` on potential-field points;
+    and, with ``bc_errors="weighted"``, the inverse variance (sigma_med/sigma)^2 of
+    observed components with a known error (sigma_med: the median error of that
+    component, so a typical pixel keeps weight 1; capped at :data:`MAX_ERROR_WEIGHT`).
+    """
+    w = bd.mask * height_weights(bd.xyz[:, 2], profile, config.height_weighting)[:, None]
+    w = w * np.where(bd.potential, config.potential_weight, 1.0)[:, None]
+    if config.bc_errors == "weighted":
+        known = np.isfinite(bd.error) & (bd.error > 0) & ~bd.potential[:, None]
+        for c in range(3):
+            if known[:, c].any():
+                sigma = bd.error[:, c]
+                med = np.median(sigma[known[:, c]])
+                inv = np.minimum((med / np.where(known[:, c], sigma, med)) ** 2, MAX_ERROR_WEIGHT)
+                w[:, c] *= inv
+    return w
+
+
 class Trainer:
     """Fits an :class:`FFNN` to boundary points (see :mod:`ffnn.boundary`).
 
@@ -254,10 +302,14 @@ class Trainer:
         self.dtype = getattr(torch, config.dtype)
         if config.threads:
             torch.set_num_threads(int(config.threads))
-        rng = np.random.default_rng(config.seed)
-        xb, tb, mb = boundary_samples(boundary, self.box, config.n_boundary, rng)
-        self._profile = height_profile(xb, tb, mb)
-        self._boundary = (xb, tb, mb, height_weights(xb[:, 2], self._profile, config.height_weighting))
+        self.boundary = boundary_arrays(boundary, self.box)
+        bd = self.boundary
+        self._profile = height_profile(bd.xyz, bd.target, bd.mask)
+        self._boundary_weight = boundary_weights(bd, self._profile, config)
+        self._boundary_tolerance = np.where(
+            np.isfinite(bd.error) & ~bd.potential[:, None] & (config.bc_errors == "tolerance"),
+            config.error_scale * np.nan_to_num(bd.error), 0.0)
+        tb, mb = bd.target, bd.mask
         scale, shift = initial_scale(tb, mb)
         torch.manual_seed(config.seed)
         self.model = FFNN(config.hidden_layers, config.width, config.quasi_output, scale, shift).to(
@@ -286,12 +338,17 @@ class Trainer:
         return self.config.warmup_iterations > 0 and round_index == 0
 
     def _make_samples(self, round_index: int) -> Samples:
-        rng = np.random.default_rng([self.config.seed, 1, round_index])
-        n = self.config.warmup_interior if self._in_warmup(round_index) else self.config.n_interior
-        xi = interior_samples(self.box, n, rng, self.config.interior_bottom_fraction)
-        xb, tb, mb, wb = self._boundary
-        wi = height_weights(xi[:, 2], self._profile, self.config.height_weighting)
-        return Samples(*(self._tensor(a) for a in (xb, tb, mb, xi, wb, wi)))
+        cfg, bd = self.config, self.boundary
+        rng = np.random.default_rng([cfg.seed, 1, round_index])
+        n = cfg.warmup_interior if self._in_warmup(round_index) else cfg.n_interior
+        xi = interior_samples(self.box, n, rng, cfg.interior_bottom_fraction)
+        wi = height_weights(xi[:, 2], self._profile, cfg.height_weighting)
+        pick = np.concatenate([_subset(np.flatnonzero(~bd.potential), cfg.n_boundary, rng),
+                               _subset(np.flatnonzero(bd.potential), cfg.n_potential, rng)])
+        weight = self._boundary_weight[pick]
+        return Samples(self._tensor(bd.xyz[pick]), self._tensor(bd.target[pick]), self._tensor(weight),
+                       self._tensor(self._boundary_tolerance[pick]), max(float(bd.mask[pick].sum()) / 3, 1.0),
+                       self._tensor(xi), self._tensor(wi))
 
     def _make_optimizer(self) -> torch.optim.LBFGS:
         k = self.config.iterations_per_step
@@ -309,17 +366,25 @@ class Trainer:
         cfg, s = self.config, self.samples
         physics = cfg.warmup_physics_weight if self._in_warmup(self._round) else 1.0
         lam_div, lam_ff = cfg.lambda_div * physics, cfg.lambda_ff * physics
-        m = s.mb.sum().clamp_min(1) / 3  # masked components count as a fraction of a point
+        cpu = self.device.type == "cpu"
+        bc = div_sum = ff_sum = 0.0
         with torch.set_grad_enabled(backward):
-            bc = (((self.model(s.xb) - s.tb) ** 2 * s.mb).sum(1) * s.wb).sum() / m
-            if backward:
-                (cfg.lambda_bc * bc).backward()
-            n = s.xi.shape[0]
-            div_sum = ff_sum = 0.0
-            step = cfg.chunk_size or (2048 if self.device.type == "cpu" else 65536)
+            # forward passes only: larger chunks than the interior's Jacobian passes
+            step = 4 * (cfg.chunk_size or (2048 if cpu else 65536))
+            for start in range(0, s.boundary_xyz.shape[0], step):
+                sl = slice(start, start + step)
+                r = self.model(s.boundary_xyz[sl]) - s.boundary_target[sl]
+                if cfg.bc_errors == "tolerance":
+                    r = torch.sign(r) * torch.relu(r.abs() - s.boundary_tolerance[sl])
+                term = (r * r * s.boundary_weight[sl]).sum() / s.boundary_count
+                if backward:
+                    (cfg.lambda_bc * term).backward()
+                bc += float(term.detach())
+            n = s.interior_xyz.shape[0]
+            step = cfg.chunk_size or (2048 if cpu else 65536)
             for start in range(0, n, step):
-                b, jac = self.model.field_and_jacobian(s.xi[start:start + step])
-                w = s.wi[start:start + step]
+                b, jac = self.model.field_and_jacobian(s.interior_xyz[start:start + step])
+                w = s.interior_weight[start:start + step]
                 curl, div = curl_div(jac)
                 b2 = (b * b).sum(1)
                 d = (div * div * w).sum() / n
@@ -332,7 +397,6 @@ class Trainer:
                     (lam_div * d + lam_ff * f).backward()
                 div_sum += float(d.detach())
                 ff_sum += float(f.detach())
-        bc = float(bc.detach())
         total = cfg.lambda_bc * bc + lam_div * div_sum + lam_ff * ff_sum
         return {"loss": total, "loss_bc": bc, "loss_div": div_sum, "loss_ff": ff_sum}
 

@@ -3,13 +3,14 @@
 import numpy as np
 from ffnn.boundary import cube_faces
 from ffnn.lowlou import lowlou_cube
-from ffnn.sampling import UnitBox, boundary_samples, height_profile, height_weights
+from ffnn.sampling import UnitBox, boundary_arrays, height_profile, height_weights
 
 
 def samples(faces):
     boundary = cube_faces(lowlou_cube(shape=(12, 12, 12)), faces)
     box = UnitBox.from_attrs(boundary.attrs)
-    return boundary_samples(boundary, box, None, np.random.default_rng(0))
+    bd = boundary_arrays(boundary, box)
+    return bd.xyz, bd.target, bd.mask
 
 
 def test_profile_follows_the_side_faces_not_the_bottom():

@@ -1,0 +1,115 @@
+"""How far to trust a model: the checks a physicist reads first, and their flags.
+
+Computed for every region from its products (no reference field needed):
+
+* **Bottom fit** (:func:`bottom_fit`): the model's lowest layer against the observed map
+  over the pixels where the data are finite: the vector correlation ``c_vec_bottom``
+  (SPEC section 3's C_vec on the bottom plane), the RMS residual of each component beside
+  the median 1-sigma error of the data, and the unsigned flux of Bz over the pixels where
+  the observed |Bz| exceeds ``STRONG_SIGMA`` times its error (the model's against the
+  observed: a model that misses a spot loses flux there).
+* **Energy**: E/E_pot against the potential field of the *observed* bottom Bz (a
+  force-free field with the same normal flux has at least the potential energy; below it,
+  the free energy E - E_pot is negative and meaningless).
+* **Force- and divergence-freeness**: sigma_J and <|f_i|> of the cube (SPEC section 3).
+* **Training**: a stop inside the boundary warm-up (the physics terms were hardly on).
+
+:func:`check` turns these into flags (:data:`LIMITS` gives each threshold); a raised flag
+is logged as a warning by the command that computes it, lands in the ``flags`` column of
+``summary.tsv`` and is shown in the report.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import xarray as xr
+
+from ffnn.boundary import COMPONENTS, ERRORS
+
+log = logging.getLogger(__name__)
+
+STRONG_SIGMA = 3.0
+# Each flag: (quantity, limit, how the limit is read). The bottom-fit limits are what a
+# trustworthy extrapolation of a SHARP map reaches (the photosphere is not force-free, so
+# a force-free model cannot match all of it); sigma_J 0.3 is a J-B angle of 17.5 deg;
+# <|f_i|> 1e-3 is a mean fractional flux of a tenth of a per cent per cell.
+LIMITS = {
+    "bottom_c_vec": ("c_vec_bottom", 0.98, "min"),
+    "bottom_flux": ("flux_error", 0.05, "max_abs"),
+    "negative_free_energy": ("e_over_epot", 1.0, "min"),
+    "sigma_j": ("sigma_j", 0.3, "max"),
+    "divergence": ("mean_abs_fi", 1e-3, "max"),
+}
+WARMUP_FLAG = "stopped_in_warmup"
+
+
+def bottom_fit(observed: xr.Dataset, model: xr.Dataset) -> dict:
+    """The model's bottom layer against the observed bottom map.
+
+    ``observed``: a bottom map (dims x, y; Bx, By, Bz in G, NaN where not observed, and
+    optionally the errors Bx_err, By_err, Bz_err in G). ``model``: Bx, By, Bz on the same
+    x, y (the cube's z = 0 layer). Returns a dict: ``c_vec_bottom``; ``rms_residual_<c>``
+    and ``median_error_<c>`` (G); ``flux_observed_mx`` and ``flux_model_mx``, the unsigned
+    flux (Mx) of Bz over the pixels where |Bz_obs| > STRONG_SIGMA x Bz_err (all finite
+    pixels without errors), and ``flux_error`` = model / observed - 1; ``strong_pixels``.
+    """
+    obs = np.stack([observed[c].transpose("x", "y").values for c in COMPONENTS]).astype(float)
+    mod = np.stack([model[c].transpose("x", "y").values for c in COMPONENTS]).astype(float)
+    if obs.shape != mod.shape:
+        raise ValueError(f"model bottom {mod.shape[1:]} and observed map {obs.shape[1:]} differ")
+    good = np.isfinite(obs).all(axis=0)
+    o, m = obs[:, good], mod[:, good]
+    out = {"c_vec_bottom": float((o * m).sum() / np.sqrt((o * o).sum() * (m * m).sum()))}
+    for k, c in enumerate(COMPONENTS):
+        out[f"rms_residual_{c}"] = float(np.sqrt(np.mean((m[k] - o[k]) ** 2)))
+        err = observed[ERRORS[k]].transpose("x", "y").values if ERRORS[k] in observed else None
+        out[f"median_error_{c}"] = float(np.nanmedian(err[good])) if err is not None else float("nan")
+    bz_err = observed["Bz_err"].transpose("x", "y").values if "Bz_err" in observed else None
+    strong = good if bz_err is None else good & (np.abs(obs[2]) > STRONG_SIGMA * np.nan_to_num(bz_err, nan=np.inf))
+    dx = float(np.diff(observed["x"].values).mean())
+    dy = float(np.diff(observed["y"].values).mean())
+    area = dx * dy * 1e16  # Mm^2 -> cm^2
+    flux_obs = float(np.abs(obs[2][strong]).sum() * area)
+    flux_mod = float(np.abs(mod[2][strong]).sum() * area)
+    out.update(flux_observed_mx=flux_obs, flux_model_mx=flux_mod, strong_pixels=int(strong.sum()),
+               flux_error=flux_mod / flux_obs - 1 if flux_obs > 0 else float("nan"))
+    return out
+
+
+def check(values: dict, warmup_iterations: int | None = None, iterations: int | None = None) -> list[str]:
+    """The names of the raised flags (:data:`LIMITS`) for the figures in ``values``.
+
+    A figure that is absent or NaN raises no flag (it was not computed: e.g. no bottom
+    map for a six-face benchmark). With ``warmup_iterations`` and ``iterations``, a
+    training that ended inside the warm-up raises ``stopped_in_warmup``.
+    """
+    flags = []
+    for name, (key, limit, how) in LIMITS.items():
+        value = values.get(key)
+        if value is None or not np.isfinite(value):
+            continue
+        bad = {"min": value < limit, "max": value > limit, "max_abs": abs(value) > limit}[how]
+        if bad:
+            flags.append(name)
+    if warmup_iterations and iterations is not None and iterations <= warmup_iterations:
+        flags.append(WARMUP_FLAG)
+    return flags
+
+
+def describe(flag: str, values: dict) -> str:
+    """One line saying what a raised flag means, with the figure behind it."""
+    if flag == WARMUP_FLAG:
+        return ("training stopped inside the boundary warm-up: the force- and divergence-free "
+                "terms were hardly on; raise time_budget_s or max_iterations")
+    key, limit, how = LIMITS[flag]
+    value = values.get(key)
+    text = {"bottom_c_vec": "bottom fit: C_vec of the model bottom against the observed map",
+            "bottom_flux": "bottom fit: model/observed unsigned flux - 1 over strong-field pixels",
+            "negative_free_energy": "E/E_pot against the potential field of the observed bottom "
+                                    "(below 1: negative free energy, not physical)",
+            "sigma_j": "sigma_J (current-weighted sin of the J-B angle)",
+            "divergence": "<|f_i|> (mean fractional flux)"}[flag]
+    relation = {"min": "below", "max": "above", "max_abs": "beyond ±"}[how]
+    return f"{text} is {value:.4g}, {relation} {limit:g}"
