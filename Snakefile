@@ -1,7 +1,7 @@
 # ffnn: force-free neural network extrapolation of solar active-region magnetic fields.
 #
-#   snakemake --cores 2                                     # the offline default (Low & Lou)
-#   JSOC_EMAIL=you@example.org snakemake --cores 8 --config regions=config/regions.tsv
+#   snakemake --cores 2                                     # the offline default (NOAA 11158, Low & Lou)
+#   JSOC_EMAIL=you@example.org snakemake --cores 8 --config regions=config/regions_jsoc.tsv
 #   snakemake --profile config/profiles/slurm               # on a SLURM cluster
 #   snakemake --report report.html                          # after a run
 #

@@ -8,14 +8,20 @@ Three steps, each a function of plain values:
 * :func:`fetch_record`: export that record's segments (Br, Bp, Bt and their errors) as FITS
   with keywords and download them; each file is complete or absent.
 * :func:`make_client`: a ``drms.Client`` for any base URL (JSOC, a mirror, a test server).
+* :func:`resolve_local`: the same description of a record whose FITS files are already on
+  disk (a JSOC web export, sunpy's Fido), from their headers: JSOC is not asked.
 
 Times: the user gives UTC; JSOC's ``T_REC`` is TAI (``2011.02.14_20:00:00_TAI``). Conversion
 is done with astropy ``Time`` (34 s in 2011), never by string surgery.
 
 Network failures (connection errors, HTTP 5xx, truncated bodies) are retried with
-exponential backoff (:class:`JsocSettings` ``retries``, ``backoff_s``); everything else a
-user can act on is raised as one line (:class:`~ffnn.errors.FFNNError`) naming the region
-and the cause.
+exponential backoff (:class:`JsocSettings` ``retries``, ``backoff_s``). JSOC's "try later"
+answer to an export request (status 7: the user already has an export pending, which
+clears by itself) is waited out the same way, for at most ``busy_timeout_s``, and logged.
+A segment that JSOC serves as a complete FITS file with the record's header but no image
+is the record having no data for it: one line with its QUALITY, no retry. Everything else
+a user can act on is raised as one line (:class:`~ffnn.errors.FFNNError`) naming the
+region and the cause.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import Time, TimeDelta
 
+from ffnn import sharp
 from ffnn.errors import ConfigError, DataError, FFNNError
 
 log = logging.getLogger(__name__)
@@ -73,6 +80,13 @@ RECORD_KEYWORDS = (
 )
 KEYWORDS = RECORD_KEYWORDS + SPACE_WEATHER_KEYWORDS
 
+# Export-request states that mean "try again later" (status 7: the address or the IP
+# already has pending exports; jsoc_fetch.c), which drms reports as errors.
+TRY_LATER_STATUS = (7,)
+# What fits_problem() says of a complete file that holds headers but no image.
+NO_IMAGE = "the record's header but no image"
+
+
 class IncompleteDownload(http.client.HTTPException):
     """A downloaded file that is shorter than announced or not a complete FITS file."""
 
@@ -90,7 +104,9 @@ class JsocSettings:
     largest |T_REC − requested time| accepted; ``quality``: what a nonzero QUALITY does
     (``warn`` or ``fail``); ``retries``: extra attempts after a network failure, waiting
     ``backoff_s`` × 2^k (at most ``max_backoff_s``) before attempt k+1; ``poll_s``: export
-    status polling interval; ``export_timeout_s``: give up on an export after this long.
+    status polling interval; ``export_timeout_s``: give up on an export after this long;
+    ``busy_timeout_s``: how long to keep requesting an export that JSOC answers with "try
+    later" (waits as for retries, from ``backoff_s`` doubling to ``max_backoff_s``).
     """
 
     url: str = DEFAULT_URL
@@ -104,13 +120,16 @@ class JsocSettings:
     max_backoff_s: float = 60.0
     poll_s: float = 5.0
     export_timeout_s: float = 3600.0
+    busy_timeout_s: float = 900.0
     http_timeout_s: float = 60.0
 
     def __post_init__(self):
         if self.quality not in QUALITY_MODES:
             raise ConfigError(f"jsoc quality must be one of {QUALITY_MODES}, got {self.quality!r}")
-        if self.tolerance_s < 0 or self.retries < 0 or self.backoff_s < 0 or self.poll_s < 0:
-            raise ConfigError("jsoc tolerance_s, retries, backoff_s and poll_s must be >= 0")
+        if min(self.tolerance_s, self.retries, self.backoff_s, self.poll_s,
+               self.busy_timeout_s) < 0:
+            raise ConfigError("jsoc tolerance_s, retries, backoff_s, poll_s and busy_timeout_s "
+                              "must be >= 0")
         if not re.match(r"^https?://", self.url or ""):
             raise ConfigError(f"JSOC URL must start with http:// or https://, got {self.url!r}")
 
@@ -458,6 +477,48 @@ def resolve(noaa: int | None, t: Time, settings: JsocSettings, *, harpnum: int |
     return rec
 
 
+def resolve_local(directory, noaa: int | None, t: Time, settings: JsocSettings, *,
+                  harpnum: int | None = None) -> SharpRecord:
+    """The record whose FITS files lie in ``directory``, described as :func:`resolve`
+    describes a JSOC record, from the Br file's header: HARPNUM, T_REC, QUALITY and the
+    :data:`KEYWORDS` it holds. JSOC is not asked.
+
+    The checks are those of :func:`resolve`: the HARP holds ``noaa`` (NOAA_ARS), equals
+    ``harpnum`` when given, T_REC lies within ``settings.tolerance_s`` of ``t``, and QUALITY
+    per ``settings.quality``. The series is read from JSOC export names
+    (``<series>.<HARPNUM>.<T_REC>.<segment>.fits``), else ``settings.series``.
+    Raises DataError naming the directory and what does not match.
+    """
+    if noaa is None and harpnum is None:
+        raise ConfigError("give a NOAA region number (--noaa) or a HARP number (--harpnum)")
+    path = sharp.find_segments(directory)["Br"]
+    _, header = sharp.read_segment(path)
+    absent = [k for k in ("HARPNUM", "T_REC") if k not in header]
+    if absent:
+        raise DataError(f"{path}: no {' or '.join(absent)} keyword: not a SHARP record's file")
+    found = int(header["HARPNUM"])
+    label = f"NOAA {noaa} (HARP {found})" if noaa else f"HARP {found}"
+    where = f"the record in {directory}"
+    if harpnum is not None and harpnum != found:
+        raise DataError(f"{label}: {where} is of HARP {found}, not HARP {harpnum}")
+    if noaa is not None and noaa not in noaa_list(header.get("NOAA_ARS")):
+        raise DataError(f"{label}: {where} does not hold NOAA {noaa} "
+                        f"(NOAA_ARS = {header.get('NOAA_ARS')!r})")
+    t_rec = str(header["T_REC"])
+    dt = abs((parse_trec(t_rec) - t).to_value("s"))
+    if dt > settings.tolerance_s:
+        raise DataError(f"{label}: {where} has T_REC {t_rec}, {dt / 60:.0f} min from "
+                        f"{t.utc.isot[:19]} UTC (tolerance ±{_fmt_tol(settings.tolerance_s)})")
+    named = re.match(rf"^(.+)\.{found}\.\d{{8}}_\d{{6}}_TAI$", sharp.segment_of(path)[0])
+    keywords = {k: _plain(header[k]) for k in KEYWORDS if k in header}
+    keywords["QUALITY"] = parse_hex(header.get("QUALITY"))
+    rec = SharpRecord(harpnum=found, t_rec=t_rec, quality=keywords["QUALITY"],
+                      keywords=keywords, noaa=noaa, requested=t.utc.isot,
+                      series=named.group(1) if named else settings.series)
+    check_quality(rec, settings.quality)
+    return rec
+
+
 # ---------------------------------------------------------------- download
 
 def local_name(rec: SharpRecord, segment: str) -> str:
@@ -470,7 +531,8 @@ def fits_problem(path) -> str | None:
 
     Checks: nonempty, a multiple of the 2880-byte FITS block, readable headers, and image
     data of the size its header announces (astropy warns and pads on a truncated file; that
-    warning counts as a problem here).
+    warning counts as a problem here). A complete file whose headers carry the record (T_REC)
+    but no image gives :data:`NO_IMAGE`: the record has no data for the segment.
     """
     path = Path(path)
     try:
@@ -488,7 +550,7 @@ def fits_problem(path) -> str | None:
                 images = [h for h in hdul if h.is_image and h.header.get("NAXIS", 0) >= 2
                           or isinstance(h, fits.CompImageHDU)]
                 if not images:
-                    return "no image HDU"
+                    return NO_IMAGE if any("T_REC" in h.header for h in hdul) else "no image HDU"
                 data = images[0].data
                 if data is None or data.ndim != 2:
                     return "image has no 2-D data"
@@ -501,8 +563,9 @@ def _download(url: str, dest: Path, settings: JsocSettings) -> int:
     """Fetch ``url`` into ``dest`` via a temporary name; return the size. Raises on problems.
 
     A short body (Content-Length mismatch) or a file that is not valid FITS raises
-    :class:`IncompleteDownload` (transient) so the caller's retry loop fetches it again;
-    the temporary file is removed either way, so ``dest`` is complete or absent.
+    :class:`IncompleteDownload` (transient) so the caller's retry loop fetches it again; a
+    complete file without an image raises :class:`ffnn.sharp.SegmentWithoutData` (not
+    retried). The temporary file is removed either way, so ``dest`` is complete or absent.
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
@@ -517,6 +580,8 @@ def _download(url: str, dest: Path, settings: JsocSettings) -> int:
         if expected is not None and got != int(expected):
             raise IncompleteDownload(f"truncated: got {got} of {expected} bytes from {url}")
         problem = fits_problem(tmp)
+        if problem == NO_IMAGE:
+            raise sharp.SegmentWithoutData(f"{url} holds {NO_IMAGE}")
         if problem:
             raise IncompleteDownload(f"incomplete file from {url}: {problem}")
         os.replace(tmp, dest)
@@ -566,28 +631,63 @@ def fetch_record(rec: SharpRecord, out_dir, settings: JsocSettings, *, segments=
     done = []
     for seg in missing:
         what = f"{rec.label}: download of {seg}"
-        with_retries(lambda: _download(urls[seg], paths[seg], settings), what=what,
-                     settings=settings)
+        try:
+            with_retries(lambda: _download(urls[seg], paths[seg], settings), what=what,
+                         settings=settings)
+        except sharp.SegmentWithoutData as err:
+            raise DataError(f"{rec.label}: record {rec.record_set} has no data for segment "
+                            f"{seg} (QUALITY {sharp.quality_text(rec.quality)}): JSOC served "
+                            "its header without an image; not retried") from err
         done.append(seg)
         log.info("%s: %s → %s", rec.label, seg, paths[seg])
     return FetchResult(rec, paths, done)
 
 
-def _export_urls(client, rec: SharpRecord, segments, settings: JsocSettings) -> dict[str, str]:
-    """Request an export of ``segments`` of ``rec`` and return each segment's URL."""
+def _finished_export(client, rec: SharpRecord, segments, what: str, settings: JsocSettings):
+    """Request the export and wait until JSOC has made its files; a finished
+    ``drms.ExportRequest``.
+
+    A "try later" answer (:data:`TRY_LATER_STATUS`) is requested again after
+    ``backoff_s``, doubling up to ``max_backoff_s``, for at most ``busy_timeout_s``; then
+    DataError. Other export errors raise ``drms.DrmsExportError``.
+    """
     ds = f"{rec.record_set}{{{','.join(segments)}}}"
     fmt = f"{rec.series}.{{HARPNUM}}.{{T_REC:A}}.{{segment}}"
-    what = f"{rec.label}: export of {rec.t_rec}"
-    try:
+    start, requests, delay = time.monotonic(), 0, settings.backoff_s
+    while True:
         req = with_retries(lambda: client.export(ds, method="url", protocol="fits",
                                                  email=settings.email, filenamefmt=fmt),
                            what=what, settings=settings)
-        finished = with_retries(lambda: req.wait(timeout=settings.export_timeout_s,
-                                                 sleep=settings.poll_s),
-                                what=what, settings=settings)
+        requests += 1
+        try:
+            finished = with_retries(lambda: req.wait(timeout=settings.export_timeout_s,
+                                                     sleep=settings.poll_s),
+                                    what=what, settings=settings)
+        except drms.DrmsExportError as err:
+            if req.status not in TRY_LATER_STATUS:
+                raise
+            waited = time.monotonic() - start
+            if waited + delay > settings.busy_timeout_s:
+                raise DataError(f"{what}: JSOC still answers 'try later' after {requests} "
+                                f"export request(s) in {waited:.0f} s (jsoc busy_timeout_s = "
+                                f"{settings.busy_timeout_s:g} s): {err}") from err
+            log.warning("%s: JSOC answers 'try later' (%s); export request %d again in %.3g s "
+                        "(%.0f of %g s waited)", what, err, requests + 1, delay, waited,
+                        settings.busy_timeout_s)
+            time.sleep(delay)
+            delay = min(2 * delay, settings.max_backoff_s)
+            continue
         if not finished:
             raise DataError(f"{what}: JSOC did not finish within {settings.export_timeout_s:g} s"
                             f" (request {req.id})")
+        return req
+
+
+def _export_urls(client, rec: SharpRecord, segments, settings: JsocSettings) -> dict[str, str]:
+    """Request an export of ``segments`` of ``rec`` and return each segment's URL."""
+    what = f"{rec.label}: export of {rec.t_rec}"
+    try:
+        req = _finished_export(client, rec, segments, what, settings)
         table = with_retries(lambda: req.urls, what=what, settings=settings)
     except drms.DrmsExportError as err:
         raise DataError(f"{what}: JSOC export failed: {err}") from err
@@ -622,6 +722,6 @@ def read_json(path) -> SharpRecord:
 
 
 __all__ = ["JsocSettings", "SharpRecord", "FetchResult", "make_client", "server_config",
-           "resolve", "find_harps", "nearest_record", "check_quality", "fetch_record",
-           "fits_problem", "parse_time", "parse_trec", "jsoc_time", "parse_hex", "noaa_list",
+           "resolve", "resolve_local", "find_harps", "nearest_record", "check_quality",
+           "fetch_record", "fits_problem", "parse_time", "parse_trec", "jsoc_time", "parse_hex", "noaa_list",
            "with_retries", "write_json", "read_json"]

@@ -1,8 +1,23 @@
 """SHARP CEA segments (FITS) → the bottom map ``boundary.nc`` (format of :mod:`ffnn.boundary`).
 
+Files (SPEC section 8): one FITS file per segment, named as JSOC exports them
+(``hmi.sharp_cea_720s.377.20110215_020000_TAI.Br.fits``, ``<series>.<recnum>.Br.fits``) or
+"as-is" (``Br.fits``). The image is read from the first HDU that holds one: tile-compressed
+(RICE) after an empty primary HDU, or plain; astropy applies BSCALE/BZERO to scaled
+integers and turns BLANK pixels into NaN. Header cards are read one by one, because JSOC
+writes values that FITS does not allow (``R_VALUE = nan``): such a value is kept when it
+reads as a number, any other card astropy refuses is skipped; one bad card never stops a
+read. A complete file with the record's header but no image is the record having no data
+for that segment (:class:`SegmentWithoutData`), not a broken file.
+
 Components (SPEC section 5): Bx = Bp (westward), By = −Bt (Bt points south, y north),
 Bz = Br. Error maps are magnitudes and are not sign-flipped: Bx_err = Bp_err,
 By_err = Bt_err, Bz_err = Br_err.
+
+Orientation: x runs west and y north (CDELT1, CDELT2 > 0). A segment stored mirrored
+(negative CDELT) is flipped back along that axis together with its WCS (CRPIX → n + 1 −
+CRPIX, CDELT → −CDELT), and the flip is logged. Bp and Bt are physical directions, so
+their signs stay: a mirrored file gives the same bottom map as the unmirrored one.
 
 Geometry: FITS rows are latitude (y), columns longitude (x); the map is transposed to the
 ``(x, y)`` order of the boundary format. A CEA pixel of CDELT degrees spans
@@ -13,11 +28,17 @@ Binning (default 2×2) averages each block ignoring NaN; a block with no finite 
 NaN. Errors of a block combine as independent: sqrt(Σσ²)/n over its finite pixels. Rows or
 columns left over at the far edges (size not a multiple of the factor) are dropped. NaN
 pixels are never filled: they are the "not observed" mask downstream.
+
+Keywords: ``boundary.nc`` keeps every keyword of the Br header as an attribute
+(``DATE-OBS`` as ``DATE_OBS``), the WCS ones (:data:`ffnn.wcs.WCS_KEYS`) rewritten for its
+own binned grid (:func:`ffnn.wcs.binned`), so that each of its pixels lies on the Sun where
+the same pixels of the FITS map do.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import warnings
@@ -27,14 +48,19 @@ import numpy as np
 import xarray as xr
 from astropy.io import fits
 
+from ffnn import wcs
 from ffnn.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 COMPONENTS = {"Bx": ("Bp", 1.0), "By": ("Bt", -1.0), "Bz": ("Br", 1.0)}
 ERRORS = {"Bx_err": "Bp_err", "By_err": "Bt_err", "Bz_err": "Br_err"}
+SEGMENTS = ("Br", "Bp", "Bt", "Br_err", "Bp_err", "Bt_err")
 DEFAULT_BIN = 2
 DEFAULT_HEIGHT_MM = 100.0
 DEFAULT_RSUN_REF_M = 696.0e6
 RECORD_JSON = "sharp.json"
+MM2_TO_CM2 = 1e16
 
 # Header cards that describe the file layout, not the observation: not copied to attributes.
 _STRUCTURAL = re.compile(
@@ -42,49 +68,136 @@ _STRUCTURAL = re.compile(
     r"Z\w*|BSCALE|BZERO|BLANK|CHECKSUM|DATASUM|COMMENT|HISTORY|)$")
 
 
+class SegmentWithoutData(DataError):
+    """A segment file that is complete FITS with the record's header but no image."""
+
+
 # ---------------------------------------------------------------- reading
+
+def segment_of(path) -> tuple[str, str] | None:
+    """(record, segment) of a segment file name: ``<record>.<segment>.fits`` (JSOC export)
+    or ``<segment>.fits`` (as-is, record ``""``); None for any other file."""
+    name = Path(path).name
+    if name.startswith(".") or not name.endswith(".fits"):
+        return None
+    record, _, segment = name[: -len(".fits")].rpartition(".")
+    return (record, segment) if segment in SEGMENTS else None
+
 
 def find_segments(directory) -> dict[str, Path]:
     """The segment files of one SHARP record in ``directory``, by segment name.
 
-    Files are recognised by their JSOC names ``*.<segment>.fits``. Br, Bp, Bt are required;
-    error maps are optional. Several records in one directory is an error.
+    Files are recognised by name (:func:`segment_of`). Br, Bp, Bt are required; error maps
+    are optional; other files (bitmap, continuum, READMEs) are ignored. Several records in
+    one directory is an error.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"SHARP directory {directory} does not exist")
-    found: dict[str, list[Path]] = {}
-    for seg in ("Br", "Bp", "Bt", *ERRORS.values()):
-        found[seg] = sorted(p for p in directory.glob(f"*.{seg}.fits") if not p.name.startswith("."))
+    found: dict[str, list[Path]] = {s: [] for s in SEGMENTS}
+    records: dict[str, list[str]] = {s: [] for s in SEGMENTS}
+    for path in sorted(directory.iterdir()):
+        named = segment_of(path)
+        if named and path.is_file():
+            found[named[1]].append(path)
+            records[named[1]].append(named[0] or "(as-is names)")
     missing = [s for s in ("Br", "Bp", "Bt") if not found[s]]
     if missing:
-        raise DataError(f"{directory}: no SHARP segment file(s) for {missing} (*.<segment>.fits)")
-    several = [s for s, v in found.items() if len(v) > 1]
+        raise DataError(f"{directory}: no SHARP segment file(s) for {missing} "
+                        "(<record>.<segment>.fits or <segment>.fits)")
+    several = next((s for s in SEGMENTS if len(found[s]) > 1), None)
     if several:
-        records = sorted(p.name[: -len(f".{several[0]}.fits")] for p in found[several[0]])
-        raise DataError(f"{directory} holds {len(records)} records ({', '.join(records)}); "
-                        "give one record's directory")
+        raise DataError(f"{directory} holds {len(found[several])} records "
+                        f"({', '.join(records[several])}); give one record's directory")
     return {s: v[0] for s, v in found.items() if v}
 
 
-def read_segment(path) -> tuple[np.ndarray, fits.Header]:
-    """Image data (ny, nx) as float64 and its header, from the first HDU holding an image.
+def _card_value(card):
+    """A card's value; a value astropy refuses is kept only when it reads as a number."""
+    try:
+        value = card.value
+    except (fits.verify.VerifyError, ValueError):
+        try:
+            card.verify("silentfix")  # the refused value becomes its text, e.g. 'nan'
+            return float(str(card.value).strip())
+        except (fits.verify.VerifyError, ValueError, TypeError):
+            log.debug("skipped FITS card %r: its value does not parse", card.keyword)
+            return None
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (int, float, str, np.integer, np.floating)):
+        return value
+    return None  # astropy's Undefined (a card without a value) and the like
 
-    JSOC exports put the image in a compressed HDU after an empty primary one; plain files
-    have it in the primary HDU. A truncated file is an error, never padded data.
+
+def header_keywords(header) -> dict:
+    """Every observation keyword of a FITS header whose value parses, card by card.
+
+    Layout keywords (NAXIS, BSCALE, Z*, CHECKSUM, COMMENT, ...) are left out; the first of
+    repeated keywords wins, as in astropy. Names stay as in FITS (``DATE-OBS``).
     """
+    out = {}
+    for card in header.cards:
+        key = card.keyword
+        if key in out or _STRUCTURAL.match(key or ""):
+            continue
+        value = _card_value(card)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _has_image(hdu) -> bool:
+    return isinstance(hdu, fits.CompImageHDU) or (hdu.is_image and hdu.header.get("NAXIS", 0) > 0)
+
+
+def quality_text(quality) -> str:
+    """A QUALITY keyword as JSOC prints it (``0x00000400``), or ``unknown``."""
+    try:
+        if isinstance(quality, str):
+            quality = int(quality, 0)
+        return f"0x{int(quality):08x}"
+    except (TypeError, ValueError):
+        return "unknown"
+
+
+def record_name(keywords: dict, fallback: str) -> str:
+    """How messages name the record of a header: ``HARP 377 T_REC 2011.02.15_02:00:00_TAI``."""
+    if "HARPNUM" in keywords and "T_REC" in keywords:
+        return f"HARP {keywords['HARPNUM']} T_REC {keywords['T_REC']}"
+    return fallback
+
+
+def read_segment(path) -> tuple[np.ndarray, dict]:
+    """Image data (ny, nx) as float64 (BLANK → NaN) and header keywords, from the first HDU
+    holding an image (:func:`header_keywords`).
+
+    Raises :class:`SegmentWithoutData` for a complete file whose header carries the record
+    (T_REC) but that has no image, DataError for anything else unreadable (a truncated file
+    is an error, never padded data).
+    """
+    path = Path(path)
     try:
         with warnings.catch_warnings():
+            # astropy warns and pads with zeros when a file is truncated: an error here
             warnings.simplefilter("error", fits.verify.VerifyWarning)
             with fits.open(path, memmap=False) as hdul:
                 for hdu in hdul:
-                    if (hdu.is_image or isinstance(hdu, fits.CompImageHDU)) and hdu.data is not None:
+                    if _has_image(hdu) and hdu.data is not None:
                         if hdu.data.ndim != 2:
                             raise DataError(f"{path}: image is {hdu.data.ndim}-D, expected 2-D")
-                        return np.asarray(hdu.data, dtype=np.float64), hdu.header.copy()
+                        return np.asarray(hdu.data, dtype=np.float64), header_keywords(hdu.header)
+                keywords = {}
+                for hdu in hdul:
+                    keywords = {**header_keywords(hdu.header), **keywords}
     except (OSError, ValueError, TypeError, fits.verify.VerifyWarning) as err:
         raise DataError(f"cannot read SHARP file {path}: {err}") from err
-    raise DataError(f"{path}: no image HDU")
+    if "T_REC" not in keywords:
+        raise DataError(f"cannot read SHARP file {path}: no image HDU")
+    segment = (segment_of(path) or ("", path.name))[1]
+    raise SegmentWithoutData(
+        f"{record_name(keywords, path.name)} has no data for segment {segment}: {path} holds "
+        f"the record's header but no image (QUALITY {quality_text(keywords.get('QUALITY'))})")
 
 
 def pixel_size_mm(header) -> tuple[float, float, float]:
@@ -139,24 +252,31 @@ def bin_error(a: np.ndarray, f: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- the bottom map
 
-def _attr_value(value):
-    if isinstance(value, (bool, np.bool_)):
-        return int(value)
-    if isinstance(value, (int, float, str, np.integer, np.floating)):
-        return value
-    return None  # astropy's Undefined and the like
+def header_attrs(keywords) -> dict:
+    """Keywords (of :func:`header_keywords`, or a FITS header) as NetCDF attributes:
+    layout keywords left out, ``DATE-OBS`` → ``DATE_OBS``."""
+    if isinstance(keywords, fits.Header):
+        keywords = header_keywords(keywords)
+    return {k.replace("-", "_"): v for k, v in keywords.items() if not _STRUCTURAL.match(k)}
 
 
-def header_attrs(header) -> dict:
-    """Observation keywords of a header as NetCDF attributes (``DATE-OBS`` → ``DATE_OBS``)."""
-    out = {}
-    for key in header:
-        if _STRUCTURAL.match(key):
-            continue
-        value = _attr_value(header[key])
-        if value is not None:
-            out[key.replace("-", "_")] = value
-    return out
+def _oriented(data: np.ndarray, attrs: dict, segment: str):
+    """(data, attrs, flip): the segment with x west and y north, its WCS keywords to match,
+    and which axes (x, y) were flipped."""
+    try:
+        rotation = float(attrs.get("CROTA2", 0.0))
+    except (TypeError, ValueError):
+        rotation = 0.0
+    if abs(rotation) > 1e-6:
+        raise DataError(f"segment {segment}: CROTA2 = {rotation:g} deg; only unrotated CEA "
+                        "maps (CROTA2 = 0, as SHARP writes them) are supported")
+    flip = tuple(float(attrs.get(f"CDELT{axis}", 1.0)) < 0 for axis in (1, 2))
+    if any(flip):
+        ny, nx = data.shape
+        # unbinned, before binning, so that the binned map is the unmirrored file's exactly
+        attrs = {**attrs, **wcs.binned(attrs, 1, (nx, ny), flip)}
+        data = data[::-1 if flip[1] else 1, ::-1 if flip[0] else 1]
+    return data, attrs, flip
 
 
 def _coords(n: int, d: float) -> np.ndarray:
@@ -167,36 +287,47 @@ def bottom_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
                height_mm: float = DEFAULT_HEIGHT_MM, extra_attrs: dict | None = None) -> xr.Dataset:
     """The bottom map from segment images.
 
-    ``segments``: segment name → (data (ny, nx) in G, header); Br, Bp, Bt required, error
-    maps optional. ``bin_factor``: f×f NaN-mean binning (1 = none). ``height_mm``: box
-    height Z in Mm. Returns dims (x, y), coordinates in Mm, Bx, By, Bz (+ errors) in G,
-    attributes ``height_mm``, ``l0_mm`` = max(X, Y, Z) and the Br header's keywords.
+    ``segments``: segment name → (data (ny, nx) in G, header keywords as from
+    :func:`read_segment`, or a FITS header); Br, Bp, Bt required, error maps optional.
+    ``bin_factor``: f×f NaN-mean binning (1 = none). ``height_mm``: box height Z in Mm.
+    Returns dims (x, y), coordinates in Mm, Bx, By, Bz (+ errors) in G, attributes
+    ``height_mm``, ``l0_mm`` = max(X, Y, Z), the Br header's keywords with its WCS for the
+    binned grid, then ``extra_attrs`` where the header has no such keyword.
+    Raises ConfigError (bin, height), DataError (shapes, pixel sizes, rotation, no data).
     """
     if int(bin_factor) != bin_factor or bin_factor < 1:
         raise ConfigError(f"bin factor must be a positive integer, got {bin_factor}")
     if not (isinstance(height_mm, (int, float)) and height_mm > 0 and math.isfinite(height_mm)):
         raise ConfigError(f"box height must be a positive number of Mm, got {height_mm}")
     f = int(bin_factor)
-    header = segments["Br"][1]
-    shape = segments["Br"][0].shape
-    for seg, (data, _) in segments.items():
+    oriented, flipped = {}, []
+    for seg, (data, keywords) in segments.items():
+        data, attrs, flip = _oriented(np.asarray(data), header_attrs(keywords), seg)
+        oriented[seg] = (data, attrs)
+        flipped += [f"{seg} along {axis}" for axis, done in zip("xy", flip) if done]
+    header = oriented["Br"][1]
+    if flipped:
+        log.info("%s: stored mirrored (negative CDELT); flipped %s so that x runs west and "
+                 "y north", record_name(header, "SHARP record"), ", ".join(flipped))
+    shape = oriented["Br"][0].shape
+    for seg, (data, _) in oriented.items():
         if data.shape != shape:
             raise DataError(f"segment {seg} is {data.shape} pixels, Br is {shape}")
     dx0, dy0, rsun_mm = pixel_size_mm(header)
-    for seg, (_, hdr) in segments.items():
+    for seg, (_, hdr) in oriented.items():
         if "CDELT1" in hdr and not np.isclose(pixel_size_mm(hdr)[:2], (dx0, dy0)).all():
             raise DataError(f"segment {seg} has another pixel size than Br")
 
     data_vars = {}
     for name, (seg, sign) in COMPONENTS.items():
         # negation is exact and commutes with the NaN-mean, so flip after binning
-        binned = bin_mean(segments[seg][0], f)
+        binned = bin_mean(oriented[seg][0], f)
         data_vars[name] = (("x", "y"), (-binned if sign < 0 else binned).T,
                            {"units": "G", "long_name": f"{name} = {'-' if sign < 0 else ''}{seg}",
                             "source_segment": seg})
     for name, seg in ERRORS.items():
-        if seg in segments:
-            data_vars[name] = (("x", "y"), bin_error(segments[seg][0], f).T,
+        if seg in oriented:
+            data_vars[name] = (("x", "y"), bin_error(oriented[seg][0], f).T,
                                {"units": "G", "long_name": f"uncertainty of {name[:2]} (from {seg})",
                                 "source_segment": seg})
     nx, ny = data_vars["Bz"][1].shape
@@ -205,7 +336,8 @@ def bottom_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
     if not np.isfinite(data_vars["Bz"][1]).any():
         raise DataError("SHARP Br map has no finite pixel")
     l0 = max(float(x.max()), float(y.max()), float(height_mm))
-    attrs = {**header_attrs(header), **(extra_attrs or {})}
+    extra = {k: v for k, v in (extra_attrs or {}).items() if k not in header}
+    attrs = {**header, **extra, **wcs.binned(header, f)}
     attrs.update({
         "title": "SHARP CEA bottom boundary (Bx = Bp, By = -Bt, Bz = Br)",
         "height_mm": float(height_mm), "l0_mm": l0, "bin_factor": f,
@@ -220,9 +352,25 @@ def bottom_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
     return ds
 
 
-def read_record_json(directory) -> dict:
-    """Attributes from the ``sharp.json`` that ``fetch-sharp`` leaves beside the files."""
-    path = Path(directory) / RECORD_JSON
+def flux_summary(ds: xr.Dataset) -> dict:
+    """Signed and unsigned flux of Bz through a bottom map and their ratio.
+
+    Φ = Σ Bz dA and |Φ| = Σ |Bz| dA over the finite pixels, dA = dx dy (a CEA pixel's true
+    area), in Mx (G cm²); ``imbalance`` = Φ / |Φ| (dimensionless, signed).
+    """
+    area_cm2 = float(ds.attrs["pixel_mm_x"]) * float(ds.attrs["pixel_mm_y"]) * MM2_TO_CM2
+    bz = ds["Bz"].values
+    signed = float(np.nansum(bz)) * area_cm2
+    unsigned = float(np.nansum(np.abs(bz))) * area_cm2
+    return {"signed_mx": signed, "unsigned_mx": unsigned,
+            "imbalance": signed / unsigned if unsigned > 0 else float("nan")}
+
+
+def read_record_json(path) -> dict:
+    """Attributes from a record JSON (``resolve.json``, or the ``sharp.json`` that
+    ``fetch-sharp`` leaves beside the files): its keywords, ``NOAA`` and ``series``;
+    {} when the file does not exist."""
+    path = Path(path)
     if not path.exists():
         return {}
     try:
@@ -239,15 +387,16 @@ def read_record_json(directory) -> dict:
 
 
 def boundary_from_dir(directory, *, bin_factor: int = DEFAULT_BIN,
-                      height_mm: float = DEFAULT_HEIGHT_MM) -> xr.Dataset:
+                      height_mm: float = DEFAULT_HEIGHT_MM, record=None) -> xr.Dataset:
     """Read one record's segment files from ``directory`` and build :func:`bottom_map`.
 
-    Keywords: the Br header's, completed by ``sharp.json`` when present (header wins).
+    Keywords: the Br header's, completed by the record JSON ``record`` (default
+    ``directory/sharp.json``, when present): the header wins.
     """
+    directory = Path(directory)
     paths = find_segments(directory)
     segments = {seg: read_segment(p) for seg, p in paths.items()}
-    extra = {k: v for k, v in read_record_json(directory).items()
-             if k.replace("_", "-") not in segments["Br"][1] and k not in segments["Br"][1]}
+    extra = read_record_json(record if record is not None else directory / RECORD_JSON)
     extra["source_files"] = " ".join(p.name for p in paths.values())
     return bottom_map(segments, bin_factor=bin_factor, height_mm=height_mm, extra_attrs=extra)
 

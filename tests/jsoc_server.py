@@ -23,7 +23,13 @@ Failure knobs (set them on a running server; they apply to later requests):
   with a Content-Length announcing the full file (``"body"``: the connection ends early) or
   announcing the cut size (``"file"``: a short file cut at a FITS block boundary);
 * ``empty = True``: rs_list finds no records;
-* ``export_error = "message"``: exports end with status 4 and that error.
+* ``export_error = "message"``: exports end with status 4 and that error;
+* ``busy_next(k)``: the next ``k`` export requests are answered as JSOC answers a user who
+  already has an export pending: status 7 and jsoc_fetch's message, no request id.
+
+A record can lack data for some segments (``sharp_record(..., without_image=("Bp",))``):
+those files are served as JSOC serves a record without an image, a complete FITS file whose
+primary header carries the record's keywords and no data.
 
 ``requests`` logs every request as ``(kind, path_and_query)`` with kind one of
 ``series_struct``, ``rs_list``, ``exp_request``, ``exp_status``, ``file``, ``other``;
@@ -125,23 +131,44 @@ def _sharp_field(nx, ny, peak_g, lowlou):
     return out
 
 
-def fits_bytes(data: np.ndarray, header: dict, *, compressed: bool = True) -> bytes:
+def fits_bytes(data: np.ndarray | None, header: dict, *, compressed: bool = True,
+               raw_cards: dict | None = None) -> bytes:
     """FITS file bytes as JSOC exports them: an empty primary HDU and a compressed image
-    (lossless GZIP_2, so served values are exact), or one uncompressed primary image."""
+    (lossless GZIP_2, so served values are exact), or one uncompressed primary image; with
+    ``data`` None, the header alone in the primary HDU (a record without this segment).
+
+    ``raw_cards`` (keyword → value text) are written verbatim, as JSOC writes values that
+    FITS does not allow (``{"R_VALUE": "nan"}`` gives the card ``R_VALUE = nan``).
+    """
     from astropy.io import fits
 
     hdr = fits.Header()
-    for key, value in header.items():
+    for key, value in {**header, **{k: "" for k in raw_cards or {}}}.items():
         hdr[key] = value
-    if compressed:
+    if data is None:
+        hdul = fits.HDUList([fits.PrimaryHDU(header=hdr)])
+    elif compressed:
         hdul = fits.HDUList([fits.PrimaryHDU(),
                              fits.CompImageHDU(data, hdr, compression_type="GZIP_2",
                                                quantize_level=0.0)])
     else:
         hdul = fits.HDUList([fits.PrimaryHDU(data, hdr)])
     buf = io.BytesIO()
-    hdul.writeto(buf, checksum=True)
-    return buf.getvalue()
+    hdul.writeto(buf, checksum=not raw_cards)
+    return inject_cards(buf.getvalue(), raw_cards or {})
+
+
+def inject_cards(body: bytes, raw_cards: dict) -> bytes:
+    """Replace the header card of each keyword in ``raw_cards`` by ``KEYWORD = <text>``,
+    byte for byte (astropy would quote or refuse such values when writing)."""
+    out = bytearray(body)
+    for key, text in raw_cards.items():
+        card = f"{key:<8}= {text}".ljust(80).encode("ascii")
+        at = next((i for i in range(0, len(out), 80) if out[i:i + 10] == card[:10]), None)
+        if at is None:
+            raise ValueError(f"no card {key} to replace")
+        out[at:at + 80] = card
+    return bytes(out)
 
 
 def sharp_keywords(harpnum: int, t_rec: str, noaa_ars: str, *, quality: int = 0,
@@ -172,14 +199,17 @@ def sharp_keywords(harpnum: int, t_rec: str, noaa_ars: str, *, quality: int = 0,
 def sharp_record(harpnum: int, t_rec: str, noaa_ars: str, *, nx: int = 96, ny: int = 64,
                  quality: int = 0, nan_patch: bool = True, compressed: bool = True,
                  peak_g: float = 1500.0, lowlou=(1, 1, 0.3, np.pi / 4),
-                 lon: float = 34.0, lat: float = -20.4) -> FakeRecord:
+                 lon: float = 34.0, lat: float = -20.4, without_image=(),
+                 raw_cards: dict | None = None) -> FakeRecord:
     """A synthetic SHARP CEA record with realistic headers and the six segments.
 
     Data: :func:`sharp_field` on an ``nx`` × ``ny`` CEA grid of 0.03° pixels (0.3644 Mm at
     RSUN_REF = 696 Mm). With ``nan_patch`` a block of rows 5..12 and columns 9..20 is NaN
     in every segment (not aligned with 2×2 bins, so binning sees partly-NaN blocks).
     Errors: 8 G + 2 % of |B| (positive magnitudes). Headers carry every keyword of
-    :func:`sharp_keywords` plus the CEA WCS, so sunpy reads them as HMI maps.
+    :func:`sharp_keywords` plus the CEA WCS, so sunpy reads them as HMI maps. Segments in
+    ``without_image`` are header-only files (the record has no data for them);
+    ``raw_cards`` are written verbatim into every header (:func:`fits_bytes`).
     """
     keywords = sharp_keywords(harpnum, t_rec, noaa_ars, quality=quality, lon=lon, lat=lat,
                               nx=nx, ny=ny)
@@ -194,7 +224,9 @@ def sharp_record(harpnum: int, t_rec: str, noaa_ars: str, *, nx: int = 96, ny: i
             arr = arr.copy()
             if nan_patch:
                 arr[5:13, 9:21] = np.nan
-            files[seg] = fits_bytes(arr, segment_header(keywords, seg, nx, ny), compressed=compressed)
+            files[seg] = fits_bytes(None if seg in without_image else arr,
+                                    segment_header(keywords, seg, nx, ny), compressed=compressed,
+                                    raw_cards=raw_cards)
         return files
 
     return FakeRecord(harpnum, t_rec, keywords, make_files)
@@ -308,6 +340,7 @@ class FakeJSOC:
         self.down = False
         self.empty = False
         self.export_error: str | None = None
+        self._busy = 0  # export requests still to answer with status 7
         self._fail = []  # [remaining, status, match]
         self._truncate = []  # modes of the next truncated downloads
         self._exports: dict[str, dict] = {}
@@ -330,6 +363,11 @@ class FakeJSOC:
             raise ValueError(mode)
         with self._lock:
             self._truncate.extend([mode] * k)
+
+    def busy_next(self, k: int) -> None:
+        """Answer the next ``k`` export requests with status 7 ("try later")."""
+        with self._lock:
+            self._busy = int(k)
 
     def count(self, kind: str) -> int:
         with self._lock:
@@ -429,6 +467,12 @@ class FakeJSOC:
         rows = _select(records, harps, window)
         fmt = q.get("filenamefmt") or f"{series}.{{HARPNUM}}.{{T_REC:A}}.{{segment}}"
         with self._lock:
+            if self._busy > 0:
+                self._busy -= 1
+                pending = f"JSOC_20110214_{len(self._exports):03d}"
+                return {"status": 7, "error": (
+                    f"User {q['notify']} has 1 pending export requests ({pending}); please "
+                    "wait until at least one request has completed before submitting a new one.")}
             reqid = f"JSOC_20110214_{len(self._exports) + 1:03d}"
             files, data = {}, []
             for r in rows:

@@ -12,6 +12,7 @@ from astropy.io import fits
 
 from ffnn import cli, jsoc
 from ffnn.errors import ConfigError, DataError, FFNNError
+from conftest import write_record
 from jsoc_server import FakeJSOC, sharp_record
 
 T0 = "2011.02.14_20:00:00_TAI"
@@ -351,3 +352,133 @@ def test_export_error_status(jsoc_server, run, tmp_path, fast_jsoc_args):
     assert "NOAA 11158 (HARP 377): export of 2011.02.14_20:00:00_TAI: JSOC export failed" in line
     assert "Bad record-set subset specification [status=4]" in line
     assert not list(Path(tmp_path).glob("*.fits"))
+
+
+# ---------------------------------------------------------------- JSOC's transient states
+
+def test_try_later_answers_are_waited_out_and_logged(jsoc_server, jsoc_settings, tmp_path,
+                                                     caplog):
+    """Status 7 (an export of the same user pending) clears by itself: ask again."""
+    jsoc_server.busy_next(2)
+    rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
+    with caplog.at_level(logging.WARNING, logger="ffnn.jsoc"):
+        result = jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+    assert sorted(result.downloaded) == sorted(jsoc.SEGMENTS)
+    assert jsoc_server.count("exp_request") == 3 and jsoc_server.count("file") == 6
+    waits = [r.getMessage() for r in caplog.records if "try later" in r.getMessage()]
+    assert len(waits) == 2
+    assert "has 1 pending export requests" in waits[0] and "[status=7]" in waits[0]
+    assert "export request 2 again" in waits[0] and "export request 3 again" in waits[1]
+
+
+def test_try_later_gives_up_after_the_busy_timeout(jsoc_server, run, tmp_path):
+    jsoc_server.busy_next(10**6)
+    status, _, err = run("fetch-sharp", "--noaa", 11158, "--time", "2011-02-14T20:00",
+                         "--out", tmp_path, "--jsoc-url", jsoc_server.url, "--email",
+                         "tester@example.org", "--retries", 0, "--backoff", 0.05,
+                         "--busy-timeout", 0.3, "--poll", 0)
+    assert status == 2
+    line = error_line(err)
+    assert line.startswith(f"ffnn fetch-sharp: error: NOAA 11158 (HARP 377): export of {T0}: "
+                           "JSOC still answers 'try later' after 3 export request(s) in 0 s "
+                           "(jsoc busy_timeout_s = 0.3 s): User tester@example.org has 1 "
+                           "pending export requests")
+    assert line.endswith("[status=7]")
+    assert jsoc_server.count("exp_request") == 3  # waits 0.05, 0.1; the next 0.2 overruns
+    assert not list(tmp_path.glob("*.fits"))
+
+
+def test_segment_without_image_data_is_one_line_and_not_retried(make_jsoc_server, run,
+                                                                tmp_path):
+    srv = make_jsoc_server([sharp_record(377, T0, "11158", nx=16, ny=12, quality=0x400,
+                                         without_image=("Bp",))])
+    status, _, err = run("fetch-sharp", "--noaa", 11158, "--time", "2011-02-14T20:00",
+                         "--out", tmp_path, "--jsoc-url", srv.url, "--email", "a@b.org",
+                         "--retries", 3, "--backoff", 0, "--poll", 0)
+    assert status == 2
+    assert error_line(err) == (
+        "ffnn fetch-sharp: error: NOAA 11158 (HARP 377): record "
+        f"hmi.sharp_cea_720s[377][{T0}] has no data for segment Bp (QUALITY 0x00000400): "
+        "JSOC served its header without an image; not retried")
+    assert "incomplete" not in err and "retry" not in err.replace("not retried", "")
+    assert sum(1 for k, p in srv.requests if k == "file" and p.endswith(".Bp.fits")) == 1
+    assert [p.name.split(".")[-2] for p in tmp_path.glob("*.fits")] == ["Br"]  # complete ones
+
+
+# ---------------------------------------------------------------- the record resolve found
+
+def test_fetch_downloads_the_resolved_record_without_a_second_query(jsoc_server, run,
+                                                                   tmp_path, fast_jsoc_args):
+    record = tmp_path / "resolve.json"
+    status, _, _ = run("resolve", "--noaa", 11159, "--time", "2011-02-14T20:00", "--json",
+                       record, "--jsoc-url", jsoc_server.url)
+    assert status == 0 and json.loads(record.read_text())["t_rec"] == T0
+    # a record nearer the time appears afterwards: asking again would pick it
+    jsoc_server.add(sharp_record(377, "2011.02.14_20:00:30_TAI", "11158,11159", nx=8, ny=8))
+    jsoc_server.reset_log()
+    out = tmp_path / "sharp"
+    status, text, _ = run("fetch-sharp", "--record", record, "--out", out, *fast_jsoc_args)
+    assert status == 0 and "6 of 6 file(s) downloaded" in text
+    assert {k for k, _ in jsoc_server.requests} == {"exp_request", "exp_status", "file"}
+    assert jsoc_server.count("exp_request") == 1
+    for seg in jsoc.SEGMENTS:
+        path = out / f"hmi.sharp_cea_720s.377.20110214_200000_TAI.{seg}.fits"
+        assert path.read_bytes() == served_bytes(jsoc_server, 377, T0, seg)
+    assert jsoc.read_json(out / "sharp.json") == jsoc.read_json(record)
+
+    status, _, err = run("fetch-sharp", "--record", record, "--noaa", 11159, "--out", out,
+                         *fast_jsoc_args)
+    assert status == 2 and "give --record, or --noaa/--harpnum with --time, not both" in err
+
+
+# ---------------------------------------------------------------- records already on disk
+
+def test_local_record_is_described_as_jsoc_describes_it(jsoc_server, jsoc_settings, tmp_path):
+    t = jsoc.parse_time("2011-02-14T20:00")
+    at_jsoc = jsoc.resolve(11159, t, jsoc_settings)
+    served = next(r for r in jsoc_server.records if r.harpnum == 377 and r.t_rec == T0)
+    write_record(served, tmp_path / "rec")
+    jsoc_server.reset_log()
+    local = jsoc.resolve_local(tmp_path / "rec", 11159, t, jsoc_settings)
+    assert jsoc_server.requests == []
+    a, b = local.to_dict(), at_jsoc.to_dict()
+    assert a.pop("keywords").keys() == b.pop("keywords").keys() == set(jsoc.KEYWORDS)
+    assert a == b
+    for key, value in at_jsoc.keywords.items():  # header floats are printed to 16 digits
+        assert local.keywords[key] == (pytest.approx(value, rel=1e-15)
+                                       if isinstance(value, float) else value), key
+        assert type(local.keywords[key]) is type(value), key
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--noaa", 11161), "NOAA 11161 (HARP 377): the record in {d} does not hold NOAA 11161 "
+                        "(NOAA_ARS = '11158,11159')"),
+    (("--noaa", 11158, "--harpnum", 401), "NOAA 11158 (HARP 377): the record in {d} is of HARP "
+                                          "377, not HARP 401"),
+    (("--noaa", 11158, "--time", "2011-02-14T22:00"),
+     "NOAA 11158 (HARP 377): the record in {d} has T_REC 2011.02.14_20:00:00_TAI, 121 min from "
+     "2011-02-14T22:00:00 UTC (tolerance ±1 h)"),
+])
+def test_local_record_that_does_not_match_the_row_is_one_line(run, tmp_path, args, message):
+    write_record(sharp_record(377, T0, "11158,11159", nx=8, ny=8), tmp_path / "rec")
+    argv = ["resolve", "--sharp-dir", tmp_path / "rec", *args]
+    if "--time" not in args:
+        argv += ["--time", "2011-02-14T20:00"]
+    status, _, err = run(*argv)
+    assert status == 2
+    assert error_line(err) == f"ffnn resolve: error: {message.format(d=tmp_path / 'rec')}"
+
+
+def test_shipped_record_resolves_offline(run, tmp_path):
+    shipped = Path(__file__).resolve().parents[1] / "ffnn/data/sharp" / \
+        "hmi.sharp_cea_720s.377.20110215_020000_TAI"
+    out = tmp_path / "resolve.json"
+    status, text, _ = run("resolve", "--sharp-dir", shipped, "--noaa", 11158, "--time",
+                          "2011-02-15T02:00", "--jsoc-url", "http://127.0.0.1:9/", "--json", out)
+    assert status == 0 and "NOAA 11158 -> HARP 377" in text
+    d = json.loads(out.read_text())
+    assert (d["harpnum"], d["t_rec"], d["quality"], d["series"]) == \
+        (377, "2011.02.15_02:00:00_TAI", 0, "hmi.sharp_cea_720s")
+    assert d["t_rec_utc"] == "2011-02-15T01:59:26.000" and d["keywords"]["NOAA_ARS"] == "11158"
+    assert d["keywords"]["USFLUX"] == 2.71476e22 and d["keywords"]["R_VALUE"] is None  # nan
+    assert set(d["keywords"]) == set(jsoc.KEYWORDS)

@@ -163,7 +163,7 @@ def test_boundary_command_and_config(sharp_dir, tmp_path, run):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("sharp:\n  bin: 4\n  height_mm: 30\n")
     status, out, _ = run("boundary", sharp_dir, "-o", tmp_path / "b.nc", "--config", cfg)
-    assert status == 0 and "24x16 pixels" in out
+    assert status == 0 and "24 x 16 pixels (bin 4)" in out
     ds = xr.load_dataset(tmp_path / "b.nc")
     assert ds.attrs["bin_factor"] == 4 and ds.attrs["height_mm"] == 30.0
     status, _, _ = run("boundary", sharp_dir, "-o", tmp_path / "c.nc", "--config", cfg,

@@ -88,16 +88,20 @@ def test_dry_run_of_the_shipped_config(tmp_path):
     rc, out = snakemake(tmp_path, "-n", "--cores", "2")
     assert rc == 0, out
     counts = job_counts(out)
-    assert counts.get("train") == 2 and counts.get("lowlou_reference") == 2, counts
+    # NOAA 11158 from the record shipped in the package (no download) and the benchmark
+    assert counts.get("train") == 3 and counts.get("lowlou_reference") == 2, counts
+    assert counts.get("resolve") == 1 and counts.get("boundary") == 1, counts
     assert counts.get("lowlou_faces") == 1 and counts.get("metrics") == 4, counts
     assert counts.get("lowlou_table") == 1 and counts.get("summary") == 1, counts
-    assert "resolve" not in counts and "classify" not in counts, counts
+    assert "fetch_sharp" not in counts and "classify" not in counts, counts
+    assert "results/ar11158_20110215T0200/cube.nc" in out
 
-    # the shipped sheet: every row resolved, downloaded and trained (dry: no network)
-    rc, out = snakemake(tmp_path, "-n", "--cores", "2", "--config", "regions=config/regions.tsv")
+    # the JSOC sheet: every row resolved, downloaded and trained (dry: no network)
+    rc, out = snakemake(tmp_path, "-n", "--cores", "2", "--config",
+                        "regions=config/regions_jsoc.tsv")
     assert rc == 0, out
     counts = job_counts(out)
-    sheet = [l for l in (REPO / "config/regions.tsv").read_text().splitlines()
+    sheet = [l for l in (REPO / "config/regions_jsoc.tsv").read_text().splitlines()
              if l.strip() and not l.startswith("#")][1:]
     assert counts.get("resolve") == len(sheet) and counts.get("fetch_sharp") == len(sheet), counts
     assert counts.get("train") == len(sheet) + 2, counts
@@ -219,6 +223,9 @@ def test_sharp_batch_keep_going_rerun_summary_classify_report(tmp_path, jsoc_ser
         check_region(tmp_path / "results" / region)
     log = (tmp_path / "logs" / bad / "resolve.log").read_text()
     assert "NOAA 99999" in log and "no HARP" in log, log
+    # fetch_sharp downloads what resolve found: the record lists come from resolve alone
+    # (HARP lookup and record per good region, the lookup of the bad one)
+    assert jsoc_server.count("rs_list") == 2 * 2 + 1 and jsoc_server.count("exp_request") == 2
     assert not (tmp_path / "results" / bad / "resolve.json").exists()
     assert not (tmp_path / "results" / "summary.tsv").exists()
 
@@ -263,6 +270,39 @@ def test_sharp_batch_keep_going_rerun_summary_classify_report(tmp_path, jsoc_ser
     assert rc == 0, out
     assert "WARNING/2" not in out and "ERROR/3" not in out, out  # captions are clean RST
     assert (tmp_path / "report.html").stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------- a record already on disk
+
+def test_local_record_runs_offline_to_its_summary_row(tmp_path):
+    """A sheet row with sharp_dir (here the record shipped in the package) needs no JSOC:
+    the record comes from the FITS headers, every later rule is the same."""
+    shipped = "hmi.sharp_cea_720s.377.20110215_020000_TAI"
+    (tmp_path / "regions.tsv").write_text(
+        f"noaa\ttime\tsharp_dir\tbin\theight_mm\n11158\t2011-02-15T02:00\tffnn:{shipped}\t8\t12\n")
+    config = sharp_config("http://127.0.0.1:9/")  # nothing listens there
+    config["jsoc"]["email"] = None
+    config["classify"] = {"labels": None}
+    write_config(tmp_path / "local.yaml", config)
+    region = "ar11158_20110215T0200"
+    rc, out = snakemake(tmp_path, "--configfile", "local.yaml", "--cores", "2",
+                        f"results/{region}/row.json", "results/summary.tsv")
+    assert rc == 0, out
+    assert "fetch_sharp" not in job_counts(out) and not (tmp_path / "results" / region / "sharp").exists()
+    record = json.loads((tmp_path / "results" / region / "resolve.json").read_text())
+    assert (record["noaa"], record["harpnum"], record["t_rec"], record["quality"]) == \
+        (11158, 377, "2011.02.15_02:00:00_TAI", 0)
+    import xarray as xr
+
+    bottom = xr.open_dataset(tmp_path / "results" / region / "boundary.nc")
+    assert dict(bottom.sizes) == {"x": 93, "y": 47} and bottom.attrs["NOAA"] == 11158
+    assert bottom.attrs["CDELT1"] == pytest.approx(0.24) and bottom.attrs["HARPNUM"] == 377
+    cube = xr.open_dataset(tmp_path / "results" / region / "cube.nc")
+    assert np.isfinite(cube["Bz"].values).all()
+    row = json.loads((tmp_path / "results" / region / "row.json").read_text())
+    assert (row["harpnum"], row["t_rec"], row["USFLUX"]) == (377, "2011.02.15_02:00:00_TAI", 2.71476e22)
+    log = (tmp_path / "logs" / region / "boundary.log").read_text()
+    assert "93 x 47 pixels (bin 8)" in log and "imbalance" in log, log
 
 
 # ---------------------------------------------------------------- resume after a kill

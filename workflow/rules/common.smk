@@ -1,48 +1,25 @@
 # Helpers of the ffnn workflow (functions only; the stages are in the other .smk files).
 #
-# * validates the config against workflow/schemas/config.schema.yaml (filling defaults)
-#   and the region sheet against workflow/schemas/regions.schema.yaml, turning schema
-#   errors into one line that names the key, the row or the value;
-# * builds the region table: one entry per SHARP sheet row (id ar<noaa>_<YYYYmmddTHHMM>)
-#   and per Low & Lou case (id lowlou_<name>);
+# * validates the config against workflow/schemas/config.schema.yaml (filling defaults),
+#   turning schema errors into one line that names the key or the value;
+# * builds the region table: one entry per row of the region sheet (read and checked by
+#   ffnn.regions; id ar<noaa>_<YYYYmmddTHHMM>) and per Low & Lou case (id lowlou_<name>);
 # * checks every region's training settings against ffnn.train.TrainConfig;
 # * gives the rules their inputs, parameters and resources.
 
-import datetime
 import json
-import math
 import re
 import shlex
 from pathlib import Path
 
-import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from ffnn.errors import FFNNError
+from ffnn.regions import load_schema, read_sheet, schema_message, sharp_regions
+
 
 # ---------------------------------------------------------------- schema errors
-
-
-def _schema_message(err, what):
-    """One line for a jsonschema ValidationError ``err`` in ``what`` (config / sheet row)."""
-    path = [str(p) for p in err.absolute_path]
-    where = ".".join(path)
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        known = sorted(err.schema.get("properties", {}))
-        patterns = list(err.schema.get("patternProperties", {}))
-        unknown = sorted(
-            k for k in err.instance
-            if k not in known and not any(re.search(p, k) for p in patterns)
-        )
-        inside = f" in '{where}'" if where else ""
-        allowed = ", ".join(known + [f"/{p}/" for p in patterns])
-        return f"{what}: unknown key(s) {', '.join(repr(k) for k in unknown)}{inside}; allowed: {allowed}"
-    if err.validator == "pattern" and path and path[-1] == "time":
-        return (f"{what}: malformed time {err.instance!r}; use ISO 8601 UTC like 2011-02-14T20:00")
-    if err.validator == "required":
-        return f"{what} {where}: {err.message}" if where else f"{what}: {err.message}"
-    value = json.dumps(err.instance, default=str)
-    return f"{what}: {where or 'top level'} = {value}: {err.message}"
 
 
 def _validated(data, schema, what):
@@ -52,7 +29,7 @@ def _validated(data, schema, what):
     except WorkflowError as err:
         cause = err.__context__
         if cause is not None and hasattr(cause, "validator"):
-            raise WorkflowError(_schema_message(cause, what)) from None
+            raise WorkflowError(schema_message(cause, what)) from None
         raise
     return data
 
@@ -74,83 +51,18 @@ def _check_train_block(block, what):
 _check_train_block(config["train"], "config train")
 
 
-# ---------------------------------------------------------------- the region sheet
-
-
-def _cell(value):
-    """A sheet cell as int, float, bool or str (the sheet is read as text)."""
-    text = value.strip()
-    if re.fullmatch(r"[-+]?\d+", text):
-        return int(text)
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def parse_region_time(text, what):
-    """ISO time text -> datetime (UTC, naive); WorkflowError naming ``what`` if malformed."""
-    text = str(text).strip()
-    try:
-        return datetime.datetime.fromisoformat(text.rstrip("Zz"))
-    except ValueError:
-        raise WorkflowError(
-            f"{what}: malformed time {text!r}; use ISO 8601 UTC like 2011-02-14T20:00"
-        ) from None
-
-
-def sharp_region_id(noaa, when):
-    """Region id of a sheet row: ar<noaa>_<YYYYmmddTHHMM>."""
-    return f"ar{int(noaa)}_{when:%Y%m%dT%H%M}"
-
-
-def read_region_sheet(path):
-    """The validated rows of a region sheet: a list of dicts with ``region`` added."""
-    sheet = Path(path)
-    if not sheet.is_file():
-        raise WorkflowError(f"config regions: region sheet {path} does not exist")
-    try:
-        table = pd.read_csv(sheet, sep="\t", comment="#", dtype=str, keep_default_na=False,
-                            skip_blank_lines=True)
-    except (OSError, ValueError) as err:
-        raise WorkflowError(f"region sheet {path}: not a readable TSV: {err}") from None
-    table.columns = [str(c).strip() for c in table.columns]
-    rows = []
-    for i, raw in enumerate(table.to_dict("records"), start=1):
-        record = {k: _cell(v) for k, v in raw.items() if str(v).strip() != ""}
-        if "time" in record:
-            record["time"] = str(raw["time"]).strip()
-        label = f"region sheet {path} row {i}" + (f" (noaa {record['noaa']})" if "noaa" in record else "")
-        _validated(record, "../schemas/regions.schema.yaml", label)
-        when = parse_region_time(record["time"], label)
-        record["region"] = sharp_region_id(record["noaa"], when)
-        record["time"] = when.strftime("%Y-%m-%dT%H:%M:%S")
-        record["label"] = label
-        rows.append(record)
-    if not rows:
-        raise WorkflowError(f"region sheet {path} has no rows")
-    return rows
-
-
 # ---------------------------------------------------------------- the region table
 
 REGIONS = {}  # region id -> {"kind": "sharp"|"lowlou", ... settings}
 
 if config["regions"]:
-    for row in read_region_sheet(config["regions"]):
-        if row["region"] in REGIONS:
-            raise WorkflowError(f"{row['label']}: region {row['region']} appears twice in the sheet")
-        overrides = {k.split(".", 1)[1]: v for k, v in row.items() if k.startswith("train.")}
-        _check_train_block(overrides, row["label"])
-        REGIONS[row["region"]] = {
-            "kind": "sharp", "noaa": row["noaa"], "time": row["time"],
-            "harpnum": row.get("harpnum"),
-            "bin": row.get("bin", config["sharp"]["bin"]),
-            "height_mm": row.get("height_mm", config["sharp"]["height_mm"]),
-            "train": overrides, "label": row["label"],
-        }
+    try:
+        _schema = load_schema(Path(str(workflow.current_basedir)).parent / "schemas/regions.schema.yaml")
+        REGIONS.update(sharp_regions(read_sheet(config["regions"], _schema), config["sharp"]))
+    except FFNNError as err:
+        raise WorkflowError(str(err)) from None
+    for _info in REGIONS.values():
+        _check_train_block(_info["train"], _info["label"])
 
 for _name in config["lowlou"].get("regions", []):
     if _name not in config["lowlou"]["cases"]:
@@ -163,6 +75,7 @@ for _name in config["lowlou"].get("regions", []):
     REGIONS[_name] = {"kind": "lowlou", **_case, "label": f"config lowlou.cases.{_name}"}
 
 SHARP_REGIONS = [r for r, v in REGIONS.items() if v["kind"] == "sharp"]
+JSOC_REGIONS = [r for r in SHARP_REGIONS if not REGIONS[r]["sharp_dir"]]
 LOWLOU_REGIONS = [r for r, v in REGIONS.items() if v["kind"] == "lowlou"]
 
 
@@ -198,6 +111,7 @@ def region_pattern(names):
 
 
 SHARP_RE = region_pattern(SHARP_REGIONS)
+JSOC_RE = region_pattern(JSOC_REGIONS)
 LOWLOU_RE = region_pattern(LOWLOU_REGIONS)
 ALL_RE = region_pattern(list(REGIONS))
 
@@ -210,17 +124,44 @@ def quoted(words):
 
 
 def jsoc_args(wildcards):
-    """Options of ffnn resolve / fetch-sharp for a SHARP region (email: see email_arg)."""
-    info = REGIONS[wildcards.region]
+    """Network options of ffnn resolve / fetch-sharp (email: see email_arg)."""
     jsoc = config["jsoc"]
-    words = ["--noaa", info["noaa"], "--time", info["time"]]
-    if info.get("harpnum"):
-        words += ["--harpnum", info["harpnum"]]
-    if jsoc["url"]:
-        words += ["--jsoc-url", jsoc["url"]]
-    words += ["--tolerance", jsoc["tolerance"], "--quality", jsoc["quality"],
-              "--retries", jsoc["retries"], "--backoff", jsoc["backoff_s"], "--poll", jsoc["poll_s"]]
+    words = ["--jsoc-url", jsoc["url"]] if jsoc["url"] else []
+    words += ["--retries", jsoc["retries"], "--backoff", jsoc["backoff_s"], "--poll", jsoc["poll_s"],
+              "--busy-timeout", jsoc["busy_timeout_s"]]
     return quoted(words)
+
+
+def record_args(wildcards):
+    """Which record ffnn resolve describes: the sheet row's region and time, and its
+    local FITS directory (sharp_dir) when it has one."""
+    info = REGIONS[wildcards.region]
+    words = ["--noaa", info["noaa"], "--time", info["time"],
+             "--tolerance", config["jsoc"]["tolerance"], "--quality", config["jsoc"]["quality"]]
+    if info["harpnum"]:
+        words += ["--harpnum", info["harpnum"]]
+    if info["sharp_dir"]:
+        words += ["--sharp-dir", info["sharp_dir"]]
+    return quoted(words)
+
+
+def local_record_files(wildcards):
+    """The FITS files of a region's local record (none for JSOC regions, or where the
+    directory is missing: then its resolve job fails with one line, the others go on)."""
+    directory = REGIONS[wildcards.region]["sharp_dir"]
+    return sorted(str(p) for p in Path(directory).glob("*.fits")) if directory else []
+
+
+def sharp_files(wildcards):
+    """Where a SHARP region's FITS files lie: its sharp_dir, or what fetch_sharp downloads."""
+    return REGIONS[wildcards.region]["sharp_dir"] or f"results/{wildcards.region}/sharp"
+
+
+def boundary_input(wildcards):
+    files = {"record": f"results/{wildcards.region}/resolve.json"}
+    if not REGIONS[wildcards.region]["sharp_dir"]:
+        files["download"] = f"results/{wildcards.region}/sharp/sharp.json"
+    return files
 
 
 def email_arg(wildcards):

@@ -1,14 +1,18 @@
-# SHARP regions of the region sheet: NOAA number + time -> SHARP record (resolve), its
-# FITS segments (fetch_sharp), the bottom map (boundary). The download rules declare
-# the custom resource jsoc=1 so that a profile can cap parallel JSOC requests.
+# SHARP regions of the region sheet: NOAA number + time -> SHARP record (resolve: at JSOC,
+# or from the headers of the row's sharp_dir), its FITS segments (fetch_sharp: the record
+# resolve found; JSOC regions only), the bottom map (boundary). The JSOC rules declare the
+# custom resource jsoc=1 so that a profile can cap parallel JSOC requests.
 
 
 rule resolve:
+    input:
+        local_record_files,
     output:
         "results/{region}/resolve.json",
     wildcard_constraints:
         region=SHARP_RE,
     params:
+        record=record_args,
         jsoc=jsoc_args,
     log:
         "logs/{region}/resolve.log",
@@ -22,7 +26,7 @@ rule resolve:
     conda:
         "../../environment.yml"
     shell:
-        "ffnn resolve {params.jsoc} --json {output:q} > {log:q} 2>&1"
+        "ffnn resolve {params.record} {params.jsoc} --json {output:q} > {log:q} 2>&1"
 
 
 # The FITS files are not declared outputs: a failed or interrupted download keeps the
@@ -34,7 +38,7 @@ rule fetch_sharp:
     output:
         record="results/{region}/sharp/sharp.json",
     wildcard_constraints:
-        region=SHARP_RE,
+        region=JSOC_RE,
     params:
         jsoc=jsoc_args,
         email=email_arg,
@@ -51,19 +55,19 @@ rule fetch_sharp:
     conda:
         "../../environment.yml"
     shell:
-        "ffnn fetch-sharp {params.jsoc} {params.email} --out {params.outdir:q} "
-        "--json {output.record:q} > {log:q} 2>&1"
+        "ffnn fetch-sharp --record {input:q} {params.jsoc} {params.email} "
+        "--out {params.outdir:q} --json {output.record:q} > {log:q} 2>&1"
 
 
 rule boundary:
     input:
-        record="results/{region}/sharp/sharp.json",
+        unpack(boundary_input),
     output:
         "results/{region}/boundary.nc",
     wildcard_constraints:
         region=SHARP_RE,
     params:
-        directory=lambda wildcards, input: str(Path(input.record).parent),
+        directory=sharp_files,
         args=sharp_boundary_args,
     log:
         "logs/{region}/boundary.log",
@@ -76,4 +80,5 @@ rule boundary:
     conda:
         "../../environment.yml"
     shell:
-        "ffnn boundary {params.directory:q} -o {output:q} {params.args} > {log:q} 2>&1"
+        "ffnn boundary {params.directory:q} --record {input.record:q} -o {output:q} "
+        "{params.args} > {log:q} 2>&1"
