@@ -289,7 +289,7 @@ class Trainer:
     at the end, ``model.pt``. Construct, then call :meth:`fit`.
     """
 
-    def __init__(self, boundary: xr.Dataset, config: TrainConfig, out_dir=None):
+    def __init__(self, boundary: xr.Dataset, config: TrainConfig, out_dir=None, init_model=None):
         config.validate()
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -316,6 +316,9 @@ class Trainer:
             self.device, self.dtype)
         with torch.no_grad():
             self.model.hidden[0].weight.mul_(config.first_layer_scale)
+        self.init_model = None
+        if init_model is not None:
+            self._start_from(init_model)
         # keeps |J x B|^2/|B|^2 finite at null points without changing it where B is not tiny
         self._floor2 = (config.field_floor * np.sqrt((tb ** 2).sum(1).mean())) ** 2
 
@@ -329,6 +332,20 @@ class Trainer:
         self._last_checkpoint = 0
         self._record = False
         self._last_terms: dict | None = None
+
+    def _start_from(self, path) -> None:
+        """Start from the weights of a saved model (a warm start, e.g. the previous snapshot
+        of a time series); its architecture must be this configuration's."""
+        model, meta = load_model(path, device=str(self.device))
+        theirs = {k: meta["config"].get(k) for k in ARCHITECTURE_KEYS}
+        ours = {k: getattr(self.config, k) for k in ARCHITECTURE_KEYS}
+        if theirs != ours:
+            diff = ", ".join(f"{k} {theirs[k]} vs {ours[k]}" for k in ARCHITECTURE_KEYS if theirs[k] != ours[k])
+            raise ConfigError(f"cannot start from {path}: its network differs ({diff})")
+        with torch.no_grad():
+            self.model.load_state_dict({k: v.to(self.dtype) for k, v in model.state_dict().items()})
+        self.init_model = str(path)
+        log.info("starting from the weights of %s", path)
 
     # -- samples and optimiser -------------------------------------------------------------
     def _tensor(self, a) -> torch.Tensor:
@@ -573,9 +590,10 @@ class Trainer:
                 "final": final, "stop_reason": reason, "iterations": self.iteration,
                 "elapsed_s": self.elapsed_s, "rollbacks": self.rollbacks,
                 "architecture": describe(self.model), "device": str(self.device),
-                "threads": torch.get_num_threads(), "wcs": self.wcs}
+                "threads": torch.get_num_threads(), "wcs": self.wcs, "init_model": self.init_model}
 
 
+ARCHITECTURE_KEYS = ("hidden_layers", "width", "quasi_output")
 _RESUMABLE = {"max_iterations", "time_budget_s", "loss_tolerance", "checkpoint_every", "device",
               "threads", "progress", "max_rollbacks", "chunk_size"}
 
@@ -620,11 +638,14 @@ def load_model(path, device: str = "cpu") -> tuple[FFNN, dict]:
 
 
 def train(boundary: xr.Dataset, config: TrainConfig, out_dir, resume: bool = True,
-          callback=None) -> TrainResult:
+          callback=None, init_model=None) -> TrainResult:
     """Train on ``boundary`` points, writing checkpoint, ``loss.csv``, ``model.pt`` and
-    ``train.json`` (settings, final loss terms, wall time) into ``out_dir``."""
+    ``train.json`` (settings, final loss terms, wall time) into ``out_dir``.
+
+    ``init_model``: a ``model.pt`` of the same architecture to start from instead of a
+    random start (a checkpoint in ``out_dir``, when resuming, still wins)."""
     out_dir = Path(out_dir)
-    trainer = Trainer(boundary, config, out_dir)
+    trainer = Trainer(boundary, config, out_dir, init_model=init_model)
     result = trainer.fit(resume=resume, callback=callback)
     trainer.save_checkpoint()
     save_model(result, out_dir / "model.pt")

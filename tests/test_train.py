@@ -115,3 +115,15 @@ def test_device_selection():
     with pytest.raises(ConfigError, match="no CUDA GPU"):
         resolve_device("cuda")
     assert resolve_device("auto").type == "cpu"
+
+
+def test_warm_start_begins_where_the_given_model_ended(faces, tmp_path):
+    first = train(faces, TrainConfig(**SMALL, max_iterations=30), tmp_path / "first")
+    warm = Trainer(faces, TrainConfig(**SMALL, max_iterations=30, seed=1), None,
+                   init_model=tmp_path / "first" / "model.pt")
+    for p, q in zip(first.model.parameters(), warm.model.parameters()):
+        assert torch.equal(p, q)
+    cold = Trainer(faces, TrainConfig(**SMALL, max_iterations=30, seed=1), None)
+    assert warm.loss_terms(backward=False)["loss"] < 0.5 * cold.loss_terms(backward=False)["loss"]
+    with pytest.raises(ConfigError, match="network differs.*width 16 vs 8"):
+        Trainer(faces, TrainConfig(**{**SMALL, "width": 8}), None, init_model=tmp_path / "first" / "model.pt")

@@ -58,6 +58,7 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--init-model", help="model.pt of the same network to start from (warm start)")
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("cube", help="evaluate a trained model on its grid (NetCDF cube)")
@@ -169,7 +170,7 @@ def cmd_train(args) -> int:
 
     cfg = load_train_config(args.config, args.set, threads=args.threads, device=args.device)
     boundary = load_boundary(args.boundary)
-    result = train(boundary, cfg, args.out, resume=not args.no_resume)
+    result = train(boundary, cfg, args.out, resume=not args.no_resume, init_model=args.init_model)
     log.info("model written to %s", Path(args.out) / "model.pt")
     return 0 if result.stop_reason else 1
 
