@@ -18,7 +18,7 @@ import os
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,16 +87,6 @@ def window_timedelta(window: str) -> pd.Timedelta:
     if span <= pd.Timedelta(0):
         raise ConfigError(f"forecast window {window!r} must be positive")
     return span
-
-
-def max_flare_class(classes: Iterable[Any]) -> str:
-    """The largest of several GOES classes, as written; ``""`` when there is none."""
-    best, best_flux = "", 0.0
-    for value in classes:
-        flux = goes_flux(value)
-        if flux > best_flux:
-            best, best_flux = str(value).strip().upper(), flux
-    return best
 
 
 # ---------------------------------------------------------------- event lists

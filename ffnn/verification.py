@@ -176,7 +176,9 @@ def cross_validate(table: pd.DataFrame, y: pd.Series, groups: pd.Series, setting
     rows, predictions = [], []
     for repeat in range(settings.repeats):
         seed = settings.seed + repeat
-        for fold, (train, test) in enumerate(grouped_folds(y.to_numpy(), groups.to_numpy(), settings.folds, seed)):
+        folds = grouped_folds(y.to_numpy(), groups.to_numpy(), settings.folds, seed)
+        for fold, (train, test) in enumerate(folds):
+            # the threshold's inner folds are drawn apart from the outer ones (another seed)
             model = fit_model(table.iloc[train], y.iloc[train], groups.iloc[train], settings, seed=seed + 1000)
             probability, scores = _score_fold(model, table.iloc[test], y.iloc[test])
             rows.append({"repeat": repeat, "fold": fold, "n_train": len(train), **scores})
@@ -184,7 +186,7 @@ def cross_validate(table: pd.DataFrame, y: pd.Series, groups: pd.Series, setting
                                              "predicted": (probability >= model.threshold).astype(int),
                                              "repeat": repeat, "fold": fold}, index=table.index[test]))
         log.info("classify: cross-validation repeat %d/%d done", repeat + 1, settings.repeats)
-    return Evaluation(f"grouped {settings.folds}-fold CV x {settings.repeats}", pd.concat(predictions), pd.DataFrame(rows))
+    return Evaluation(f"grouped {len(folds)}-fold CV x {settings.repeats}", pd.concat(predictions), pd.DataFrame(rows))
 
 
 def skill_table(evaluations: list[Evaluation]) -> pd.DataFrame:

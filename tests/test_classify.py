@@ -3,13 +3,12 @@ tables whose labels follow a known logistic model of log10 TOTUSJH (tests/flare_
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +132,14 @@ def test_pipeline_learns_from_raw_keywords_with_named_coefficients(data):
     np.testing.assert_allclose(derived["TOTUSJH"], np.log10(table["TOTUSJH"]))
     np.testing.assert_allclose(derived["MEANJZH"], np.log10(table["MEANJZH"].abs()))  # signed mean: magnitude
     np.testing.assert_allclose(derived["abs_lon"], table["LON_FWT"].abs())
+    # the threshold comes from out-of-fold forecasts of folds grouped by region, not in-sample ones
+    from sklearn.model_selection import cross_val_predict
+
+    folds = cls.grouped_folds(y.to_numpy(), groups.to_numpy(), FAST["folds"], 0)
+    oof = cross_val_predict(cls.build_pipeline(cls.ClassifySettings(**FAST), model.numeric, model.categorical),
+                            table, y.to_numpy(), cv=folds, method="predict_proba")[:, 1]
+    assert model.threshold == cls.tss_threshold(y.to_numpy(), oof)
+    assert model.threshold != cls.tss_threshold(y.to_numpy(), p)
 
 
 def test_probabilities_are_calibrated_and_balanced_weights_are_not(data):
@@ -296,7 +303,7 @@ def test_cli_user_errors_exit_2_with_one_line(inputs, tmp_path, capsys):
 # ---------------------------------------------------------------- workflow rule
 
 
-@pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake not installed")
+@pytest.mark.skipif(importlib.util.find_spec("snakemake") is None, reason="snakemake not installed")
 def test_classify_rule_runs_in_a_workflow(inputs, tmp_path):
     table, keywords, events = inputs
     # the rule's inputs are wired in common.smk, which validates the config (defaults filled in)

@@ -115,6 +115,8 @@ BAD_CONFIGS = {
                  "config: train.width = \"wide\": 'wide' is not of type 'integer'"),
     "bad training setting": ({"train": {"widht": 8}, "lowlou": {"regions": ["lowlou_case1"]}}, None,
                              "unknown training setting(s) ['widht']"),
+    "bad classify setting": ({"classify": {"window": "soon"}}, None,
+                             "config classify: forecast window 'soon' is not a time span like '24h'"),
     "malformed time": ({}, "noaa\ttime\n11158\t2011-02-30T20:00\n",
                        "row 1 (noaa 11158): malformed time '2011-02-30T20:00'"),
     "time format": ({}, "noaa\ttime\n11158\t14/02/2011 20:00\n",

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
              len(table), int((label["label"][rows] == 1).sum()), settings.threshold_class, settings.window)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    kw.write_csv(pd.concat([ids[["harpnum", "t_rec", "noaa_ars"]], label], axis=1), out / "labels.csv")
+    (out / "metrics.json").unlink(missing_ok=True)  # written last: present only after a finished fit
 
     x, y = table[rows], label["label"][rows].astype(int)
     groups, times = ids["harpnum"][rows].astype("int64"), ids["time"][rows]
@@ -149,6 +149,7 @@ def _write_fit(out: Path, model: cls.FlareModel, evaluations: list, notes: dict,
                ids: pd.DataFrame, label: pd.DataFrame, rows: pd.Series, settings: cls.ClassifySettings,
                args: argparse.Namespace) -> None:
     y = label["label"][rows].astype(int)
+    kw.write_csv(pd.concat([ids[["harpnum", "t_rec", "noaa_ars"]], label], axis=1), out / "labels.csv")
     skill = ver.skill_table(evaluations)
     event = f"flare ≥ {settings.threshold_class} within {settings.window}"
     kw.write_csv(skill, out / "skill.tsv", sep="\t")
