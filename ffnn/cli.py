@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "ffnn.commands.core",
     "ffnn.commands.sharp",
     "ffnn.commands.classify",
+    "ffnn.commands.keywords",
     "ffnn.commands.products",
 )
 # Which module registers which subcommand, so that one command imports only its own
@@ -26,6 +27,7 @@ COMMANDS = {
     "ffnn.commands.core": ("lowlou", "faces", "bottom", "potential", "train", "cube", "metrics"),
     "ffnn.commands.sharp": ("resolve", "fetch-sharp", "boundary"),
     "ffnn.commands.classify": ("classify",),
+    "ffnn.commands.keywords": ("sharp-keywords", "flare-events"),
     "ffnn.commands.products": ("figures", "summary-row", "summary", "lowlou-table"),
 }
 
