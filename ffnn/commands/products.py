@@ -56,6 +56,7 @@ def register(subparsers) -> None:
     p.add_argument("--tsv", help="tab-separated table")
     p.add_argument("--nc", help="NetCDF table (dim region, units as attributes)")
     p.add_argument("--json", help="JSON with every row and its details")
+    p.add_argument("--checks", help="table of every region's trust checks (TSV), for the report")
     p.set_defaults(func=cmd_summary)
 
     p = subparsers.add_parser("lowlou-table", help="Low & Lou benchmark table (Markdown)")
@@ -132,11 +133,15 @@ def cmd_summary_row(args) -> int:
 def cmd_summary(args) -> int:
     from ffnn.summary import read_row, write_summary
 
-    if not (args.tsv or args.nc or args.json):
-        raise ConfigError("give at least one of --tsv, --nc, --json")
+    if not (args.tsv or args.nc or args.json or args.checks):
+        raise ConfigError("give at least one of --tsv, --nc, --json, --checks")
     rows = [read_row(p) for p in args.rows]
-    table = write_summary(rows, tsv=args.tsv, nc=args.nc, json_path=args.json)
-    log.info("summary of %d region(s): %s", len(table), ", ".join(p for p in (args.tsv, args.nc, args.json) if p))
+    table = write_summary(rows, tsv=args.tsv, nc=args.nc, json_path=args.json, checks=args.checks)
+    outputs = (args.tsv, args.nc, args.json, args.checks)
+    log.info("summary of %d region(s): %s", len(table), ", ".join(p for p in outputs if p))
+    for row in rows:
+        if row.get("flags", "none") != "none":
+            log.warning("%s: failed check(s): %s", row["region"], row["flags"])
     return 0
 
 

@@ -77,6 +77,8 @@ rule profiles:
     input:
         cube="results/{region}/cube.nc",
         potential="results/{region}/potential.nc",
+        boundary="results/{region}/boundary.nc",
+        train="results/{region}/train/train.json",
     output:
         profiles="results/{region}/profiles.nc",
         quality="results/{region}/quality.json",
@@ -92,4 +94,5 @@ rule profiles:
         "../../environment.yml"
     shell:
         "ffnn metrics {input.cube:q} --potential {input.potential:q} --json {output.quality:q} "
-        "--profiles {output.profiles:q} > {log:q} 2>&1"
+        "--profiles {output.profiles:q} --boundary {input.boundary:q} --train {input.train:q} "
+        "--region {wildcards.region} > {log:q} 2>&1"
