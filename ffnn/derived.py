@@ -389,6 +389,8 @@ def _dataset(cube, alpha, hc, xf, yf, foot, log10_q, summary, log10_q_slice, y_s
         data["log10_q_slice"] = (("x", "z"), log10_q_slice, {
             "long_name": "log10 of the squashing factor Q of the field line through the point, "
                          "on the vertical x-z slice at y = y_slice", "units": "1"})
+    # a data variable, not a scalar coordinate: xarray would tie that to every variable
+    data["y_slice"] = ((), y_slice, {"units": "Mm", "long_name": "y of the vertical slice log10_q_slice"})
     for name, (units, desc) in SUMMARY.items():
         data[name] = ((), summary[name], {"long_name": desc, "units": units})
     coords = {
@@ -398,7 +400,6 @@ def _dataset(cube, alpha, hc, xf, yf, foot, log10_q, summary, log10_q_slice, y_s
                                        "axis": "Z", "positive": "up"}),
         "x_foot": ("x_foot", xf, {"units": "Mm", "long_name": "x of the footpoint grid on the bottom (west)"}),
         "y_foot": ("y_foot", yf, {"units": "Mm", "long_name": "y of the footpoint grid on the bottom (north)"}),
-        "y_slice": ((), y_slice, {"units": "Mm", "long_name": "y of the vertical slice"}),
     }
     attrs = {
         "Conventions": "CF-1.8",
