@@ -65,6 +65,8 @@ class DerivedSettings:
     ``step``: RK4 step as a fraction of the smallest grid spacing (at most 1); ``delta``: offset of
     the auxiliary lines for Q as a fraction of the footpoint spacing; ``slice_y``: y (Mm)
     of the vertical x-z slice of Q (None: the box centre); ``slice``: compute the slice;
+    ``slice_every``: the slice takes every n-th grid point in x and z (its lines are long
+    and run both ways: at the cube's resolution it costs several times the footpoint maps);
     ``strong_field``: |Bz| threshold (G) of the strong-field footpoints.
     """
 
@@ -73,6 +75,7 @@ class DerivedSettings:
     delta: float = 0.25
     slice_y: float | None = None
     slice: bool = True
+    slice_every: int = 2
     strong_field: float = STRONG_FIELD_G
 
     def __post_init__(self):
@@ -82,6 +85,8 @@ class DerivedSettings:
             raise ConfigError(f"step must be in (0, 1] (fraction of the grid spacing), got {self.step}")
         if not 0 < self.delta <= 1:
             raise ConfigError(f"delta must be in (0, 1] (fraction of the footpoint spacing), got {self.delta}")
+        if int(self.slice_every) != self.slice_every or self.slice_every < 1:
+            raise ConfigError(f"slice_every must be a positive integer, got {self.slice_every}")
         if not self.strong_field >= 0:
             raise ConfigError(f"strong_field must be >= 0 G, got {self.strong_field}")
 
@@ -306,7 +311,7 @@ def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSetting
     xarray.Dataset
         CF-1.8: volume ``alpha`` (Mm-1), ``current_helicity`` (gauss2 Mm-1) on (x, y, z);
         footpoint ``twist``, ``log10_q``, ``end_face`` (flags), ``bz``, ``line_length``,
-        ``end_x/y/z`` on (x_foot, y_foot); ``log10_q_slice`` on (x, z) at ``y_slice``;
+        ``end_x/y/z`` on (x_foot, y_foot); ``log10_q_slice`` on (x_slice, z_slice) at ``y_slice``;
         the :data:`SUMMARY` scalars. Attributes: the cube's WCS (of x, y), the settings
         and trust figures (share of unfinished lines, source of J).
 
@@ -338,8 +343,9 @@ def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSetting
     y_slice = float(np.mean([y[0], y[-1]]) if settings.slice_y is None else settings.slice_y)
     if not y[0] <= y_slice <= y[-1]:
         raise ConfigError(f"slice y = {y_slice} Mm is outside the box [{y[0]:g}, {y[-1]:g}] Mm")
+    xs_, zs_ = x[::settings.slice_every], z[::settings.slice_every]
     if settings.slice:
-        X, Z = np.meshgrid(x, z, indexing="ij")
+        X, Z = np.meshgrid(xs_, zs_, indexing="ij")
         pts = np.stack([X.ravel(), np.full(X.size, y_slice), Z.ravel()], axis=1)
         q_slice = volume_q(grid, pts, delta=settings.delta * min(d[0], d[2]), step=step).reshape(X.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -350,16 +356,17 @@ def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSetting
         log.warning("%.1f %% of the footpoint lines reach no face of the box (null or non-finite "
                     "field, or longer than four box diagonals): their Tw and Q are NaN", 100 * unfinished)
     ds = _dataset(cube, alpha, hc, xf, yf, foot, log10_q, summary,
-                  log10_q_slice if settings.slice else None, y_slice)
+                  log10_q_slice if settings.slice else None, y_slice, xs_, zs_)
     ds.attrs.update({
         "derived_step_mm": step, "derived_delta": settings.delta, "derived_oversample": settings.oversample,
+        "derived_slice_every": settings.slice_every,
         "strong_field_threshold_gauss": settings.strong_field, "current_source": j_source,
         "unfinished_line_fraction": unfinished, "undefined_q_fraction": undefined_q,
     })
     return ds
 
 
-def _dataset(cube, alpha, hc, xf, yf, foot, log10_q, summary, log10_q_slice, y_slice) -> xr.Dataset:
+def _dataset(cube, alpha, hc, xf, yf, foot, log10_q, summary, log10_q_slice, y_slice, xs_, zs_) -> xr.Dataset:
     vol = ("x", "y", "z")
     fp = ("x_foot", "y_foot")
     flag_values = np.array(sorted(FACE_CODES.values()), dtype=np.int8)
@@ -386,7 +393,7 @@ def _dataset(cube, alpha, hc, xf, yf, foot, log10_q, summary, log10_q_slice, y_s
         data[f"end_{c}"] = (fp, foot["end"][..., k], {
             "long_name": f"{c} of the other end of the field line rooted here", "units": "Mm"})
     if log10_q_slice is not None:
-        data["log10_q_slice"] = (("x", "z"), log10_q_slice, {
+        data["log10_q_slice"] = (("x_slice", "z_slice"), log10_q_slice, {
             "long_name": "log10 of the squashing factor Q of the field line through the point, "
                          "on the vertical x-z slice at y = y_slice", "units": "1"})
     # a data variable, not a scalar coordinate: xarray would tie that to every variable
@@ -400,6 +407,9 @@ def _dataset(cube, alpha, hc, xf, yf, foot, log10_q, summary, log10_q_slice, y_s
                                        "axis": "Z", "positive": "up"}),
         "x_foot": ("x_foot", xf, {"units": "Mm", "long_name": "x of the footpoint grid on the bottom (west)"}),
         "y_foot": ("y_foot", yf, {"units": "Mm", "long_name": "y of the footpoint grid on the bottom (north)"}),
+        "x_slice": ("x_slice", xs_, {"units": "Mm", "long_name": "x of the vertical slice (west)"}),
+        "z_slice": ("z_slice", zs_, {"units": "Mm", "long_name": "height of the vertical slice",
+                                     "positive": "up"}),
     }
     attrs = {
         "Conventions": "CF-1.8",

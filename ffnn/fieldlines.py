@@ -28,7 +28,6 @@ import numpy as np
 import xarray as xr
 
 from ffnn.boundary import FACES
-from ffnn.cube import field_array, spacing
 from ffnn.errors import DataError
 
 UNFINISHED = -1
@@ -38,10 +37,11 @@ FACE_AXIS = {0: 2, 1: 2, 2: 0, 3: 0, 4: 1, 5: 1}
 FACE_UV = {0: (0, 1), 1: (0, 1), 2: (1, 2), 3: (1, 2), 4: (0, 2), 5: (0, 2)}
 
 _BUFFER_BYTES = 48e6  # streamtracer's output buffer per call: lines x max_steps x 3 doubles
-# Steps per streamtracer call. It allocates, zeroes and copies max_steps points for every
-# line whatever its length, so a buffer spanning the longest lines costs more than the
-# tracing; most lines are short: longer ones are continued from their last point.
-_STEPS_PER_CALL = 256
+# Fewest steps per streamtracer call. It allocates, zeroes and copies max_steps points for
+# every line whatever its length, so for many lines a buffer spanning the longest ones
+# costs more than the tracing (most lines are short; longer ones are continued from their
+# last point); for a few lines (the figures) one call spans them whole.
+_MIN_STEPS_PER_CALL = 256
 
 
 def set_threads(threads: int | None) -> None:
@@ -73,17 +73,19 @@ class FieldGrid:
     padded: np.ndarray
 
     @classmethod
-    def from_array(cls, x, y, z, b: np.ndarray) -> "FieldGrid":
-        """From coordinates (Mm) and a field ``b`` of shape (3, nx, ny, nz)."""
+    def from_array(cls, x, y, z, b) -> "FieldGrid":
+        """From coordinates (Mm) and a field ``b``: (3, nx, ny, nz), or a sequence of three
+        (nx, ny, nz) components."""
         x, y, z = (np.asarray(c, dtype=np.float64) for c in (x, y, z))
-        b = np.asarray(b)
-        if b.shape != (3, x.size, y.size, z.size):
-            raise DataError(f"field has shape {b.shape}, grid is {(3, x.size, y.size, z.size)}")
         if min(x.size, y.size, z.size) < 2:
             raise DataError("field-line tracing needs at least 2 grid points along each axis")
         p = np.empty((x.size + 2, y.size + 2, z.size + 2, 3))
         for k in range(3):
-            p[1:-1, 1:-1, 1:-1, k] = b[k]
+            component = np.asarray(b[k])
+            if component.shape != (x.size, y.size, z.size):
+                raise DataError(f"field component {k} has shape {component.shape}, grid is "
+                                f"{(x.size, y.size, z.size)}")
+            p[1:-1, 1:-1, 1:-1, k] = component
         for axis in range(3):
             inner = [slice(1, -1)] * 3
             inner[:axis] = [slice(None)] * axis  # earlier axes are padded already: corners too
@@ -97,9 +99,22 @@ class FieldGrid:
 
     @classmethod
     def from_cube(cls, cube: xr.Dataset, prefix: str = "B") -> "FieldGrid":
-        """The field ``{prefix}x, {prefix}y, {prefix}z`` of a cube (dims x, y, z)."""
-        spacing(cube)  # regular axes, or DataError
-        return cls.from_array(cube["x"].values, cube["y"].values, cube["z"].values, field_array(cube, prefix))
+        """The field ``{prefix}x, {prefix}y, {prefix}z`` of a cube (dims x, y, z, regular)."""
+        names = [f"{prefix}{c}" for c in "xyz"]
+        missing = [n for n in names if n not in cube]
+        if missing:
+            raise DataError(f"cube lacks variable(s) {missing}")
+        axes = []
+        for c in ("x", "y", "z"):
+            if c not in cube.coords:
+                raise DataError(f"cube lacks coordinate {c!r}")
+            v = np.asarray(cube[c].values, dtype=np.float64)
+            d = np.diff(v)
+            if v.size < 2 or not np.allclose(d, d[0], rtol=1e-5) or d[0] <= 0:
+                raise DataError(f"cube axis {c} is not regular and increasing")
+            axes.append(v)
+        return cls.from_array(*axes, [(cube[n] if cube[n].dims == ("x", "y", "z")
+                                       else cube[n].transpose("x", "y", "z")).values for n in names])
 
     @property
     def lo(self) -> np.ndarray:
@@ -178,11 +193,11 @@ def trace(grid: FieldGrid, seeds, direction=1, *, step: float | None = None,
     direction : float or array_like, shape (n,)
         +1 follows B, -1 goes against it (one value for all seeds or one per seed).
     step : float, optional
-        RK4 step in Mm (default :func:`default_step`).
+        RK4 step in Mm, at most one grid spacing (default :func:`default_step`).
     max_length : float, optional
         Longest line in Mm (default four box diagonals); longer lines are UNFINISHED.
     integrand : ndarray, shape (nx, ny, nz), optional
-        Scalar on the grid integrated along each line (per Mm of the integrand times Mm).
+        Scalar on the grid integrated along each line (its unit times Mm).
     keep_points : bool
         Return the points of every line (memory grows with the number of lines).
     chunk : int, optional
@@ -195,120 +210,157 @@ def trace(grid: FieldGrid, seeds, direction=1, *, step: float | None = None,
     Raises
     ------
     DataError
-        A seed is outside the box or not finite.
+        A seed is outside the box or not finite; the step is not positive or longer than
+        a grid spacing.
     """
-    from streamtracer import StreamTracer, VectorGrid
-
     seeds = np.atleast_2d(np.asarray(seeds, dtype=np.float64))
     n = seeds.shape[0]
     if seeds.size == 0:
-        empty = np.zeros((0, 3))
-        return Lines(empty, np.zeros(0, np.int8), np.zeros(0),
+        return Lines(np.zeros((0, 3)), np.zeros(0, np.int8), np.zeros(0),
                      np.zeros(0) if integrand is not None else None, [] if keep_points else None)
     if seeds.ndim != 2 or seeds.shape[1] != 3:
         raise DataError(f"seeds must have shape (n, 3), got {seeds.shape}")
-    tol = 1e-9 * (grid.hi - grid.lo)
-    outside = ~np.all(np.isfinite(seeds) & (seeds >= grid.lo - tol) & (seeds <= grid.hi + tol), axis=1)
+    lo, hi = grid.lo, grid.hi
+    tol = 1e-9 * (hi - lo)
+    outside = ~np.all(np.isfinite(seeds) & (seeds >= lo - tol) & (seeds <= hi + tol), axis=1)
     if outside.any():
         raise DataError(f"{int(outside.sum())} seed(s) lie outside the box, e.g. {seeds[outside][0]}")
-    seeds = np.clip(seeds, grid.lo, grid.hi)
-    sign = np.broadcast_to(np.asarray(direction, dtype=np.float64), (n,))
-    sign = np.where(sign < 0, -1, 1)
+    seeds = np.clip(seeds, lo, hi)
+    sign = np.where(np.broadcast_to(np.asarray(direction, dtype=np.float64), (n,)) < 0, -1, 1)
     h = float(step) if step else default_step(grid)
     if not 0 < h <= (1 + 1e-9) * float(np.min(np.abs(grid.spacing))):
         raise DataError(f"step {h} Mm must be positive and at most one grid spacing")
     max_length = float(max_length) if max_length else 4.0 * grid.diagonal
-    steps_per_call = int(min(np.ceil(max_length / h) + 2, _STEPS_PER_CALL))
+    needed = int(np.ceil(max_length / h)) + 2
+    steps = min(needed, max(_MIN_STEPS_PER_CALL, int(_BUFFER_BYTES / (24 * n))))
     if chunk is None:
-        chunk = max(64, int(_BUFFER_BYTES / (24 * steps_per_call)))
-    vector_grid = VectorGrid(grid.padded, grid_coords=grid.padded_axes())
-    tracer = StreamTracer(steps_per_call, h)
+        chunk = max(64, int(_BUFFER_BYTES / (24 * steps)))
+    tracer = _Tracer(grid, h, steps)
 
-    end = np.empty((n, 3))
-    face = np.empty(n, np.int8)
-    length = np.empty(n)
-    integral = np.empty(n) if integrand is not None else None
-    points = [None] * n if keep_points else None
-    for s in (1, -1):
-        index = np.flatnonzero(sign == s)
-        for start in range(0, index.size, chunk):
-            idx = index[start:start + chunk]
-            lines, face[idx], end[idx] = _trace_chunk(grid, tracer, vector_grid, seeds[idx], s, h, max_length)
-            length[idx], integ = _integrate(grid, lines, end[idx], face[idx], integrand)
-            if integral is not None:
-                integral[idx] = integ
-            if keep_points:
-                for k, i in enumerate(idx):
-                    line = lines[k]
-                    if face[i] != UNFINISHED and np.any(line[-1] != end[i]):
-                        line = np.vstack([line, end[i]])
-                    points[i] = line
-    return Lines(end, face, length, integral, points)
+    out = Lines(np.empty((n, 3)), np.empty(n, np.int8), np.zeros(n),
+                np.zeros(n) if integrand is not None else None, [None] * n if keep_points else None)
+    for start in range(0, n, chunk):
+        idx = np.arange(start, min(start + chunk, n))
+        _trace_chunk(grid, tracer, seeds[idx], sign[idx], idx, max_length, integrand, out)
+    return out
 
 
-def _trace_chunk(grid: FieldGrid, tracer, vector_grid, seeds, sign, h, max_length):
-    """Trace one chunk of seeds. Returns the points of each line inside the box (list of
-    (m, 3), from the seed), the face code of each line's end and its end point (on the
-    face; for an unfinished line, its last point)."""
-    k = seeds.shape[0]
-    lines = [None] * k
-    face = np.full(k, UNFINISHED, np.int8)
-    end = np.empty((k, 3))
-    todo = np.arange(k)
+class _Tracer:
+    """streamtracer on the padded grid: ``(points, rot)`` of a batch of seeds, points
+    (k, steps, 3) in box coordinates, NaN after each line's last point; rot 2 where the
+    line left the (padded) grid, 1 where it ran out of steps or met a NaN.
+
+    Calls streamtracer's compiled core (``trace_streamlines``, what its ``StreamTracer``
+    class calls) with the raw output buffer: the class slices that buffer into one array
+    per line and filters NaN line by line in Python, which for the figures' 30 lines cost
+    more than the tracing itself. Falls back on the class if the core is not importable.
+    """
+
+    def __init__(self, grid: FieldGrid, step: float, steps: int):
+        axes = grid.padded_axes()
+        self.origin = np.array([a[0] for a in axes])
+        self.axes = [a - a[0] for a in axes]  # streamtracer wants grids starting at 0
+        self.grid, self.step, self.steps = grid, step, steps
+        try:
+            from streamtracer._streamtracer_rust import trace_streamlines
+        except ImportError:  # pragma: no cover - another streamtracer layout
+            trace_streamlines = None
+        self._core = trace_streamlines
+
+    def __call__(self, seeds, sign):
+        """Trace ``seeds`` (k, 3) along ``sign`` (k,) times B: both directions, one buffer."""
+        xs = np.empty((seeds.shape[0], self.steps, 3))
+        rot = np.empty(seeds.shape[0], dtype=int)
+        for s in (1, -1):
+            pick = sign == s
+            if pick.any():
+                xs[pick], rot[pick] = self._trace(seeds[pick], s)
+        return xs, rot
+
+    def _trace(self, seeds, sign):
+        if self._core is not None:
+            xs, ns, rot = self._core(np.ascontiguousarray(seeds - self.origin), *self.axes,
+                                     self.grid.padded, np.zeros(3, dtype=bool), int(sign), self.step,
+                                     self.steps)
+            xs += self.origin
+            xs[np.arange(self.steps)[None, :] >= np.asarray(ns)[:, None]] = np.nan
+            return xs, np.asarray(rot).reshape(-1)
+        from streamtracer import StreamTracer, VectorGrid  # pragma: no cover
+
+        tracer = StreamTracer(self.steps, self.step)  # pragma: no cover
+        tracer.trace(seeds, VectorGrid(self.grid.padded, grid_coords=self.grid.padded_axes()),
+                     direction=int(sign))  # pragma: no cover
+        xs = np.full((seeds.shape[0], self.steps, 3), np.nan)  # pragma: no cover
+        for j, line in enumerate(tracer.xs):  # pragma: no cover
+            xs[j, :len(line)] = line
+        return xs, np.asarray(tracer.ROT).reshape(-1)  # pragma: no cover
+
+
+def _trace_chunk(grid: FieldGrid, tracer: _Tracer, seeds, sign, idx, max_length, integrand, out: Lines):
+    """Trace ``seeds`` along ``sign`` B and fill entries ``idx`` of ``out``."""
+    lo, hi = grid.lo, grid.hi
+    todo = np.arange(idx.size)
     starts = seeds
+    pieces = [[] for _ in idx] if out.points is not None else None
+    length = np.zeros(idx.size)
+    integral = np.zeros(idx.size)
+    end = np.empty((idx.size, 3))
+    face = np.full(idx.size, UNFINISHED, np.int8)
     while todo.size:
-        tracer.trace(starts, vector_grid, direction=sign)
-        rot = np.asarray(tracer.ROT).reshape(-1)
-        for j, line in enumerate(tracer.xs):
-            line[0] = starts[j]  # the origin shift streamtracer applies can move a seed on a face out
-        cut, crossing, which = _first_exit(grid, tracer.xs)
-        full = []
-        for j, i in enumerate(todo):
-            new = tracer.xs[j]
-            inside = new[:cut[j]]
-            lines[i] = inside if lines[i] is None else np.vstack([lines[i], inside[1:]])
-            if cut[j] < len(new):  # crossed the box surface
-                face[i], end[i] = which[j], crossing[j]
-            else:
-                end[i] = lines[i][-1]
-                # a full buffer: the line goes on; a shorter "out of steps" met a NaN
-                # (streamtracer drops the NaN points); out of bounds: left the padding
-                if rot[j] == 1 and len(new) == tracer.max_steps:
-                    full.append(j)
-                elif rot[j] == 2:
-                    face[i], end[i] = _tangent_exit(grid, lines[i], sign)
-        full = np.asarray(full, dtype=int)
-        if full.size:
-            arcs = np.array([_arc(lines[i]) for i in todo[full]])
-            full = full[arcs + 0.5 * h < max_length]
-        todo = todo[full]
-        starts = np.stack([lines[i][-1] for i in todo]) if todo.size else None
-    return lines, face, end
-
-
-def _first_exit(grid: FieldGrid, lines):
-    """For each line (from inside the box): the index of its first point outside the box
-    (its length if none), the crossing point on the last segment and the face crossed."""
-    count = np.array([len(line) for line in lines])
-    pts = np.concatenate(lines)
-    out = np.flatnonzero(np.any((pts < grid.lo) | (pts > grid.hi), axis=1))
-    first = np.concatenate([[0], np.cumsum(count)[:-1]])
-    pos = np.searchsorted(out, first)
-    has = pos < out.size
-    has[has] = out[pos[has]] < first[has] + count[has]
-    cut = count.copy()
-    crossing = np.full((count.size, 3), np.nan)
-    which = np.full(count.size, UNFINISHED, np.int8)
-    if has.any():
-        g = out[pos[has]]
-        a, b = pts[g - 1], pts[g]  # the seed is inside: g - 1 belongs to the same line
-        dist, code = _exit(a, b - a, grid.lo, grid.hi)
-        crossing[has] = a + np.minimum(dist, 1.0)[:, None] * (b - a)
-        axis = np.array([FACE_AXIS[f] for f in code], dtype=int)
-        crossing[np.flatnonzero(has), axis] = np.where(code % 2 == 0, grid.lo[axis], grid.hi[axis])
-        which[has] = code
-        cut[has] = g - first[has]
-    return cut, crossing, which
+        xs, rot = tracer(starts, sign[todo])
+        k, m = xs.shape[:2]
+        rows = np.arange(k)
+        xs[:, 0] = starts  # the origin shift can move a seed on a face out by a rounding
+        finite = ~np.isnan(xs[..., 0])
+        last = finite.sum(axis=1) - 1  # lines are finite up to their last point
+        beyond = ((xs < lo) | (xs > hi)).any(axis=2)  # NaN compares False
+        crossed = beyond.any(axis=1)
+        first = beyond.argmax(axis=1)
+        inside = np.where(crossed, first - 1, last)  # last point inside the box
+        keep = np.arange(m - 1)[None, :] < inside[:, None]  # segments inside the box
+        d = np.diff(xs, axis=1)
+        seg = np.where(keep, np.sqrt(np.einsum("ijk,ijk->ij", d, d)), 0.0)
+        length[todo] += seg.sum(axis=1)
+        p_in = xs[rows, inside]
+        if integrand is not None:
+            values = np.zeros((k, m))
+            pts_inside = np.arange(m)[None, :] <= inside[:, None]
+            values[pts_inside] = grid.interpolate(integrand, xs[pts_inside])
+            integral[todo] += np.sum(0.5 * (values[:, :-1] + values[:, 1:]) * seg, axis=1)
+        e = p_in.copy()
+        f = np.full(k, UNFINISHED, np.int8)
+        if crossed.any():
+            a, b = p_in[crossed], xs[rows[crossed], first[crossed]]
+            dist, code = _exit(a, b - a, lo, hi)
+            e[crossed] = a + np.minimum(dist, 1.0)[:, None] * (b - a)
+            f[crossed] = code
+        for j in np.flatnonzero(~crossed & (rot == 2)):  # left the padding in one step
+            f[j], e[j] = _tangent_exit(grid, xs[j, :inside[j] + 1], sign[todo[j]])
+        done = f != UNFINISHED
+        if done.any():
+            axis = np.array([FACE_AXIS[int(c)] for c in f[done]], dtype=int)
+            e[np.flatnonzero(done), axis] = np.where(f[done] % 2 == 0, lo[axis], hi[axis])  # on the face
+        extra = np.where(done, np.linalg.norm(e - p_in, axis=1), 0.0)
+        length[todo] += extra
+        if integrand is not None and done.any():
+            f_in = values[rows, inside]
+            integral[todo] += np.where(done, 0.5 * (f_in + grid.interpolate(integrand, e)) * extra, 0.0)
+        end[todo], face[todo] = e, f
+        if pieces is not None:
+            for j, i in enumerate(todo):
+                pieces[i].append(xs[j, :inside[j] + 1] if not pieces[i] else xs[j, 1:inside[j] + 1])
+                if done[j] and (e[j] != p_in[j]).any():
+                    pieces[i].append(e[j][None])
+        # a full buffer: the line goes on; a shorter one that did not leave met a NaN
+        more = ~done & (last == m - 1) & (length[todo] + 0.5 * tracer.step < max_length)
+        todo = todo[more]
+        starts = p_in[more]
+    out.end[idx], out.face[idx], out.length[idx] = end, face, length
+    if out.integral is not None:
+        out.integral[idx] = integral
+    if pieces is not None:
+        for i, parts in zip(idx, pieces):
+            out.points[i] = np.concatenate(parts)
 
 
 def _tangent_exit(grid: FieldGrid, line, sign):
@@ -322,46 +374,7 @@ def _tangent_exit(grid: FieldGrid, line, sign):
     if not norm > 0:
         return UNFINISHED, p
     dist, code = _exit(p[None], t[None] / norm, grid.lo, grid.hi)
-    e = p + dist[0] * t / norm
-    axis = FACE_AXIS[int(code[0])]
-    e[axis] = grid.lo[axis] if code[0] % 2 == 0 else grid.hi[axis]
-    return code[0], e
-
-
-def _arc(line) -> float:
-    return float(np.sum(np.linalg.norm(np.diff(line, axis=0), axis=1)))
-
-
-def _integrate(grid: FieldGrid, lines, end, face, integrand):
-    """Length of each line (its points, then the last piece to its end point on a face)
-    and the trapezoidal line integral of ``integrand`` (None without one)."""
-    count = np.array([len(line) for line in lines])
-    pts = np.concatenate(lines)
-    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
-    inner = np.ones(seg.size, dtype=bool)
-    bounds = np.cumsum(count)[:-1]
-    inner[bounds - 1] = False  # segments joining two lines
-    seg = np.where(inner, seg, 0.0)
-    starts = np.concatenate([[0], bounds])
-    last = pts[np.cumsum(count) - 1]
-    extra = np.where(face == UNFINISHED, 0.0, np.linalg.norm(end - last, axis=1))
-    length = _per_line(seg, starts, count) + extra
-    if integrand is None:
-        return length, None
-    f = grid.interpolate(integrand, pts)
-    trap = np.where(inner, 0.5 * (f[:-1] + f[1:]) * seg, 0.0)
-    f_end = grid.interpolate(integrand, end)
-    return length, _per_line(trap, starts, count) + 0.5 * (f[np.cumsum(count) - 1] + f_end) * extra
-
-
-def _per_line(values, starts, count):
-    """Sums of ``values`` (one per segment of the concatenated lines) per line."""
-    out = np.zeros(starts.size)
-    has = count > 1
-    if values.size and has.any():
-        sums = np.add.reduceat(values, np.minimum(starts, values.size - 1))
-        out[has] = sums[has]
-    return out
+    return code[0], p + dist[0] * t / norm
 
 
 def _exit(p, t, lo, hi):

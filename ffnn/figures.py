@@ -209,19 +209,26 @@ def heliographic_overlay(ax, ds: xr.Dataset, color: str = "gold") -> bool:
 
 
 def _map_axes(ax, ds: xr.Dataset, what: str) -> None:
-    """Mm labels, and the heliographic grid where the map has a WCS."""
-    ax.set_xlabel("x (west) [Mm]")
-    ax.set_ylabel("y (north) [Mm]")
+    """Mm labels, and the heliographic grid where the map has a WCS; ``what`` (the
+    background) in small print under the x label."""
+    notes = [what] if what else []
     if heliographic_overlay(ax, ds):
-        ax.text(0.01, 0.01, f"{what}; Carrington longitude (dashed) and latitude (dotted) in deg",
-                transform=ax.transAxes, fontsize=7, color="black",
-                bbox={"facecolor": "white", "alpha": 0.7, "lw": 0})
+        notes.append("Carrington longitude (dashed) and latitude (dotted) in deg")
+    ax.set_xlabel("x (west) [Mm]" + "".join(f"\n{n}" for n in notes), fontsize=9)
+    ax.set_ylabel("y (north) [Mm]")
+
+
+def _map_size(ds: xr.Dataset, width: float = 9.0) -> tuple[float, float]:
+    """A figure size that fits a map of ``ds``'s x, y aspect with a colour bar."""
+    x, y = ds["x"].values, ds["y"].values
+    aspect = float(np.ptp(y) / np.ptp(x)) if x.size > 1 and np.ptp(x) > 0 else 1.0
+    return width, float(np.clip(0.8 * width * aspect, 3.0, 10.0)) + 1.4
 
 
 def fieldlines_xy_figure(bottom: xr.Dataset, lines, reference_lines=None, title: str = "", dpi: int = 110):
     """Field lines projected on the xy plane over the observed bottom Bz (``boundary.nc``)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 7), dpi=dpi, constrained_layout=True)
+    fig, ax = plt.subplots(figsize=_map_size(bottom, 8.0), dpi=dpi, constrained_layout=True)
     _, _, bz, lim = _observed_bz(bottom)
     extent = _extent(bottom)
     im = ax.imshow(bz.T, origin="lower", extent=extent, cmap="gray", vmin=-lim, vmax=lim)
@@ -370,7 +377,7 @@ UNDEFINED_COLOUR = "#9ecae1"  # footpoints whose Tw or Q is undefined (NaN)
 
 def _map_figure(derived, bottom, name, cmap, vmin, vmax, label, title, dpi):
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 6.5), dpi=dpi, constrained_layout=True)
+    fig, ax = plt.subplots(figsize=_map_size(bottom), dpi=dpi, constrained_layout=True)
     im = ax.imshow(derived[name].transpose("x_foot", "y_foot").values.T, origin="lower",
                    extent=_footpoint_extent(derived), vmin=vmin, vmax=vmax, interpolation="nearest",
                    cmap=plt.get_cmap(cmap).with_extremes(bad=UNDEFINED_COLOUR))
@@ -403,12 +410,12 @@ def q_figure(derived: xr.Dataset, bottom: xr.Dataset, title: str = "", dpi: int 
 def q_slice_figure(derived: xr.Dataset, title: str = "", dpi: int = 110):
     """log10 Q on the vertical x-z slice of the derived products."""
     plt = _pyplot()
-    x, z = derived["x"].values, derived["z"].values
+    x, z = derived["x_slice"].values, derived["z_slice"].values
     height = float(np.clip(8 * np.ptp(z) / max(np.ptp(x), 1e-9), 2.0, 8.0)) + 1.2
     fig, ax = plt.subplots(figsize=(10, height), dpi=dpi, constrained_layout=True)
     if "log10_q_slice" in derived:
         dx, dz = (x[1] - x[0]) / 2, (z[1] - z[0]) / 2
-        im = ax.imshow(derived["log10_q_slice"].transpose("x", "z").values.T, origin="lower",
+        im = ax.imshow(derived["log10_q_slice"].transpose("x_slice", "z_slice").values.T, origin="lower",
                        extent=[x[0] - dx, x[-1] + dx, z[0] - dz, z[-1] + dz],
                        cmap=plt.get_cmap("gray_r").with_extremes(bad=UNDEFINED_COLOUR),
                        vmin=np.log10(2.0), vmax=5.0, interpolation="nearest", aspect="equal")

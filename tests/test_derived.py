@@ -106,7 +106,7 @@ def test_nan_field_stops_a_line_unfinished_and_bad_seeds_are_refused():
 
 
 def test_uniform_field_has_q_two_and_no_twist():
-    ds = derived_dataset(cube_of(uniform(bz=200.0), *unit_box(13)))
+    ds = derived_dataset(cube_of(uniform(bz=200.0), *unit_box(13)), DerivedSettings(slice_every=1))
     assert np.all(ds["end_face"].values == FACE_CODES["top"])
     assert np.allclose(10 ** ds["log10_q"].values, 2.0, rtol=1e-9)
     assert np.allclose(ds["twist"].values, 0.0, atol=1e-12)

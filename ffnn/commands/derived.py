@@ -40,6 +40,8 @@ def register(subparsers) -> None:
                    help="offset of the auxiliary lines of Q, fraction of the footpoint spacing (default 0.25)")
     p.add_argument("--slice-y", type=float, help="y (Mm) of the vertical slice of Q (default: the box centre)")
     p.add_argument("--no-slice", action="store_true", help="skip the vertical slice of Q")
+    p.add_argument("--slice-every", type=int, default=2,
+                   help="the slice takes every n-th grid point in x and z (default 2)")
     p.add_argument("--strong-field", type=float, default=100.0,
                    help="|Bz| (G) of the strong-field footpoints of the Tw summary (default 100)")
     p.add_argument("--threads", type=int, help="tracing threads (default: all cores)")
@@ -84,7 +86,7 @@ def cmd_derived(args) -> int:
     from ffnn.derived import DerivedSettings, derived_dataset, encoding
 
     settings = DerivedSettings(oversample=args.oversample, step=args.step, delta=args.delta,
-                               slice_y=args.slice_y, slice=not args.no_slice,
+                               slice_y=args.slice_y, slice=not args.no_slice, slice_every=args.slice_every,
                                strong_field=args.strong_field)
     cube = read_cube(args.cube)
     bottom = _open(args.boundary, "bottom map") if args.boundary else None

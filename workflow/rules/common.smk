@@ -445,6 +445,7 @@ def derived_args(wildcards):
     block = config["derived"]
     words = ["--region", wildcards.region, "--oversample", block["oversample"], "--step", block["step"],
              "--delta", block["delta"], "--strong-field", block["strong_field_g"],
+             "--slice-every", block["slice_every"],
              "--dpi", config["figures"]["dpi"]]
     if not block["slice"]:
         words.append("--no-slice")
