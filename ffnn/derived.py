@@ -352,9 +352,19 @@ def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSetting
             log10_q_slice = np.log10(q_slice)
     unfinished = float(np.mean(foot["end_face"] == UNFINISHED))
     undefined_q = float(np.mean(~np.isfinite(foot["q"])))
+    strong = np.abs(foot["bz"]) >= settings.strong_field
+    undefined_strong = float(np.mean(~np.isfinite(foot["q"][strong]))) if strong.any() else 0.0
+    finite_q = foot["q"][np.isfinite(foot["q"])]
+    below_two = float(np.mean(finite_q < 1.9)) if finite_q.size else 0.0  # exact Q >= 2
     if unfinished > 0.01:
         log.warning("%.1f %% of the footpoint lines reach no face of the box (null or non-finite "
                     "field, or longer than four box diagonals): their Tw and Q are NaN", 100 * unfinished)
+    if undefined_strong > 0.05:
+        log.warning("Q is undefined at %.1f %% of the strong-field footpoints (|Bz| >= %g G)",
+                    100 * undefined_strong, settings.strong_field)
+    if below_two > 0.05:
+        log.warning("%.1f %% of the defined Q values are below 1.9 (exactly, Q >= 2): the mapping is "
+                    "under-resolved; try a finer oversample", 100 * below_two)
     ds = _dataset(cube, alpha, hc, xf, yf, foot, log10_q, summary,
                   log10_q_slice if settings.slice else None, y_slice, xs_, zs_)
     ds.attrs.update({
@@ -362,6 +372,7 @@ def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSetting
         "derived_slice_every": settings.slice_every,
         "strong_field_threshold_gauss": settings.strong_field, "current_source": j_source,
         "unfinished_line_fraction": unfinished, "undefined_q_fraction": undefined_q,
+        "undefined_q_fraction_strong_field": undefined_strong, "q_below_1p9_fraction": below_two,
     })
     return ds
 

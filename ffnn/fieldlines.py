@@ -5,18 +5,19 @@ with fixed-length fourth-order Runge-Kutta steps, in compiled code and in parall
 lines (rayon threads: ``RAYON_NUM_THREADS``, see :func:`set_threads`). This module adds
 what the products need around it:
 
-* lines run until they leave the box; the last point is then carried along the field
-  direction onto the face it crosses, so every finished line ends *on* a face of the box
-  (code in :data:`FACES`), or is marked :data:`UNFINISHED` (it met a null or non-finite
-  field, or exceeded ``max_length``);
-* lines longer than one ``streamtracer`` call allows are continued from their last point
-  (its output buffer is ``max_steps`` points per line, whatever the line's length, so
-  the buffer is kept near one box diagonal);
-* line integrals of a scalar given on the grid (e.g. the force-free parameter alpha, for
-  the twist number), by the trapezoidal rule along the traced points;
-* seeds are processed in chunks, so memory stays bounded for ~10^5-10^6 lines.
+* the grid is padded by one linearly extrapolated cell on every side (see
+  :class:`FieldGrid` for why), lines run one step past the box surface, and each is cut
+  where its last segment crosses the surface: every finished line ends *on* a face of the
+  box (code in :data:`FACE_CODES`), or is :data:`UNFINISHED` (it met a null or
+  non-finite field, or exceeded ``max_length``);
+* lines longer than one streamtracer call allows are continued from their last point
+  (streamtracer allocates ``max_steps`` points for every line of a call, whatever its
+  length, so for many lines the buffer is kept short);
+* line integrals of a scalar given on the grid (e.g. alpha, for the twist number), by the
+  trapezoidal rule along the traced points;
+* seeds are processed in chunks, so memory stays bounded for 10^5-10^6 lines.
 
-Coordinates are those of the cube (Mm); the grid must be regular (:func:`ffnn.cube.spacing`).
+Coordinates are those of the cube (Mm) on a regular grid.
 """
 
 from __future__ import annotations
@@ -261,11 +262,7 @@ class _Tracer:
         self.origin = np.array([a[0] for a in axes])
         self.axes = [a - a[0] for a in axes]  # streamtracer wants grids starting at 0
         self.grid, self.step, self.steps = grid, step, steps
-        try:
-            from streamtracer._streamtracer_rust import trace_streamlines
-        except ImportError:  # pragma: no cover - another streamtracer layout
-            trace_streamlines = None
-        self._core = trace_streamlines
+        self._core = _compiled_core()
 
     def __call__(self, seeds, sign):
         """Trace ``seeds`` (k, 3) along ``sign`` (k,) times B: both directions, one buffer."""
@@ -285,15 +282,24 @@ class _Tracer:
             xs += self.origin
             xs[np.arange(self.steps)[None, :] >= np.asarray(ns)[:, None]] = np.nan
             return xs, np.asarray(rot).reshape(-1)
-        from streamtracer import StreamTracer, VectorGrid  # pragma: no cover
+        from streamtracer import StreamTracer, VectorGrid
 
-        tracer = StreamTracer(self.steps, self.step)  # pragma: no cover
+        tracer = StreamTracer(self.steps, self.step)
         tracer.trace(seeds, VectorGrid(self.grid.padded, grid_coords=self.grid.padded_axes()),
-                     direction=int(sign))  # pragma: no cover
-        xs = np.full((seeds.shape[0], self.steps, 3), np.nan)  # pragma: no cover
-        for j, line in enumerate(tracer.xs):  # pragma: no cover
+                     direction=int(sign))
+        xs = np.full((seeds.shape[0], self.steps, 3), np.nan)
+        for j, line in enumerate(tracer.xs):
             xs[j, :len(line)] = line
-        return xs, np.asarray(tracer.ROT).reshape(-1)  # pragma: no cover
+        return xs, np.asarray(tracer.ROT).reshape(-1)
+
+
+def _compiled_core():
+    """streamtracer's compiled ``trace_streamlines`` (None if this streamtracer has none)."""
+    try:
+        from streamtracer._streamtracer_rust import trace_streamlines
+    except ImportError:
+        return None
+    return trace_streamlines
 
 
 def _trace_chunk(grid: FieldGrid, tracer: _Tracer, seeds, sign, idx, max_length, integrand, out: Lines):

@@ -102,6 +102,24 @@ def test_nan_field_stops_a_line_unfinished_and_bad_seeds_are_refused():
         trace(grid, [[0.0, 0.0, 0.0]], step=1.0)
 
 
+def test_streamtracer_class_and_compiled_core_give_the_same_lines(monkeypatch):
+    from ffnn import fieldlines
+
+    cube = cube_of(dipoles, *unit_box(17, 1.0))
+    grid = FieldGrid.from_cube(cube)
+    seeds = np.stack(np.meshgrid(np.linspace(-0.8, 0.8, 5), np.linspace(-0.8, 0.8, 5), [0.0],
+                                 indexing="ij"), axis=-1).reshape(-1, 3)
+    sign = np.sign(grid.field_at(seeds)[:, 2])
+    ones = np.ones(cube["Bx"].shape)
+    core = trace(grid, seeds, sign, keep_points=True, integrand=ones, max_length=1.0)
+    assert fieldlines._compiled_core() is not None
+    monkeypatch.setattr(fieldlines, "_compiled_core", lambda: None)
+    public = trace(grid, seeds, sign, keep_points=True, integrand=ones, max_length=1.0)
+    assert np.array_equal(core.face, public.face) and (core.face == UNFINISHED).any()
+    assert np.allclose(core.end, public.end) and np.allclose(core.integral, public.integral)
+    assert all(np.allclose(a, b) for a, b in zip(core.points, public.points))
+
+
 # ---------------------------------------------------------------- analytic checks
 
 

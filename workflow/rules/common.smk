@@ -432,7 +432,7 @@ def derived_targets(region):
     if derived_enabled():
         targets += [f"results/{region}/derived.nc"]
         targets += [f"results/{region}/figures/{name}" for name in DERIVED_FIGURES]
-    if export_enabled():
+    if export_enabled() and export_formats(region):
         targets.append(f"results/{region}/export")
     return targets
 
@@ -452,8 +452,12 @@ def derived_args(wildcards):
     return quoted(words)
 
 
-def export_args(wildcards):
+def export_formats(region):
     formats = list(config["export"]["formats"])
-    if REGIONS[wildcards.region]["kind"] != "sharp":  # no WCS: no maps on the Sun
+    if REGIONS[region]["kind"] != "sharp":  # no WCS: no maps on the Sun
         formats = [f for f in formats if f != "fits"]
-    return quoted(["--format", *formats]) if formats else ""
+    return formats
+
+
+def export_args(wildcards):
+    return quoted(["--format", *export_formats(wildcards.region)])
