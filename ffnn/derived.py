@@ -35,7 +35,7 @@ import numpy as np
 import xarray as xr
 
 from ffnn.cube import field_array, spacing
-from ffnn.errors import ConfigError, DataError
+from ffnn.errors import ConfigError
 from ffnn.fieldlines import FACE_AXIS, FACE_CODES, FACE_UV, UNFINISHED, FieldGrid, trace
 from ffnn.wcs import WCS_KEYS, has_wcs, wcs_attrs
 
