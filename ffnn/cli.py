@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "ffnn.commands.classify",
     "ffnn.commands.keywords",
     "ffnn.commands.products",
+    "ffnn.commands.derived",
 )
 # Which module registers which subcommand, so that one command imports only its own
 # module: sklearn (classify) or drms (sharp) cost seconds that every Snakemake job paid.
@@ -29,6 +30,7 @@ COMMANDS = {
     "ffnn.commands.classify": ("classify",),
     "ffnn.commands.keywords": ("sharp-keywords", "flare-events"),
     "ffnn.commands.products": ("figures", "summary-row", "summary", "lowlou-table"),
+    "ffnn.commands.derived": ("derived", "export"),
 }
 
 

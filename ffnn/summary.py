@@ -79,9 +79,16 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "pf_e_m_prime": ("1", "e_m_prime of the potential field"),
     "pf_epsilon": ("1", "epsilon of the potential field"),
     "pf_sigma_j": ("1", "sigma_j of the potential field"),
+    "mean_abs_tw": ("1", "mean |Tw| (twist number) of the field lines rooted at strong-field footpoints"),
+    "max_abs_tw": ("1", "max |Tw| of the field lines rooted at strong-field footpoints"),
+    "qsl_area_mm2": ("Mm2", "area of the bottom where log10 Q > 3 (quasi-separatrix layers)"),
+    "flux_tw_gt1_mx": ("Mx", "unsigned flux of the field lines with |Tw| > 1 (flux ropes; closed lines once)"),
     **{k: (u, f"SHARP keyword {k}") for k, u in SHARP_KEYWORD_UNITS.items()},
 }
 
+# summary column -> scalar of derived.nc (ffnn.derived.SUMMARY)
+DERIVED_COLUMNS = {"mean_abs_tw": "mean_abs_twist", "max_abs_tw": "max_abs_twist",
+                   "qsl_area_mm2": "qsl_area", "flux_tw_gt1_mx": "twisted_flux"}
 REFERENCE_METRICS = ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon")
 _QUALITY_KEYS = ("energy_erg", "energy_pot_erg", "free_energy_erg", "e_over_epot", "unsigned_flux_mx",
                  "total_unsigned_current_a", "sigma_j", "theta_j_deg", "mean_abs_fi")
@@ -132,14 +139,15 @@ def _number(value):
 
 def region_row(region: str, *, train: dict, quality: dict, record: dict | None = None,
                profiles=None, reference: dict | None = None, potential_reference: dict | None = None,
-               meta: dict | None = None) -> dict:
+               meta: dict | None = None, derived=None) -> dict:
     """One summary row (a flat dict of :data:`COLUMNS` plus extras) and its details.
 
     ``train``: ``train.json``; ``quality``: ``ffnn metrics --potential`` JSON of the model;
     ``record``: ``ffnn resolve --json`` output (SHARP regions); ``profiles``: the height
     profiles dataset (its top values are the whole-cube factors); ``reference`` and
     ``potential_reference``: ``ffnn metrics --reference`` JSON of the model and of the
-    potential field (benchmark regions); ``meta``: extra columns (e.g. ``kind``, ``noaa``).
+    potential field (benchmark regions); ``meta``: extra columns (e.g. ``kind``, ``noaa``);
+    ``derived``: the ``ffnn derived`` dataset (its summary scalars, :data:`DERIVED_COLUMNS`).
     """
     row: dict = {"region": region, "kind": "sharp" if record else "lowlou"}
     meta = dict(meta or {})
@@ -171,6 +179,9 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
     row.update({"loss_total": _number(final.get("loss")), "loss_bc": _number(final.get("loss_bc")),
                 "loss_div": _number(final.get("loss_div")), "loss_ff": _number(final.get("loss_ff")),
                 "wall_time_s": _number(train.get("elapsed_s")), "stop_reason": train.get("stop_reason")})
+    if derived is not None:
+        for column, name in DERIVED_COLUMNS.items():
+            row[column] = _number(derived[name].values) if name in derived else None
     if reference is not None:
         for key in REFERENCE_METRICS:
             row[key] = _number(reference.get(key))

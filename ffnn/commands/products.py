@@ -46,6 +46,7 @@ def register(subparsers) -> None:
     p.add_argument("--record", help="SHARP record JSON (ffnn resolve --json): identifiers and keywords")
     p.add_argument("--reference", help="metrics JSON of the model against a reference field")
     p.add_argument("--potential-reference", help="metrics JSON of the potential field against the reference")
+    p.add_argument("--derived", help="derived.nc of ffnn derived: twist and squashing-factor columns")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="extra value for the row (YAML value), e.g. noaa=11158 or lowlou_n=1")
     p.add_argument("-o", "--output", required=True, help="row JSON")
@@ -123,8 +124,9 @@ def cmd_summary_row(args) -> int:
     reference = read_json(args.reference, "metrics file") if args.reference else None
     pf = read_json(args.potential_reference, "metrics file") if args.potential_reference else None
     profiles = _open(args.profiles, "height profiles") if args.profiles else None
+    derived = _open(args.derived, "derived products") if args.derived else None
     row = region_row(args.region, train=train, quality=quality, record=record, profiles=profiles,
-                     reference=reference, potential_reference=pf, meta=_meta(args.meta))
+                     reference=reference, potential_reference=pf, meta=_meta(args.meta), derived=derived)
     write_row(row, args.output)
     log.info("wrote %s", args.output)
     return 0

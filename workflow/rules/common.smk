@@ -235,6 +235,8 @@ def row_inputs(wildcards):
     base = f"results/{region}"
     files = {"train": f"{base}/train/train.json", "quality": f"{base}/quality.json",
              "profiles": f"{base}/profiles.nc"}
+    if derived_enabled():
+        files["derived"] = f"{base}/derived.nc"
     if REGIONS[region]["kind"] == "sharp":
         files["record"] = f"{base}/resolve.json"
     else:
@@ -246,6 +248,8 @@ def row_inputs(wildcards):
 def row_args(wildcards, input):
     info = REGIONS[wildcards.region]
     words = ["--region", wildcards.region, "--meta", f"kind={info['kind']}"]
+    if derived_enabled():
+        words += ["--derived", input.derived]
     if info["kind"] == "sharp":
         words += ["--record", input.record, "--meta", f"noaa={info['noaa']}",
                   "--meta", f"requested_time={info['time']}"]
@@ -272,6 +276,7 @@ def final_targets():
         targets += [f"results/{region}/cube.nc", f"results/{region}/profiles.nc",
                     f"results/{region}/row.json"]
         targets += [f"results/{region}/figures/{name}" for name in FIGURES]
+        targets += derived_targets(region)
     if REGIONS:
         targets += ["results/summary.tsv", "results/summary.nc"]
     if LOWLOU_REGIONS:
@@ -332,3 +337,55 @@ def classify_targets():
     if SHARP_REGIONS and CLASSIFY["predict_regions"]:
         targets.append("results/classify/regions/predictions.csv")
     return targets
+
+
+# ---------------------------------------------------------------- derived products and exports
+# Issue 15: `ffnn derived` on every region unless config derived.enabled is false;
+# `ffnn export` only when config export.enabled is true (FITS maps only where the
+# region has a WCS: SHARP regions).
+
+DERIVED_FIGURES = ["twist.png", "log10_q.png", "q_slice.png"]
+
+
+def derived_enabled():
+    return bool(config["derived"]["enabled"])
+
+
+def export_enabled():
+    return bool(config["export"]["enabled"]) and derived_enabled()
+
+
+def derived_targets(region):
+    targets = []
+    if derived_enabled():
+        targets += [f"results/{region}/derived.nc"]
+        targets += [f"results/{region}/figures/{name}" for name in DERIVED_FIGURES]
+    if export_enabled() and export_formats(region):
+        targets.append(f"results/{region}/export")
+    return targets
+
+
+def derived_threads():
+    return config["derived"]["threads"]
+
+
+def derived_args(wildcards):
+    block = config["derived"]
+    words = ["--region", wildcards.region, "--oversample", block["oversample"], "--step", block["step"],
+             "--delta", block["delta"], "--strong-field", block["strong_field_g"],
+             "--slice-every", block["slice_every"],
+             "--dpi", config["figures"]["dpi"]]
+    if not block["slice"]:
+        words.append("--no-slice")
+    return quoted(words)
+
+
+def export_formats(region):
+    formats = list(config["export"]["formats"])
+    if REGIONS[region]["kind"] != "sharp":  # no WCS: no maps on the Sun
+        formats = [f for f in formats if f != "fits"]
+    return formats
+
+
+def export_args(wildcards):
+    return quoted(["--format", *export_formats(wildcards.region)])
