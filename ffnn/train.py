@@ -249,6 +249,7 @@ class TrainResult:
     elapsed_s: float
     rollbacks: int = 0
     meta: dict = field(default_factory=dict)
+    trained: bool = True  # False: a resumed run that had already stopped (nothing changed)
 
 
 def initial_scale(target: np.ndarray, mask: np.ndarray) -> tuple[list[float], list[float]]:
@@ -538,10 +539,17 @@ class Trainer:
         cfg = self.config
         if resume and self.out_dir is not None:
             self.try_resume()
+        reason = self._stop_reason(self.history[-1]["loss"]) if self.history else None
+        if reason:
+            log.info("training already stopped (%s) at iteration %d: nothing to do", reason, self.iteration)
+            result = self._result(reason)
+            result.trained = False
+            return result
+        self._check_start()
         good = self._state()
         bar = tqdm(total=cfg.max_iterations, initial=min(self.iteration, cfg.max_iterations),
                    disable=not cfg.progress, desc="train", unit="it", mininterval=2.0)
-        reason = None
+        started, first_iteration = self.elapsed_s, self.iteration
         while True:
             t0 = time.perf_counter()
             self._record = True
@@ -567,6 +575,8 @@ class Trainer:
             bar.set_postfix(loss=f"{terms['loss']:.3g}", bc=f"{terms['loss_bc']:.3g}",
                             div=f"{terms['loss_div']:.3g}", ff=f"{terms['loss_ff']:.3g}", refresh=False)
             bar.update(0)
+            if not cfg.progress:
+                self._log_step(terms, started, first_iteration)
             if callback is not None:
                 callback(self)
             reason = self._stop_reason(terms["loss"])
@@ -577,12 +587,39 @@ class Trainer:
             if reason:
                 break
         bar.close()
+        return self._result(reason)
+
+    def _result(self, reason: str) -> TrainResult:
         final = self.loss_terms(backward=False)
         log.info("training stopped (%s) after %d iterations, %.1f s: loss %.4g (bc %.4g, div %.4g, ff %.4g)",
                  reason, self.iteration, self.elapsed_s, final["loss"], final["loss_bc"],
                  final["loss_div"], final["loss_ff"])
         return TrainResult(self.model, self.history, reason, self.elapsed_s, self.rollbacks,
                            self.metadata(final, reason))
+
+    def _log_step(self, terms: dict, started: float, first_iteration: int) -> None:
+        """One log line per step: progress, the loss terms, speed and time left."""
+        cfg = self.config
+        rate = (self.iteration - first_iteration) / max(self.elapsed_s - started, 1e-9)
+        left = []
+        if cfg.time_budget_s is not None:
+            left.append(cfg.time_budget_s - self.elapsed_s)
+        if rate > 0:
+            left.append((cfg.max_iterations - self.iteration) / rate)
+        log.info("iteration %d: loss %.4g (bc %.4g G2, div %.4g, ff %.4g; physics x%.3g), %.0f s, "
+                 "%.2f it/s, %s left", self.iteration, terms["loss"], terms["loss_bc"], terms["loss_div"],
+                 terms["loss_ff"], self.physics_weight(), self.elapsed_s, rate,
+                 f"{max(min(left), 0):.0f} s" if left else "unknown")
+
+    def _check_start(self) -> None:
+        """Refuse a start whose loss is not finite, naming the cause, before any step."""
+        terms = self.loss_terms(backward=False)
+        if all(math.isfinite(v) for v in terms.values()):
+            return
+        worst = float(np.abs(self.boundary.target).max())
+        raise DataError(f"the loss is not finite before training starts (boundary term {terms['loss_bc']:.3g}, "
+                        f"largest boundary value {worst:.3g} G): check the boundary data for "
+                        "unphysical values or units")
 
     def _round_end(self) -> int | None:
         """Iteration at which the current sample round ends (None: never)."""
@@ -612,9 +649,11 @@ class Trainer:
         self.rollbacks = rollbacks
         self._restart_optimizer()
         if self.rollbacks >= self.config.max_rollbacks:
-            raise FFNNError(f"training diverged (non-finite loss) {self.rollbacks} times; last good "
-                            f"state at iteration {it} is kept in the checkpoint. Lower the learning "
-                            "difficulty (e.g. lambda_div) or use dtype float64")
+            kept = (f"the checkpoint keeps iteration {self._last_checkpoint}"
+                    if self.out_dir is not None and (self.out_dir / "checkpoint.pt").exists()
+                    else "no checkpoint was written")
+            raise FFNNError(f"training diverged (non-finite loss) {self.rollbacks} times after iteration {it} "
+                            f"({kept}); try dtype float64 or a longer warm-up")
 
     def metadata(self, final: dict, reason: str | None) -> dict:
         """Everything needed to rebuild and document the model."""
@@ -680,6 +719,8 @@ def train(boundary: xr.Dataset, config: TrainConfig, out_dir, resume: bool = Tru
     out_dir = Path(out_dir)
     trainer = Trainer(boundary, config, out_dir, init_model=init_model)
     result = trainer.fit(resume=resume, callback=callback)
+    if not result.trained and all((out_dir / name).exists() for name in ("model.pt", "train.json")):
+        return result  # a finished training: its files stay as they are
     trainer.save_checkpoint()
     save_model(result, out_dir / "model.pt")
     tmp = out_dir / ".train.json.tmp"

@@ -174,7 +174,7 @@ def cmd_train(args) -> int:
     cfg = load_train_config(args.config, args.set, threads=args.threads, device=args.device)
     boundary = load_boundary(args.boundary)
     result = train(boundary, cfg, args.out, resume=not args.no_resume, init_model=args.init_model)
-    log.info("model written to %s", Path(args.out) / "model.pt")
+    log.info("model in %s", Path(args.out) / "model.pt")
     return 0 if result.stop_reason else 1
 
 
