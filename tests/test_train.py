@@ -165,3 +165,34 @@ def test_training_log_has_a_line_per_step(faces, caplog):
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("iteration ")]
     assert len(lines) == 4  # 20 iterations in steps of 5
     assert "iteration 20: loss" in lines[-1] and "it/s" in lines[-1] and "s left" in lines[-1]
+
+
+def test_potential_field_start_fits_the_potential_field_first(faces, tmp_path):
+    from ffnn.boundary import cube_faces as faces_of
+    from ffnn.commands.core import bottom_map
+    from ffnn.potential import potential_cube
+
+    ref = lowlou_cube(shape=(10, 10, 10))
+    pf = potential_cube(bottom_map(ref), nz=10)
+    cfg = TrainConfig(**SMALL, potential_iterations=20, warmup_iterations=10, max_iterations=40)
+    tr = Trainer(faces_of(ref, ("bottom",)), cfg, None, potential=pf)
+    phases, weights = [], []
+
+    def watch(t):
+        phases.append(t.phase())
+        weights.append(t.physics_weight())
+
+    tr.fit(callback=watch)
+    assert phases[:4] == ["potential"] * 4 and phases[4:6] == ["warmup"] * 2 and phases[-1] == "physics"
+    assert weights[:4] == [0.0] * 4 and weights[-1] == 1.0
+    # after the potential phase the network is close to the potential field in the volume
+    model_err = tr.history[3]["loss_bc"]
+    assert model_err < 0.1 * tr.history[0]["loss_bc"]
+    with pytest.raises(ConfigError, match="potential_iterations=20 needs the potential-field cube"):
+        from ffnn.commands.core import cmd_train
+        import argparse
+
+        faces.to_netcdf(tmp_path / "f.nc")
+        cmd_train(argparse.Namespace(boundary=[tmp_path / "f.nc"], config=None, threads=None, device=None,
+                                     set=["potential_iterations=20"], out=tmp_path, no_resume=False,
+                                     init_model=None, potential=None))

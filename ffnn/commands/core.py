@@ -59,6 +59,8 @@ def register(subparsers) -> None:
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--init-model", help="model.pt of the same network to start from (warm start)")
+    p.add_argument("--potential", help="potential-field cube (ffnn potential --cube): fitted first "
+                   "when potential_iterations > 0")
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("cube", help="evaluate a trained model on its grid (NetCDF cube)")
@@ -173,7 +175,16 @@ def cmd_train(args) -> int:
 
     cfg = load_train_config(args.config, args.set, threads=args.threads, device=args.device)
     boundary = load_boundary(args.boundary)
-    result = train(boundary, cfg, args.out, resume=not args.no_resume, init_model=args.init_model)
+    potential = None
+    if args.potential:
+        from ffnn.cube import read_cube
+
+        potential = read_cube(args.potential)
+    elif cfg.potential_iterations:
+        raise ConfigError(f"potential_iterations={cfg.potential_iterations} needs the potential-field "
+                          "cube: give --potential")
+    result = train(boundary, cfg, args.out, resume=not args.no_resume, init_model=args.init_model,
+                   potential=potential)
     log.info("model in %s", Path(args.out) / "model.pt")
     return 0 if result.stop_reason else 1
 

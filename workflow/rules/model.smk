@@ -31,6 +31,7 @@ rule potential:
 rule train:
     input:
         boundary=train_boundary,
+        potential="results/{region}/potential.nc",
     output:
         model="results/{region}/train/model.pt",
         record="results/{region}/train/train.json",
@@ -50,7 +51,8 @@ rule train:
     conda:
         "../../environment.yml"
     shell:
-        "ffnn train {input.boundary:q} --out {params.out:q} --threads {threads} {params.args} "
+        "ffnn train {input.boundary:q} --potential {input.potential:q} --out {params.out:q} "
+        "--threads {threads} {params.args} "
         "> {log:q} 2>&1"
 
 
