@@ -94,6 +94,7 @@ class TrainConfig:
     normal_weight: float = 1.0             # observed Bz (the normal field, the flux) over Bx, By
     n_interior: int = 20_000
     interior_bottom_fraction: float = 0.5  # share of interior points drawn denser near z = 0
+    interior_surface_fraction: float = 0.0 # share of interior points on the bottom plane itself
     resample_every: int = 0                # iterations between new draws of all points (0: never)
     potential_iterations: int = 0          # first fit the potential field in the volume (needs one)
     warmup_iterations: int = 150           # boundary-dominated start (cheap: few interior points)
@@ -142,6 +143,8 @@ class TrainConfig:
              or self.first_layer_scale_max >= self.first_layer_scale),
             ("device", self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")),
             ("interior_bottom_fraction", 0.0 <= self.interior_bottom_fraction <= 1.0),
+            ("interior_surface_fraction", 0.0 <= self.interior_surface_fraction
+             <= 1.0 - self.interior_bottom_fraction),
             ("time_budget_s", self.time_budget_s is None or self.time_budget_s > 0),
             ("n_boundary", self.n_boundary is None or self.n_boundary >= 1),
             ("n_potential", self.n_potential is None or self.n_potential >= 1),
@@ -359,6 +362,7 @@ class Trainer:
         self._last_checkpoint = 0
         self._record = False
         self._last_terms: dict | None = None
+        self._step_physics: float | None = None
 
     def _start_from(self, path) -> None:
         """Start from the weights of a saved model (a warm start, e.g. the previous snapshot
@@ -398,7 +402,8 @@ class Trainer:
         rng = np.random.default_rng([cfg.seed, 1, round_index])
         phase = self.phase(round_index)
         n = cfg.n_interior if phase == "physics" else cfg.warmup_interior
-        xi = interior_samples(self.box, n, rng, cfg.interior_bottom_fraction)
+        xi = interior_samples(self.box, n, rng, cfg.interior_bottom_fraction,
+                              surface_fraction=cfg.interior_surface_fraction)
         wi = height_weights(xi[:, 2], self._profile, cfg.height_weighting)
         if phase == "potential":
             xyz, target = self._potential_samples(cfg.n_interior, rng)
@@ -435,7 +440,8 @@ class Trainer:
         CPU, small chunks keep each layer's temporaries in cache: measured fastest at 2048).
         """
         cfg, s = self.config, self.samples
-        physics = self.physics_weight()
+        # fixed within an L-BFGS step: its line search needs one objective
+        physics = self._step_physics if self._step_physics is not None else self.physics_weight()
         lam_div, lam_ff = cfg.lambda_div * physics, cfg.lambda_ff * physics
         cpu = self.device.type == "cpu"
         bc = div_sum = ff_sum = 0.0
@@ -590,6 +596,7 @@ class Trainer:
             t0 = time.perf_counter()
             self._record = True
             self._maybe_resample()
+            self._step_physics = self.physics_weight()
             try:
                 self.optimizer.step(self._closure)
                 crashed = False
@@ -597,6 +604,8 @@ class Trainer:
                 # torch's strong-Wolfe search fails this way when every trial step is NaN
                 log.debug("L-BFGS step failed: %s", err)
                 crashed = True
+            finally:
+                self._step_physics = None
             terms = self._last_terms
             self.elapsed_s += time.perf_counter() - t0
             finite = not crashed and terms is not None and math.isfinite(terms["loss"]) and all(
