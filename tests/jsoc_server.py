@@ -6,7 +6,8 @@ It speaks what ``drms`` sends (SPEC section 5), under ``<base>/cgi-bin/ajax/``:
   converts numbers) and segments;
 * ``jsoc_info?op=rs_list&ds=S[HARP][T]&key=...&seg=...``: keyword values as strings, as JSOC
   prints them (QUALITY in hex); ``HARP`` empty, a number or a comma list; ``T`` empty, one
-  time, ``T1-T2`` or ``T/1h`` (JSOC TAI form ``2011.02.14_20:00:00_TAI``);
+  time, ``T1-T2`` or ``T/1h`` (JSOC TAI form ``2011.02.14_20:00:00_TAI``), either range
+  optionally sampled with DRMS's step ``@12m`` / ``@1h`` (records at T1 + k step);
 * ``jsoc_fetch?op=exp_request&ds=...&notify=...`` then ``op=exp_status&requestid=...``
   (pending for ``pending_polls`` polls, then done with ``dir`` and ``data``);
 * ``<base>/SUM<k>/D<n>/S00000/<filename>``: the exported FITS files.
@@ -276,6 +277,12 @@ def parse_record_set(ds: str):
     harp = parts[0].strip() if len(parts) > 0 else ""
     when = parts[1].strip() if len(parts) > 1 else ""
     harps = None if harp == "" else {int(h) for h in harp.split(",")}
+    step = None
+    if "@" in when:  # DRMS sampling of a range: one record every step from its start
+        when, every = when.split("@")
+        sm = re.fullmatch(r"([0-9.]+)([smhd])", every.strip())
+        step = timedelta(seconds=float(sm.group(1)) * _DURATION[sm.group(2)])
+        when = when.strip()
     if when == "":
         window = None
     elif "/" in when:
@@ -290,6 +297,8 @@ def parse_record_set(ds: str):
         t0 = parse_tai(when)
         window = (t0, t0, False)
     seglist = [s.strip() for s in segs.split(",") if s.strip()] if segs else None
+    if step is not None and window is not None:
+        window = (*window, step)
     return series.lower(), harps, window, seglist
 
 
@@ -299,8 +308,10 @@ def _select(records, harps, window):
         if harps is not None and r.harpnum not in harps:
             continue
         if window is not None:
-            t0, t1, open_end = window
+            t0, t1, open_end, *step = window
             if r.time < t0 or r.time > t1 or (open_end and r.time == t1):
+                continue
+            if step and (r.time - t0) % step[0]:
                 continue
         out.append(r)
     return sorted(out, key=lambda r: (r.harpnum, r.time))
