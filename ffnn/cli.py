@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "ffnn.commands.sharp",
     "ffnn.commands.classify",
     "ffnn.commands.products",
+    "ffnn.commands.series",
 )
 # Which module registers which subcommand, so that one command imports only its own
 # module: sklearn (classify) or drms (sharp) cost seconds that every Snakemake job paid.
@@ -27,6 +28,7 @@ COMMANDS = {
     "ffnn.commands.sharp": ("resolve", "fetch-sharp", "boundary"),
     "ffnn.commands.classify": ("classify",),
     "ffnn.commands.products": ("figures", "summary-row", "summary", "lowlou-table"),
+    "ffnn.commands.series": ("series-records", "snapshot-record", "series"),
 }
 
 
