@@ -27,10 +27,12 @@ rule potential:
 
 # Training checkpoints into results/{region}/train/checkpoint.pt, which is not a declared
 # output: Snakemake keeps it when a job fails or is killed, and the rerun resumes from it.
-# Settings: the config's train block with the region's overrides, passed as --set.
+# Settings: the config's train block with the region's overrides, passed as --set. A
+# series snapshot starts from the previous snapshot's model (init; series.smk).
 rule train:
     input:
         boundary=train_boundary,
+        init=init_model,
     output:
         model="results/{region}/train/model.pt",
         record="results/{region}/train/train.json",
@@ -38,6 +40,7 @@ rule train:
     params:
         out=lambda wildcards, output: str(Path(output.model).parent),
         args=train_args,
+        init=init_model_arg,
     log:
         "logs/{region}/train.log",
     benchmark:
@@ -50,8 +53,8 @@ rule train:
     conda:
         "../../environment.yml"
     shell:
-        "ffnn train {input.boundary:q} --out {params.out:q} --threads {threads} {params.args} "
-        "> {log:q} 2>&1"
+        "ffnn train {input.boundary:q} --out {params.out:q} --threads {threads} {params.init} "
+        "{params.args} > {log:q} 2>&1"
 
 
 rule cube:
