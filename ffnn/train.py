@@ -66,6 +66,7 @@ BC_ERROR_MODES = ("none", "tolerance", "weighted")
 # 'weighted' caps the inverse-variance weight, so a pixel with a tiny quoted error cannot
 # take over the boundary term
 MAX_ERROR_WEIGHT = 100.0
+RAMP_START = 1e-3  # where the physics ramp starts after a warm-up without physics
 HISTORY_COLUMNS = ("iteration", "evaluations", "elapsed_s", "loss", "loss_bc", "loss_div", "loss_ff")
 
 
@@ -82,7 +83,9 @@ class TrainConfig:
     ff_eps: float = 1e-12
     ff_form: str = "lorentz"               # "lorentz": |J x B|^2/|B|^2; "angle": sin^2(J, B) (paper)
     field_floor: float = 0.01              # |B| floor of the lorentz term, x RMS of the boundary |B|
+    physics_norm: str = "none"             # "field": physics terms x B_rms^2/|B|^2 (no pull to weak fields)
     first_layer_scale: float = 2.0         # multiplies the Kaiming start of the first layer
+    first_layer_scale_max: float | None = None  # scales spread log-uniformly up to this (multi-scale)
     height_weighting: float = 1.0          # weights (s(0)/s(z))^(2 p) of every term; 1: relative errors
     history_size: int = 100
     n_boundary: int | None = None          # observed boundary points per round (None: all)
@@ -96,6 +99,7 @@ class TrainConfig:
     warmup_iterations: int = 150           # boundary-dominated start (cheap: few interior points)
     warmup_physics_weight: float = 0.01    # multiplies lambda_div and lambda_ff during the warm-up
     warmup_interior: int = 1000            # interior points during the warm-up
+    ramp_iterations: int = 0               # after the warm-up, physics weights grow to 1 over these
     max_iterations: int = 2000
     time_budget_s: float | None = None     # wall clock, summed over resumed runs
     loss_tolerance: float = 0.0
@@ -136,6 +140,8 @@ class TrainConfig:
             ("dtype", self.dtype in ("float32", "float64")),
             ("ff_form", self.ff_form in ("angle", "lorentz")),
             ("field_floor", self.field_floor > 0), ("first_layer_scale", self.first_layer_scale > 0),
+            ("first_layer_scale_max", self.first_layer_scale_max is None
+             or self.first_layer_scale_max >= self.first_layer_scale),
             ("device", self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")),
             ("interior_bottom_fraction", 0.0 <= self.interior_bottom_fraction <= 1.0),
             ("time_budget_s", self.time_budget_s is None or self.time_budget_s > 0),
@@ -143,11 +149,13 @@ class TrainConfig:
             ("n_potential", self.n_potential is None or self.n_potential >= 1),
             ("potential_weight", self.potential_weight >= 0),
             ("bc_errors", self.bc_errors in BC_ERROR_MODES),
+            ("physics_norm", self.physics_norm in ("none", "field")),
             ("error_scale", self.error_scale >= 0),
             ("resample_every", self.resample_every >= 0),
             ("warmup_iterations", self.warmup_iterations >= 0),
             ("warmup_physics_weight", self.warmup_physics_weight >= 0),
             ("warmup_interior", self.warmup_interior >= 1),
+            ("ramp_iterations", self.ramp_iterations >= 0),
             ("height_weighting", 0.0 <= self.height_weighting <= 2.0),
             ("plateau_iterations", self.plateau_iterations >= 0),
             ("plateau_tolerance", 0.0 <= self.plateau_tolerance < 1.0),
@@ -257,6 +265,15 @@ def initial_scale(target: np.ndarray, mask: np.ndarray) -> tuple[list[float], li
     return scale, [0.0, 0.0, 0.0]
 
 
+def first_layer_scales(config: TrainConfig) -> torch.Tensor:
+    """Factor on each first-layer unit's Kaiming start (width,): ``first_layer_scale`` for
+    all, or spread log-uniformly from it to ``first_layer_scale_max``, so that some units
+    start sensitive to fine structure (a few pixels) and others to the box scale."""
+    lo = config.first_layer_scale
+    hi = config.first_layer_scale_max or lo
+    return torch.logspace(np.log10(lo), np.log10(hi), config.width, dtype=torch.float64)
+
+
 def _subset(idx: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:
     """``n`` of the indices ``idx`` drawn without replacement, sorted (all when n is None)."""
     if n is None or idx.size <= n:
@@ -319,12 +336,13 @@ class Trainer:
         self.model = FFNN(config.hidden_layers, config.width, config.quasi_output, scale, shift).to(
             self.device, self.dtype)
         with torch.no_grad():
-            self.model.hidden[0].weight.mul_(config.first_layer_scale)
+            self.model.hidden[0].weight.mul_(first_layer_scales(config).to(self.model.hidden[0].weight)[:, None])
         self.init_model = None
         if init_model is not None:
             self._start_from(init_model)
         # keeps |J x B|^2/|B|^2 finite at null points without changing it where B is not tiny
-        self._floor2 = (config.field_floor * np.sqrt((tb ** 2).sum(1).mean())) ** 2
+        self._b2_rms = float((tb ** 2).sum(1).mean())
+        self._floor2 = config.field_floor ** 2 * self._b2_rms
 
         self.samples = self._make_samples(0)
         self.optimizer = self._make_optimizer()
@@ -385,7 +403,7 @@ class Trainer:
         CPU, small chunks keep each layer's temporaries in cache: measured fastest at 2048).
         """
         cfg, s = self.config, self.samples
-        physics = cfg.warmup_physics_weight if self._in_warmup(self._round) else 1.0
+        physics = self.physics_weight()
         lam_div, lam_ff = cfg.lambda_div * physics, cfg.lambda_ff * physics
         cpu = self.device.type == "cpu"
         bc = div_sum = ff_sum = 0.0
@@ -408,6 +426,8 @@ class Trainer:
                 w = s.interior_weight[start:start + step]
                 curl, div = curl_div(jac)
                 b2 = (b * b).sum(1)
+                if cfg.physics_norm == "field":
+                    w = w * self._b2_rms / (b2 + self._floor2)
                 d = (div * div * w).sum() / n
                 jxb = torch.linalg.cross(curl, b, dim=1)
                 if cfg.ff_form == "angle":
@@ -420,6 +440,19 @@ class Trainer:
                 ff_sum += float(f.detach())
         total = cfg.lambda_bc * bc + lam_div * div_sum + lam_ff * ff_sum
         return {"loss": total, "loss_bc": bc, "loss_div": div_sum, "loss_ff": ff_sum}
+
+    def physics_weight(self) -> float:
+        """Factor on the divergence and force-free terms now: ``warmup_physics_weight``
+        in the warm-up, then growing geometrically to 1 over ``ramp_iterations`` (a
+        continuation: the boundary fit is kept while the physics is switched on)."""
+        cfg = self.config
+        if self._in_warmup(self._round):
+            return cfg.warmup_physics_weight
+        done = self.iteration - cfg.warmup_iterations
+        if cfg.ramp_iterations <= 0 or done >= cfg.ramp_iterations:
+            return 1.0
+        start = cfg.warmup_physics_weight or RAMP_START
+        return start ** (1.0 - max(done, 0) / cfg.ramp_iterations)
 
     def _closure(self):
         self.optimizer.zero_grad(set_to_none=False)
