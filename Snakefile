@@ -41,6 +41,7 @@ wildcard_constraints:
 
 localrules:
     all,
+    snapshot_record,
 
 
 rule all:

@@ -199,6 +199,8 @@ def parse_cadence(text, what: str) -> float:
     from ffnn.series import SHARP_CADENCE_S
 
     try:
+        if re.fullmatch(r"[0-9.]+", str(text).strip()):  # pandas would read nanoseconds
+            raise ValueError(text)
         seconds = pd.Timedelta(str(text).strip()).total_seconds()
     except ValueError:
         raise ConfigError(f"{what}: cannot read cadence {text!r}; use e.g. 12min, 1h, 6h") from None

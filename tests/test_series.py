@@ -77,6 +77,8 @@ BAD_SHEETS = {
                              ROW + ": cadence '10min' is not a multiple of SHARP's 12 min"),
     "cadence unreadable": ("noaa\tstart\tend\tcadence\n11158\t2011-02-14T20:00\t2011-02-15T20:00\tsoon\n",
                            ROW + ": cannot read cadence 'soon'; use e.g. 12min, 1h, 6h"),
+    "cadence without unit": ("noaa\tstart\tend\tcadence\n11158\t2011-02-14T20:00\t2011-02-15T20:00\t12\n",
+                             ROW + ": cannot read cadence '12'; use e.g. 12min, 1h, 6h"),
     "malformed time": ("noaa\tstart\tend\n11158\t2011-02-30T20:00\t2011-03-01T20:00\n",
                        ROW + ": malformed time '2011-02-30T20:00'; use ISO 8601 UTC like 2011-02-14T20:00"),
     "no end": ("noaa\tstart\n11158\t2011-02-14T20:00\n", ROW + ": 'end' is a required property"),
