@@ -7,14 +7,15 @@ default the case-1 field n=1, l=0.3, phi=pi/4, dphi=0.05 rad), given as in Low &
 case 2's set-up: its bottom, and potential-field sides and top (``lowlou.boundary_for``).
 Every snapshot is trained twice:
 
-* **cold**: from a random start with the workflow's cold settings, for ``--budget``
-  seconds of training;
+* **cold**: from a random start with the workflow's ``train:`` settings (5,000 interior
+  points), for ``--budget`` seconds of training (default 120: on one quiet core a 32^3
+  run levels off well within it; ten snapshots then take about 25 min);
 * **warm**: from the warm chain's model of the snapshot before (the chain's first
   snapshot is its cold run), with the workflow's warm settings (``config/config.yaml``
   ``series.warm``: no boundary warm-up, stop on a loss plateau; at most ``--budget``).
 
-E_n' and E_m' against the exact field are measured after every L-BFGS step (training time
-only: evaluations are not counted). ``cold_s`` is the training time the cold run took to
+E_n' and E_m' against the exact field are measured after every L-BFGS step of 10
+iterations (training time only: the evaluations are not counted). ``cold_s`` is the training time the cold run took to
 come within 0.01 of its own final E_n' and E_m'; ``warm_s`` the time the warm run took to
 come within 0.01 of the cold run's final E_n' and E_m' (0 when the previous snapshot's
 model already did). Written to ``OUT``: ``results.json`` (``snapshots``: per snapshot
@@ -53,7 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 WITHIN = 0.01  # "reaches the cold start's quality": E_n' and E_m' within this
 # the cold settings: the workflow's train block with 5,000 interior points, so that a cold
 # run levels off within a few minutes on one thread at 32^3 (measured: E_n' within 0.01 of
-# its final value after 75-85 s of a 150-s budget)
+# its final value after 75-85 s of a 150-s budget, on a third of a core)
 COLD = {**yaml.safe_load((REPO / "config/config.yaml").read_text())["train"],
         "n_interior": 5000, "progress": False}
 WARM = yaml.safe_load((REPO / "config/config.yaml").read_text())["series"]["warm"]
@@ -107,7 +108,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--snapshots", type=int, default=10)
     ap.add_argument("--shape", type=int, default=32, help="grid points per axis")
-    ap.add_argument("--budget", type=float, default=150.0, help="cold training budget per snapshot (s)")
+    ap.add_argument("--budget", type=float, default=120.0, help="cold training budget per snapshot (s)")
     ap.add_argument("--case", type=int, choices=(1, 2), default=1,
                     help="Low & Lou field of case 1 (n=1) or case 2 (n=3) to drift (default 1)")
     ap.add_argument("--dphi", type=float, default=0.05,

@@ -312,8 +312,9 @@ def series_dataset(rows: list[dict], times, *, warm, snapshots=None, t_rec=None,
                 "source": f"ffnn {__version__}",
                 "history": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H:%M:%SZ} ffnn series",
                 **{k: v for k, v in (attrs or {}).items() if v is not None}}
+    # a coordinate has no missing values (CF 2.5.1): no _FillValue
     ds["time"].encoding.update(units="seconds since 1970-01-01 00:00:00", calendar="standard",
-                               dtype="float64")
+                               dtype="float64", _FillValue=None)
     return ds
 
 
