@@ -7,7 +7,8 @@
 #
 # Stages, one file each in workflow/rules/: lowlou.smk (benchmark references and their
 # boundaries), sharp.smk (resolve, download, bottom map), model.smk (potential field,
-# training, cube, profiles), products.smk (figures, summary rows and table), classify.smk
+# training, cube, profiles), products.smk (figures, summary rows and table), derived.smk
+# (twist, squashing factor, alpha; optional VTK/FITS exports), classify.smk
 # (optional flare classifier), series.smk (time series of a region: snapshots from one
 # JSOC query, trained as a warm-started chain; series.nc). Helpers and validation:
 # common.smk, and common_series.smk for the series. README.md explains the config keys
@@ -30,6 +31,7 @@ include: "workflow/rules/lowlou.smk"
 include: "workflow/rules/sharp.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/products.smk"
+include: "workflow/rules/derived.smk"
 include: "workflow/rules/series.smk"
 include: "workflow/rules/classify.smk"
 

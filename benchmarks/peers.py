@@ -54,28 +54,35 @@ AMAFIL_BUFFER = {"faces": 0.0, "bottom": 0.1}
 TARGETS = {"faces": {"e_n_prime": 0.98, "e_m_prime": 0.97}, "bottom": {"e_n_prime": 0.756, "e_m_prime": 0.451}}
 
 
-def run_pyamafil(ref, pf, setup: str):
-    """pyAMaFiL from the potential field with the known faces set; (metrics, wall s, CPU s)."""
+def pyamafil_nlfff(start: dict, buffer: float):
+    """pyAMaFiL's weighted Wiegelmann optimisation from the start cube ``start`` ({"Bx", "By",
+    "Bz"}: (nx, ny, nz) arrays in G whose boundary faces it keeps); (fields, wall s, CPU s)."""
     from pyAMaFiL.mag_field_proc import MagFieldProcessor
 
-    box = {}
-    for c in "xyz":
-        start, exact = pf[f"B{c}"].values.astype(np.float64), ref[f"B{c}"].values
-        start[:, :, 0] = exact[:, :, 0]
-        if setup == "faces":
-            for face in (np.s_[0], np.s_[-1], np.s_[:, 0], np.s_[:, -1], np.s_[:, :, -1]):
-                start[face] = exact[face]
-        box[f"b{c}"] = np.ascontiguousarray(start)  # (nx, ny, nz), as load_cube_vars expects
     proc = MagFieldProcessor()
-    proc.load_cube_vars(box)
+    # (nx, ny, nz) float64, as load_cube_vars expects
+    proc.load_cube_vars({f"b{c}": np.ascontiguousarray(start[f"B{c}"], dtype=np.float64) for c in "xyz"})
     t0, c0 = time.perf_counter(), time.process_time()
-    out = proc.NLFFF(weight_bound_size=AMAFIL_BUFFER[setup])
+    out = proc.NLFFF(weight_bound_size=buffer)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     rc = out["rc"]["rc"] if isinstance(out["rc"], dict) else out["rc"]  # 1.2.2 nests its return dict
     if rc:
         raise RuntimeError(f"pyAMaFiL failed with code {rc}")
-    cube = make_cube({f"B{c}": out[f"b{c}"] for c in "xyz"}, ref.x, ref.y, ref.z)
-    return cube_metrics(cube, reference=ref), wall, cpu
+    return {f"B{c}": out[f"b{c}"] for c in "xyz"}, wall, cpu
+
+
+def run_pyamafil(ref, pf, setup: str):
+    """pyAMaFiL from the potential field with the known faces set; (metrics, wall s, CPU s)."""
+    start = {}
+    for c in "xyz":
+        field, exact = pf[f"B{c}"].values.astype(np.float64), ref[f"B{c}"].values
+        field[:, :, 0] = exact[:, :, 0]
+        if setup == "faces":
+            for face in (np.s_[0], np.s_[-1], np.s_[:, 0], np.s_[:, -1], np.s_[:, :, -1]):
+                field[face] = exact[face]
+        start[f"B{c}"] = field
+    fields, wall, cpu = pyamafil_nlfff(start, AMAFIL_BUFFER[setup])
+    return cube_metrics(make_cube(fields, ref.x, ref.y, ref.z), reference=ref), wall, cpu
 
 
 def run_ffnn(ref, boundary, cfg, budgets, every: float):

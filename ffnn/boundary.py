@@ -29,6 +29,9 @@ SOURCES = {"observed": 0, "potential": 1}
 BOX_KEYS = ("x_min", "x_max", "y_min", "y_max", "z_min", "z_max")
 COMPONENTS = ("Bx", "By", "Bz")
 ERRORS = ("Bx_err", "By_err", "Bz_err")
+# No solar field comes near this (sunspot umbrae reach ~4 kG): a larger value is a fill
+# value or a unit error, and would overflow the squared residuals of training in float32.
+MAX_FIELD_G = 1e5
 
 
 def is_map(ds: xr.Dataset) -> bool:
@@ -153,5 +156,21 @@ def load_boundary(paths) -> xr.Dataset:
         missing = [c for c in COMPONENTS if c not in ds]
         if missing:
             raise DataError(f"boundary file {path} lacks variable(s) {missing}")
+        _check_values(ds, path)
         parts.append(map_to_points(ds) if is_map(ds) else ds)
     return merge_points(parts)
+
+
+def _check_values(ds: xr.Dataset, path) -> None:
+    for name in COMPONENTS:
+        values = np.asarray(ds[name].values, dtype=np.float64)
+        bad = np.isfinite(values) & (np.abs(values) > MAX_FIELD_G)
+        if bad.any():
+            i = np.unravel_index(np.flatnonzero(bad)[0], values.shape)
+            where = ", ".join(f"{d}={float(ds[d].values[k]):.4g} Mm" for d, k in zip(ds[name].dims, i)
+                              if d in ds.coords)
+            if not where:  # boundary points: their coordinates are variables
+                where = ", ".join(f"{c}={float(ds[c].values[i[0]]):.4g} Mm" for c in ("x", "y", "z"))
+            raise DataError(f"boundary file {path}: {name} = {values[i]:.3g} G at {where} "
+                            f"({int(bad.sum())} value(s) beyond ±{MAX_FIELD_G:g} G): not a solar "
+                            "field; mask such pixels (NaN) or fix their units")

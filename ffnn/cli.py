@@ -18,7 +18,9 @@ COMMAND_MODULES = (
     "ffnn.commands.core",
     "ffnn.commands.sharp",
     "ffnn.commands.classify",
+    "ffnn.commands.keywords",
     "ffnn.commands.products",
+    "ffnn.commands.derived",
     "ffnn.commands.series",
 )
 # Which module registers which subcommand, so that one command imports only its own
@@ -27,7 +29,9 @@ COMMANDS = {
     "ffnn.commands.core": ("lowlou", "faces", "bottom", "potential", "train", "cube", "metrics"),
     "ffnn.commands.sharp": ("resolve", "fetch-sharp", "boundary"),
     "ffnn.commands.classify": ("classify",),
+    "ffnn.commands.keywords": ("sharp-keywords", "flare-events"),
     "ffnn.commands.products": ("figures", "summary-row", "summary", "lowlou-table"),
+    "ffnn.commands.derived": ("derived", "export"),
     "ffnn.commands.series": ("series-records", "snapshot-record", "series"),
 }
 

@@ -1,14 +1,17 @@
-"""Figures of one region: bottom boundary, field lines, height profiles, loss curve.
+"""Figures of one region: bottom boundary, field lines, height profiles, loss curve, and
+the derived products (twist number, squashing factor).
 
 Every function takes plain datasets (the NetCDF files of the workflow, opened with
 xarray) and writes one PNG through a temporary name (complete or absent). matplotlib runs
 on the Agg backend: no display is needed.
 
-Field lines are integrated in the model cube itself: the direction field B/|B| is
-interpolated trilinearly on the grid (``scipy.interpolate.RegularGridInterpolator``) and
-followed with classical fourth-order Runge-Kutta steps of fixed length, all lines at once.
-Lines start on the bottom where |Bz| is strong (drawn in proportion to |Bz|) and run upward (along B above positive
-polarity, against B above negative polarity) until they leave the box.
+Field lines are traced in the model cube with :mod:`ffnn.fieldlines` (streamtracer:
+trilinear interpolation, fixed-step RK4, compiled). Lines start on the bottom where the
+model's |Bz| is strong (drawn in proportion to |Bz|) and run upward (along B above
+positive polarity, against B above negative polarity) until they leave the box. They are
+drawn over the *observed* bottom field (Bz of ``boundary.nc``, i.e. SHARP Br), so a poor
+fit shows; axes are in Mm, with a Carrington longitude/latitude grid (degrees) where the
+bottom map carries its WCS (:mod:`ffnn.wcs`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from ffnn.errors import DataError
+from ffnn.fieldlines import FieldGrid, default_step, trace
 
 COMPONENTS = ("Bx", "By", "Bz")
 FIGURE_NAMES = ("bottom.png", "fieldlines_xy.png", "fieldlines_3d.png", "profiles.png", "loss.png")
@@ -51,16 +55,6 @@ def save_figure(fig, path) -> Path:
 
 # ---------------------------------------------------------------- field lines
 
-def _grid_and_field(cube: xr.Dataset):
-    missing = [c for c in COMPONENTS if c not in cube]
-    if missing:
-        raise DataError(f"cube lacks variable(s) {missing}")
-    axes = tuple(np.asarray(cube[c].values, dtype=np.float64) for c in ("x", "y", "z"))
-    field = np.stack([cube[c].transpose("x", "y", "z").values.astype(np.float64) for c in COMPONENTS],
-                     axis=-1)
-    return axes, field
-
-
 def seed_points(cube: xr.Dataset, n: int = 30, threshold: float = 0.02,
                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Up to ``n`` seeds on the bottom layer (z = first height), shape (k, 3) in Mm, and the
@@ -73,8 +67,10 @@ def seed_points(cube: xr.Dataset, n: int = 30, threshold: float = 0.02,
     """
     if n < 1:
         return np.zeros((0, 3)), np.zeros(0)
-    (x, y, z), field = _grid_and_field(cube)
-    bz = field[:, :, 0, 2]
+    if "Bz" not in cube:
+        raise DataError("cube lacks variable Bz")
+    x, y, z = (np.asarray(cube[c].values, dtype=np.float64) for c in ("x", "y", "z"))
+    bz = cube["Bz"].isel(z=0).transpose("x", "y").values.astype(np.float64)
     finite = np.isfinite(bz)
     if not finite.any():
         raise DataError("bottom Bz of the cube has no finite value")
@@ -101,82 +97,17 @@ def trace_field_lines(cube: xr.Dataset, seeds, direction=1.0, step: float | None
                       max_steps: int | None = None) -> list[np.ndarray]:
     """Field lines through ``seeds`` ((k, 3) points in Mm) in the cube's field.
 
-    ``direction``: +1 follows B, -1 goes against it (a scalar or one value per seed).
-    ``step``: arc length per RK4 step in Mm (default half the smallest grid spacing);
-    ``max_steps``: default enough to cross the box diagonal four times. A line ends where
-    it leaves the box, meets a non-finite or zero field, or after ``max_steps`` steps.
+    Traced by :func:`ffnn.fieldlines.trace` (streamtracer). ``direction``: +1 follows B,
+    -1 goes against it (a scalar or one value per seed). ``step``: arc length per RK4 step
+    in Mm (default half the smallest grid spacing); ``max_steps``: default enough to cross
+    the box diagonal four times. A line ends on the box surface where it leaves the box,
+    or at the last point before a non-finite or zero field, or after ``max_steps`` steps.
     Returns one (m_i, 3) array of points per seed, starting at the seed.
     """
-    from scipy.interpolate import RegularGridInterpolator
-
-    (x, y, z), field = _grid_and_field(cube)
-    seeds = np.atleast_2d(np.asarray(seeds, dtype=np.float64))
-    if seeds.size == 0:
-        return []
-    lo = np.array([x.min(), y.min(), z.min()])
-    hi = np.array([x.max(), y.max(), z.max()])
-    spacing = min(np.min(np.abs(np.diff(a))) for a in (x, y, z))
-    h = float(step) if step else 0.5 * spacing
-    if max_steps is None:
-        max_steps = int(np.ceil(4 * np.linalg.norm(hi - lo) / h))
-    interp = RegularGridInterpolator((x, y, z), field, method="linear", bounds_error=False,
-                                     fill_value=np.nan)
-    sign = np.broadcast_to(np.asarray(direction, dtype=np.float64), (seeds.shape[0],)).copy()
-    tol = 1e-9 * (hi - lo)
-
-    def velocity(p, s):
-        b = interp(p)
-        norm = np.linalg.norm(b, axis=1)
-        inside = np.all((p >= lo - tol) & (p <= hi + tol), axis=1)
-        good = inside & np.isfinite(norm) & (norm > 0)
-        v = np.zeros_like(p)
-        v[good] = b[good] / norm[good, None] * s[good, None]
-        return v, good
-
-    points = [[s.copy()] for s in seeds]
-    pos = seeds.copy()
-    active = np.ones(seeds.shape[0], dtype=bool)
-    for _ in range(max_steps):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        p, s = pos[idx], sign[idx]
-        k1, g1 = velocity(p, s)
-        k2, g2 = velocity(p + 0.5 * h * k1, s)
-        k3, g3 = velocity(p + 0.5 * h * k2, s)
-        k4, g4 = velocity(p + h * k3, s)
-        new = p + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
-        inside = np.all((new >= lo - tol) & (new <= hi + tol), axis=1)
-        ok = g1 & g2 & g3 & g4 & inside
-        for j, i in enumerate(idx):
-            if ok[j]:
-                points[i].append(new[j])
-            elif g1[j]:
-                # last partial step: clip onto the box surface so the line reaches it
-                t = _exit_fraction(p[j], new[j], lo, hi)
-                if t > 0:
-                    points[i].append(p[j] + t * (new[j] - p[j]))
-        pos[idx[ok]] = new[ok]
-        active[idx[~ok]] = False
-    return [np.asarray(line) for line in points]
-
-
-def _exit_fraction(a, b, lo, hi) -> float:
-    """Largest t in [0, 1] with a + t (b - a) inside [lo, hi] (a inside)."""
-    t = 1.0
-    d = b - a
-    for k in range(3):
-        if d[k] > 0 and b[k] > hi[k]:
-            t = min(t, (hi[k] - a[k]) / d[k])
-        elif d[k] < 0 and b[k] < lo[k]:
-            t = min(t, (lo[k] - a[k]) / d[k])
-    return max(0.0, t)
-
-
-def bottom_lines(cube: xr.Dataset, n: int = 30, threshold: float = 0.02) -> list[np.ndarray]:
-    """Field lines from :func:`seed_points`, each started upward (sign of Bz)."""
-    seeds, sign = seed_points(cube, n, threshold)
-    return trace_field_lines(cube, seeds, sign)
+    grid = FieldGrid.from_cube(cube)
+    h = float(step) if step else default_step(grid)
+    max_length = h * max_steps if max_steps else None
+    return trace(grid, seeds, direction, step=h, max_length=max_length, keep_points=True).points
 
 
 # ---------------------------------------------------------------- figures
@@ -233,14 +164,75 @@ def bottom_figure(bottom: xr.Dataset, cube: xr.Dataset, title: str = "", dpi: in
     return fig
 
 
-def fieldlines_xy_figure(cube: xr.Dataset, lines, reference_lines=None, title: str = "", dpi: int = 110):
-    """Field lines projected on the xy plane over the bottom Bz of the cube."""
+def _observed_bz(bottom: xr.Dataset):
+    """x, y (Mm) and the observed Bz (nx, ny) of a bottom map, with its colour limit."""
+    if "Bz" not in bottom:
+        raise DataError("bottom map lacks variable Bz")
+    bz = bottom["Bz"].transpose("x", "y").values.astype(np.float64)
+    finite = np.isfinite(bz)
+    lim = float(np.percentile(np.abs(bz[finite]), 99.5)) if finite.any() else 1.0
+    return bottom["x"].values, bottom["y"].values, bz, lim or 1.0
+
+
+def _degree_step(span: float) -> float:
+    """A round step (deg) giving about four to eight grid lines over ``span`` degrees."""
+    for step in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0):
+        if span / step <= 8:
+            return step
+    return 45.0
+
+
+def heliographic_overlay(ax, ds: xr.Dataset, color: str = "gold") -> bool:
+    """Draw a labelled Carrington longitude/latitude grid (degrees) over a map in Mm.
+
+    ``ds``: a dataset on (x, y) whose attributes carry the CEA WCS of that grid
+    (:func:`ffnn.wcs.heliographic_grid`). SHARP's CEA is oblique, so the lines are curves
+    drawn as contours of the 2-D longitude and latitude. Returns False (nothing drawn)
+    without a WCS.
+    """
+    from ffnn.wcs import heliographic_grid
+
+    x, y = ds["x"].values, ds["y"].values
+    grid = heliographic_grid(ds.attrs, x.size, y.size)
+    if grid is None:
+        return False
+    for values, style in zip(grid, ("--", ":")):
+        lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+        step = _degree_step(hi - lo)
+        levels = np.arange(np.ceil(lo / step) * step, hi, step)
+        if levels.size == 0:
+            continue
+        cs = ax.contour(x, y, values.T, levels=levels, colors=color, linewidths=0.6,
+                        linestyles=style, alpha=0.8)
+        ax.clabel(cs, fmt=lambda v: f"{v:g}°", fontsize=7)
+    return True
+
+
+def _map_axes(ax, ds: xr.Dataset, what: str) -> None:
+    """Mm labels, and the heliographic grid where the map has a WCS; ``what`` (the
+    background) in small print under the x label."""
+    notes = [what] if what else []
+    if heliographic_overlay(ax, ds):
+        notes.append("Carrington longitude (dashed) and latitude (dotted) in deg")
+    ax.set_xlabel("x (west) [Mm]" + "".join(f"\n{n}" for n in notes), fontsize=9)
+    ax.set_ylabel("y (north) [Mm]")
+
+
+def _map_size(ds: xr.Dataset, width: float = 9.0) -> tuple[float, float]:
+    """A figure size that fits a map of ``ds``'s x, y aspect with a colour bar."""
+    x, y = ds["x"].values, ds["y"].values
+    aspect = float(np.ptp(y) / np.ptp(x)) if x.size > 1 and np.ptp(x) > 0 else 1.0
+    return width, float(np.clip(0.8 * width * aspect, 3.0, 10.0)) + 1.4
+
+
+def fieldlines_xy_figure(bottom: xr.Dataset, lines, reference_lines=None, title: str = "", dpi: int = 110):
+    """Field lines projected on the xy plane over the observed bottom Bz (``boundary.nc``)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 7), dpi=dpi, constrained_layout=True)
-    bz = cube["Bz"].isel(z=0).transpose("x", "y").values
-    lim = float(np.nanmax(np.abs(bz))) or 1.0
-    im = ax.imshow(bz.T, origin="lower", extent=_extent(cube), cmap="gray", vmin=-lim, vmax=lim)
-    fig.colorbar(im, ax=ax, shrink=0.85, label="Bz at the bottom [G]")
+    fig, ax = plt.subplots(figsize=_map_size(bottom, 8.0), dpi=dpi, constrained_layout=True)
+    _, _, bz, lim = _observed_bz(bottom)
+    extent = _extent(bottom)
+    im = ax.imshow(bz.T, origin="lower", extent=extent, cmap="gray", vmin=-lim, vmax=lim)
+    fig.colorbar(im, ax=ax, shrink=0.85, label="observed Bz (Br) at the bottom [G]")
     for i, line in enumerate(reference_lines or []):
         ax.plot(line[:, 0], line[:, 1], color="tab:orange", lw=1.0, ls="--",
                 label="reference" if i == 0 else None)
@@ -248,26 +240,25 @@ def fieldlines_xy_figure(cube: xr.Dataset, lines, reference_lines=None, title: s
         ax.plot(line[:, 0], line[:, 1], color="tab:blue", lw=1.0, label="model" if i == 0 else None)
     if reference_lines:
         ax.legend(loc="upper right", fontsize=8)
-    ax.set_xlim(*_extent(cube)[:2])
-    ax.set_ylim(*_extent(cube)[2:])
-    ax.set_xlabel("x [Mm]")
-    ax.set_ylabel("y [Mm]")
+    _map_axes(ax, bottom, "background: observed Bz")
+    ax.set_xlim(*extent[:2])
+    ax.set_ylim(*extent[2:])
     ax.set_title(title or "field lines from the bottom, projected on the xy plane")
     return fig
 
 
-def fieldlines_3d_figure(cube: xr.Dataset, lines, reference_lines=None, title: str = "", dpi: int = 110):
-    """Field lines in 3-D above the bottom Bz (filled contours on the z = 0 plane)."""
+def fieldlines_3d_figure(bottom: xr.Dataset, cube: xr.Dataset, lines, reference_lines=None,
+                         title: str = "", dpi: int = 110):
+    """Field lines in 3-D above the observed bottom Bz (filled contours on the bottom plane)."""
     plt = _pyplot()
     fig = plt.figure(figsize=(9, 8), dpi=dpi)
     # computed_zorder off: drawn in call order, so the lines stay above the bottom map
     ax = fig.add_subplot(projection="3d", computed_zorder=False)
     x, y, z = (cube[c].values for c in ("x", "y", "z"))
-    bz = cube["Bz"].isel(z=0).transpose("x", "y").values
-    X, Y = np.meshgrid(x, y, indexing="ij")
-    lim = float(np.nanmax(np.abs(bz))) or 1.0
-    ax.contourf(X, Y, np.nan_to_num(bz), zdir="z", offset=z[0], levels=21, cmap="gray",
-                vmin=-lim, vmax=lim, zorder=0)
+    bx, by, bz, lim = _observed_bz(bottom)
+    X, Y = np.meshgrid(bx, by, indexing="ij")
+    ax.contourf(X, Y, np.clip(np.nan_to_num(bz), -lim, lim), zdir="z", offset=z[0], levels=21,
+                cmap="gray", vmin=-lim, vmax=lim, zorder=0)
     for line in reference_lines or []:
         ax.plot(line[:, 0], line[:, 1], line[:, 2], color="tab:orange", lw=0.9, ls="--", zorder=2)
     for line in lines:
@@ -275,14 +266,14 @@ def fieldlines_3d_figure(cube: xr.Dataset, lines, reference_lines=None, title: s
     ax.set_xlim(x.min(), x.max())
     ax.set_ylim(y.min(), y.max())
     ax.set_zlim(z.min(), z.max())
-    ax.set_xlabel("x [Mm]")
-    ax.set_ylabel("y [Mm]")
+    ax.set_xlabel("x (west) [Mm]")
+    ax.set_ylabel("y (north) [Mm]")
     ax.set_zlabel("z [Mm]")
     try:
         ax.set_box_aspect((np.ptp(x), np.ptp(y), np.ptp(z)))
     except (AttributeError, ValueError):
         pass
-    ax.set_title(title or "field lines from the bottom"
+    ax.set_title(title or "field lines from the bottom over the observed Bz"
                  + (" (model solid, reference dashed)" if reference_lines else ""))
     return fig
 
@@ -360,6 +351,100 @@ def loss_figure(history, title: str = "", dpi: int = 110):
     return fig
 
 
+# ---------------------------------------------------------------- derived products
+
+DERIVED_FIGURE_NAMES = ("twist.png", "log10_q.png", "q_slice.png")
+
+
+def _footpoint_extent(derived: xr.Dataset):
+    xf, yf = derived["x_foot"].values, derived["y_foot"].values
+    dx = (xf[1] - xf[0]) / 2 if xf.size > 1 else 0.5
+    dy = (yf[1] - yf[0]) / 2 if yf.size > 1 else 0.5
+    return [xf[0] - dx, xf[-1] + dx, yf[0] - dy, yf[-1] + dy]
+
+
+def _observed_contours(ax, bottom: xr.Dataset) -> str:
+    """Contours of the observed Bz at +-10 % and +-50 % of its 99.5th percentile."""
+    x, y, bz, lim = _observed_bz(bottom)
+    levels = [-0.5 * lim, -0.1 * lim, 0.1 * lim, 0.5 * lim]
+    ax.contour(x, y, np.nan_to_num(bz).T, levels=levels, colors=["blue", "blue", "red", "red"],
+               linewidths=0.6, linestyles="solid")
+    return f"observed Bz contours ±{0.1 * lim:.0f}, ±{0.5 * lim:.0f} G (red +, blue -)"
+
+
+UNDEFINED_COLOUR = "#9ecae1"  # footpoints whose Tw or Q is undefined (NaN)
+
+
+def _map_figure(derived, bottom, name, cmap, vmin, vmax, label, title, dpi):
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=_map_size(bottom), dpi=dpi, constrained_layout=True)
+    im = ax.imshow(derived[name].transpose("x_foot", "y_foot").values.T, origin="lower",
+                   extent=_footpoint_extent(derived), vmin=vmin, vmax=vmax, interpolation="nearest",
+                   cmap=plt.get_cmap(cmap).with_extremes(bad=UNDEFINED_COLOUR))
+    fig.colorbar(im, ax=ax, shrink=0.85, label=label)
+    note = _observed_contours(ax, bottom)
+    _map_axes(ax, bottom, note + "; light blue: undefined")
+    ext = _extent(bottom)
+    ax.set_xlim(*ext[:2])
+    ax.set_ylim(*ext[2:])
+    ax.set_title(title)
+    return fig
+
+
+def twist_figure(derived: xr.Dataset, bottom: xr.Dataset, title: str = "", dpi: int = 110):
+    """Twist number Tw of the line rooted at each footpoint, over the observed Bz."""
+    tw = derived["twist"].values
+    lim = max(1.5, float(np.nanmax(np.abs(tw)))) if np.isfinite(tw).any() else 1.5
+    return _map_figure(derived, bottom, "twist", "RdBu_r", -lim, lim,
+                       "Tw = (1/4π) ∫ α dl  (|Tw| > 1: flux rope)",
+                       title or "twist number of the field lines rooted on the bottom", dpi)
+
+
+def q_figure(derived: xr.Dataset, bottom: xr.Dataset, title: str = "", dpi: int = 110):
+    """log10 Q of the line rooted at each footpoint (QSLs: log10 Q > 3), over the observed Bz."""
+    return _map_figure(derived, bottom, "log10_q", "gray_r", np.log10(2.0), 5.0,
+                       "log10 Q (squashing factor; ≥ log10 2, QSLs > 3)",
+                       title or "squashing factor of the field-line mapping (footpoints)", dpi)
+
+
+def q_slice_figure(derived: xr.Dataset, title: str = "", dpi: int = 110):
+    """log10 Q on the vertical x-z slice of the derived products."""
+    plt = _pyplot()
+    x, z = derived["x_slice"].values, derived["z_slice"].values
+    height = float(np.clip(8 * np.ptp(z) / max(np.ptp(x), 1e-9), 2.0, 8.0)) + 1.2
+    fig, ax = plt.subplots(figsize=(10, height), dpi=dpi, constrained_layout=True)
+    if "log10_q_slice" in derived:
+        dx, dz = (x[1] - x[0]) / 2, (z[1] - z[0]) / 2
+        im = ax.imshow(derived["log10_q_slice"].transpose("x_slice", "z_slice").values.T, origin="lower",
+                       extent=[x[0] - dx, x[-1] + dx, z[0] - dz, z[-1] + dz],
+                       cmap=plt.get_cmap("gray_r").with_extremes(bad=UNDEFINED_COLOUR),
+                       vmin=np.log10(2.0), vmax=5.0, interpolation="nearest", aspect="equal")
+        fig.colorbar(im, ax=ax, shrink=0.85, label="log10 Q")
+        where = f"y = {float(derived['y_slice']):.3g} Mm"
+    else:
+        ax.text(0.5, 0.5, "no slice computed", ha="center", va="center", transform=ax.transAxes)
+        where = "none"
+    ax.set_xlabel("x (west) [Mm]")
+    ax.set_ylabel("z [Mm]")
+    ax.set_title(title or f"squashing factor on the vertical slice at {where}")
+    return fig
+
+
+def derived_figures(derived: xr.Dataset, bottom: xr.Dataset, out_dir, *, region: str = "",
+                    dpi: int = 110) -> list[Path]:
+    """Write the figures of the derived products (:data:`DERIVED_FIGURE_NAMES`)."""
+    out_dir = Path(out_dir)
+    prefix = f"{region}: " if region else ""
+    return [
+        save_figure(twist_figure(derived, bottom, f"{prefix}twist number Tw of the footpoints' lines", dpi),
+                    out_dir / "twist.png"),
+        save_figure(q_figure(derived, bottom, f"{prefix}log10 Q of the footpoints' lines", dpi),
+                    out_dir / "log10_q.png"),
+        save_figure(q_slice_figure(derived, f"{prefix}log10 Q on the vertical slice at y = "
+                                   f"{float(derived['y_slice']):.3g} Mm", dpi), out_dir / "q_slice.png"),
+    ]
+
+
 def region_figures(bottom: xr.Dataset, cube: xr.Dataset, profiles: xr.Dataset, history, out_dir,
                    *, reference: xr.Dataset | None = None, region: str = "", lines: int = 30,
                    dpi: int = 110) -> list[Path]:
@@ -372,11 +457,11 @@ def region_figures(bottom: xr.Dataset, cube: xr.Dataset, profiles: xr.Dataset, h
     written = [
         save_figure(bottom_figure(bottom, cube, f"{prefix}bottom boundary, observed vs model", dpi),
                     out_dir / "bottom.png"),
-        save_figure(fieldlines_xy_figure(cube, model_lines, ref_lines,
-                                         f"{prefix}field lines projected on the xy plane", dpi),
+        save_figure(fieldlines_xy_figure(bottom, model_lines, ref_lines,
+                                         f"{prefix}field lines over the observed Bz", dpi),
                     out_dir / "fieldlines_xy.png"),
-        save_figure(fieldlines_3d_figure(cube, model_lines, ref_lines,
-                                         f"{prefix}field lines from the bottom", dpi),
+        save_figure(fieldlines_3d_figure(bottom, cube, model_lines, ref_lines,
+                                         f"{prefix}field lines over the observed Bz", dpi),
                     out_dir / "fieldlines_3d.png"),
         save_figure(profiles_figure(profiles, f"{prefix}height profiles", dpi), out_dir / "profiles.png"),
         save_figure(loss_figure(history, f"{prefix}training loss" if region else "", dpi),

@@ -1,13 +1,14 @@
-"""Flare labels for the classify stage: GOES classes, label CSVs, matching, HEK fetch.
+"""Flare labels from a GOES event list: GOES classes, the NCEI list format, HEK.
 
-A label table has one row per observation of a region: ``noaa`` and ``time`` (or a
-``region`` id), and either ``label`` (0/1) or a GOES flare class (``flare_class``,
-``class`` or ``goes_class``: the largest flare within 24 h after ``time``; an empty class
-means no flare). Classes become 0/1 by comparing their peak X-ray flux with a threshold
-class (default ``M1.0``).
+An event list holds one row per GOES X-ray flare in the NOAA/NCEI columns ``Flare Class``,
+``Start Time``, ``Peak Time``, ``End Time`` (UTC, ``2011-02-15T01:56Z``) and ``Active Region
+Number`` (0 = none given), as ``ffnn/data/flares/goes_flares_1996_2022.csv.gz`` and
+:func:`write_events` (the HEK route, ``ffnn flare-events``) write it.
 
-The HEK path (:func:`fetch_hek_labels`) writes exactly this format to a cache CSV, so that
-a rerun reads the cache and needs no network.
+The label of a SHARP record (:func:`flare_labels`): 1 if the largest flare with peak in
+(T_REC, T_REC + window] of any NOAA region of the HARP (``NOAA_ARS``) reaches the threshold
+class (default M1.0 in 24 h), else 0. Flares count by their peak; a flare with no region
+number cannot be attributed and is left out.
 """
 
 from __future__ import annotations
@@ -15,32 +16,34 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ffnn.errors import ConfigError, DataError, FFNNError
+from ffnn.keywords import noaa_numbers, write_csv
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD_CLASS = "M1.0"
-DEFAULT_TOLERANCE = "30min"
-#: Forecast window after T_REC in which a flare counts towards the region's label.
-FORECAST_WINDOW = pd.Timedelta(hours=24)
-CLASS_COLUMNS = ("flare_class", "class", "goes_class")
+DEFAULT_WINDOW = "24h"
+#: The NOAA/NCEI event-list columns, in order.
+NCEI_COLUMNS = ("Flare Class", "Start Time", "Peak Time", "End Time", "Active Region Number")
+_NCEI_TIME = "%Y-%m-%dT%H:%MZ"
 
 # Peak 1-8 Å flux of a class-1.0 flare, as a power of ten in W m^-2.
 _LETTER_EXPONENT = {"A": -8, "B": -7, "C": -6, "M": -5, "X": -4}
 _CLASS_RE = re.compile(r"^\s*([ABCMX])\s*(\d+(?:\.\d*)?)?\s*$", re.IGNORECASE)
-_JSOC_TIME_RE = re.compile(r"^(\d{4})\.(\d{2})\.(\d{2})_(\d{2}:\d{2}(?::\d{2}(?:\.\d*)?)?)(?:_(TAI|UTC|UT|Z))?$")
+
+
+# ---------------------------------------------------------------- GOES classes
 
 
 def is_no_flare(value: Any) -> bool:
-    """True for an empty class (blank, NaN, None): no flare was recorded in the window."""
+    """True for an empty class (blank, NaN, None): no flare."""
     if value is None:
         return True
     if isinstance(value, float) and np.isnan(value):
@@ -51,9 +54,9 @@ def is_no_flare(value: Any) -> bool:
 def goes_flux(flare_class: Any) -> float:
     """Peak GOES 1-8 Å flux in W m^-2 of a class such as ``"M1.2"``; 0.0 for no flare.
 
-    ``"X10"`` is ten times ``"X1.0"``; a bare letter means magnitude 1.0. The value is
-    computed in decimal so that equal classes written differently (``"C10"``, ``"M1.0"``)
-    give the same float. Raises :class:`DataError` for anything else.
+    ``"X10"`` is ten times ``"X1.0"``; a bare letter means magnitude 1.0. Computed in
+    decimal, so that equal classes written differently (``"C10"``, ``"M1.0"``) give the same
+    float. Raises :class:`DataError` for anything else.
     """
     if is_no_flare(flare_class):
         return 0.0
@@ -61,17 +64,7 @@ def goes_flux(flare_class: Any) -> float:
     if match is None:
         raise DataError(f"unreadable GOES flare class {flare_class!r} (expected e.g. 'M1.2', 'X2.0' or empty)")
     letter, magnitude = match.group(1).upper(), match.group(2) or "1"
-    try:
-        value = Decimal(magnitude).scaleb(_LETTER_EXPONENT[letter])
-    except InvalidOperation as err:  # pragma: no cover - the regex admits only digits
-        raise DataError(f"unreadable GOES flare class {flare_class!r}") from err
-    return float(value)
-
-
-def class_to_label(flare_class: Any, threshold_class: str = DEFAULT_THRESHOLD_CLASS) -> int:
-    """1 if the flare is at least as large as ``threshold_class``, else 0 (no flare -> 0)."""
-    threshold = threshold_flux(threshold_class)
-    return int(goes_flux(flare_class) >= threshold)
+    return float(Decimal(magnitude).scaleb(_LETTER_EXPONENT[letter]))
 
 
 def threshold_flux(threshold_class: str) -> float:
@@ -85,273 +78,198 @@ def threshold_flux(threshold_class: str) -> float:
     return flux
 
 
-def max_flare_class(classes: Iterable[Any]) -> str:
-    """The largest of several GOES classes, as written; ``""`` when there is none."""
-    best, best_flux = "", 0.0
-    for value in classes:
-        flux = goes_flux(value)
-        if flux > best_flux:
-            best, best_flux = str(value).strip().upper(), flux
-    return best
+def window_timedelta(window: str) -> pd.Timedelta:
+    """The forecast window (``"24h"``, ``"48h"``, ``"1 day"``) as a positive Timedelta; ConfigError otherwise."""
+    try:
+        span = pd.Timedelta(window)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"forecast window {window!r} is not a time span like '24h'") from err
+    if span <= pd.Timedelta(0):
+        raise ConfigError(f"forecast window {window!r} must be positive")
+    return span
 
 
-def parse_times(values: pd.Series | Iterable[Any], what: str = "time") -> pd.Series:
-    """Timestamps in UTC from ISO strings or JSOC T_REC strings (``2011.02.14_20:00:00_TAI``).
+# ---------------------------------------------------------------- event lists
 
-    TAI is read as UTC: the 30-odd seconds between them are far inside any matching
-    tolerance. Unparseable non-empty values raise :class:`DataError`; empty ones give NaT.
+
+def events_from_ncei(table: pd.DataFrame, source: str = "event list") -> pd.DataFrame:
+    """An NCEI-format table as ``flare_class, start, peak, end, noaa, flux`` (times UTC).
+
+    Rows without a readable peak time or class are dropped with one warning each kind
+    (the list has a few, e.g. ``1998-11-04T//://Z``); ``noaa`` is NA where the list gives 0.
+    The list writes one date per event: a peak (or end) before the start fell after
+    midnight and gets one day added.
+
+    Raises
+    ------
+    DataError
+        A column of :data:`NCEI_COLUMNS` other than the end time is missing.
     """
-    series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
-    cleaned = series.map(_normalise_time)
-    parsed = pd.to_datetime(cleaned, utc=True, errors="coerce", format="ISO8601")
-    bad = parsed.isna() & cleaned.notna()
-    if bad.any():
-        example = series[bad].iloc[0]
-        raise DataError(f"unreadable {what} {example!r} ({int(bad.sum())} such values)")
-    return parsed
-
-
-def _normalise_time(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    text = str(value).strip()
-    if not text or text.lower() in {"nan", "nat", "none"}:
-        return None
-    match = _JSOC_TIME_RE.match(text)
-    if match:
-        year, month, day, clock, _scale = match.groups()
-        return f"{year}-{month}-{day}T{clock}"
-    return text
-
-
-def _noaa_numbers(values: pd.Series, what: str) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = numbers.isna() & values.notna() & (values.astype(str).str.strip() != "")
-    if bad.any():
-        raise DataError(f"unreadable NOAA number {values[bad].iloc[0]!r} in {what}")
-    return numbers.round().astype("Int64")
-
-
-def labels_from_table(table: pd.DataFrame, threshold_class: str = DEFAULT_THRESHOLD_CLASS,
-                      source: str = "label table") -> pd.DataFrame:
-    """Normalise a raw label table to columns ``region, noaa, time, label, flare_class``.
-
-    ``label`` (0/1, empty = unknown) wins over a class column when both are given, since
-    it is the more direct statement. Rows that duplicate a (region) or (noaa, time) key keep
-    the largest label: one flare in the window is enough.
-    """
-    threshold_flux(threshold_class)  # a bad threshold is a config problem, report it first
-    columns = {c.lower().strip(): c for c in table.columns}
-    has_region = "region" in columns
-    if not has_region and not {"noaa", "time"} <= set(columns):
-        raise DataError(f"{source} needs columns noaa and time (or region); it has {list(table.columns)}")
-    class_col = next((columns[c] for c in CLASS_COLUMNS if c in columns), None)
-    if "label" not in columns and class_col is None:
-        raise DataError(f"{source} needs a column label (0/1) or flare_class; it has {list(table.columns)}")
-
-    out = pd.DataFrame(index=table.index)
-    if has_region:
-        region = table[columns["region"]].astype("string").str.strip()
-        out["region"] = region.mask(region == "")
-    else:
-        out["region"] = pd.NA
-    out["noaa"] = _noaa_numbers(table[columns["noaa"]], source) if "noaa" in columns else pd.NA
-    out["time"] = parse_times(table[columns["time"]], f"time in {source}") if "time" in columns else pd.NaT
-    out["flare_class"] = table[class_col].where(table[class_col].notna(), "").astype(str).str.strip() \
-        if class_col is not None else ""
-
-    if "label" in columns:
-        raw = table[columns["label"]]
-        text = raw.astype("string").str.strip().str.lower()
-        mapped = text.map({"1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0, "true": 1.0, "false": 0.0,
-                           "yes": 1.0, "no": 0.0})
-        bad = mapped.isna() & text.notna() & (text != "")
+    missing = [c for c in NCEI_COLUMNS if c not in table.columns and c != "End Time"]
+    if missing:
+        raise DataError(f"{source} lacks column(s) {', '.join(repr(c) for c in missing)}; "
+                        f"an event list has {', '.join(NCEI_COLUMNS)}")
+    times = {}
+    for name, col in (("start", "Start Time"), ("peak", "Peak Time"), ("end", "End Time")):
+        text = table[col].astype("string").str.strip() if col in table.columns else pd.Series(pd.NA, index=table.index)
+        times[name] = pd.to_datetime(text.str.rstrip("Zz"), utc=True, errors="coerce", format="ISO8601")
+    classes = table["Flare Class"].astype("string").str.strip().str.upper()
+    fluxes = {c: _flux_or_nan(c) for c in classes.dropna().unique()}
+    flux = classes.map(fluxes).astype(float)
+    noaa = pd.to_numeric(table["Active Region Number"], errors="coerce").round().astype("Int64")
+    events = pd.DataFrame({"flare_class": classes, **times, "noaa": noaa.mask(noaa <= 0), "flux": flux})
+    for name, bad in (("peak time", events["peak"].isna()), ("nonzero flare class", events["flux"].isna())):
         if bad.any():
-            raise DataError(f"label in {source} must be 0 or 1, not {raw[bad].iloc[0]!r}")
-        label = mapped.astype(float)
-    else:
-        label = pd.Series(np.nan, index=table.index)
-    if class_col is not None:
-        threshold = threshold_flux(threshold_class)
-        from_class = out["flare_class"].map(lambda c: float(goes_flux(c) >= threshold))
-        label = label.fillna(from_class)
-    out["label"] = label
-
-    keyless = out["region"].isna() & (out["noaa"].isna() | out["time"].isna())
-    if keyless.any():
-        log.warning("%s: ignoring %d rows with neither region nor noaa and time", source, int(keyless.sum()))
-    out = out[~keyless & out["label"].notna()]
-    by_region = out[out["region"].notna()]
-    by_time = out[out["region"].isna()]
-    by_region = by_region.sort_values("label").drop_duplicates("region", keep="last")
-    by_time = by_time.sort_values("label").drop_duplicates(["noaa", "time"], keep="last")
-    result = pd.concat([by_region, by_time]).sort_values(["noaa", "time"], na_position="last")
-    result["label"] = result["label"].astype(int)
-    return result.reset_index(drop=True)
+            log.warning("%s: %d event(s) without a readable %s dropped (first: row %d)", source, int(bad.sum()),
+                        name, int(np.flatnonzero(bad.to_numpy())[0]) + 2)
+    events = events[events["peak"].notna() & events["flux"].notna()].copy()
+    for name in ("peak", "end"):
+        rolled = events[name] < events["start"]
+        events.loc[rolled, name] += pd.Timedelta(days=1)
+    return events.reset_index(drop=True)
 
 
-def read_labels(path: str | os.PathLike, threshold_class: str = DEFAULT_THRESHOLD_CLASS) -> pd.DataFrame:
-    """Read a label CSV (see the module docstring) into the normalised label table."""
+def _flux_or_nan(flare_class: str) -> float:
+    try:
+        flux = goes_flux(flare_class)
+    except DataError:
+        return float("nan")
+    return flux if flux > 0 else float("nan")
+
+
+def read_events(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a GOES event list (NCEI columns, CSV, gzip or plain); see :func:`events_from_ncei`."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"label file {path} does not exist")
+        raise DataError(f"event list {path} does not exist")
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], comment="#")
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise DataError(f"label file {path} is not a readable CSV: {err}") from err
-    return labels_from_table(table, threshold_class, source=f"label file {path}")
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"event list {path} is not a readable CSV: {err}") from err
+    return events_from_ncei(table, source=f"event list {path}")
 
 
-def match_labels(summary: pd.DataFrame, labels: pd.DataFrame,
-                 tolerance: str | pd.Timedelta = DEFAULT_TOLERANCE) -> pd.Series:
-    """The label of each summary row (float: 0.0, 1.0, or NaN where none matches).
+def write_events(events: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``flare_class, start, peak, end, noaa`` events in the NCEI format, atomically."""
+    def fmt(times: pd.Series) -> pd.Series:
+        return times.dt.strftime(_NCEI_TIME).fillna("")
 
-    A label row with a ``region`` id matches that region exactly; otherwise the summary
-    row's NOAA number must equal the label's and ``t_rec`` lie within ``tolerance`` of the
-    label's time (the nearest label row wins).
-    """
-    try:
-        tol = pd.Timedelta(tolerance)
-    except ValueError as err:
-        raise ConfigError(f"label tolerance {tolerance!r} is not a time span like '30min'") from err
-    result = pd.Series(np.nan, index=summary.index, name="label", dtype=float)
-
-    if "region" in summary.columns and labels["region"].notna().any():
-        by_region = labels.dropna(subset=["region"]).set_index("region")["label"]
-        result = result.fillna(summary["region"].astype("string").map(by_region).astype(float))
-
-    by_time = labels[labels["region"].isna()].dropna(subset=["noaa", "time"])
-    if by_time.empty or not {"noaa", "t_rec"} <= set(summary.columns):
-        return result
-    left = pd.DataFrame({
-        "row": summary.index,
-        "noaa": _noaa_numbers(summary["noaa"], "the summary table"),
-        "time": parse_times(summary["t_rec"], "t_rec in the summary table"),
+    table = pd.DataFrame({
+        "Flare Class": events["flare_class"].astype(str),
+        "Start Time": fmt(events["start"]),
+        "Peak Time": fmt(events["peak"]),
+        "End Time": fmt(events["end"]),
+        "Active Region Number": events["noaa"].astype("Int64").fillna(0),
     })
-    left = left.dropna(subset=["noaa", "time"])
-    if left.empty:
-        return result
-    # merge_asof wants one plain integer dtype on both sides and sorted keys.
-    left["noaa"] = left["noaa"].astype("int64")
-    right = by_time[["noaa", "time", "label"]].copy()
-    right["noaa"] = right["noaa"].astype("int64")
-    merged = pd.merge_asof(left.sort_values("time"), right.sort_values("time"), on="time", by="noaa",
-                           tolerance=tol, direction="nearest")
-    matched = merged.set_index("row")["label"].astype(float)
-    return result.fillna(matched.reindex(result.index))
+    return write_csv(table.sort_values("Peak Time", kind="stable"), path)
 
 
-# --- HEK ---------------------------------------------------------------------------------
+def coverage(events: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last peak time of an event list: outside it, 'no flare' means 'not listed'."""
+    if events.empty:
+        raise DataError("the event list holds no events")
+    return events["peak"].min(), events["peak"].max()
 
 
-def _merge_windows(starts: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    windows: list[tuple[pd.Timestamp, pd.Timestamp]] = []
-    for start in sorted(starts):
-        end = start + FORECAST_WINDOW
-        if windows and start <= windows[-1][1]:
-            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
-        else:
-            windows.append((start, end))
-    return windows
+# ---------------------------------------------------------------- labels
 
 
-def _column(result: Any, name: str) -> list[Any]:
-    values = result[name]
-    return [getattr(v, "isot", v) for v in (values.tolist() if hasattr(values, "tolist") else values)]
+def flare_labels(records: pd.DataFrame, events: pd.DataFrame, *, window: str = DEFAULT_WINDOW,
+                 threshold_class: str = DEFAULT_THRESHOLD_CLASS) -> pd.DataFrame:
+    """The largest flare after each record and its 0/1 label.
+
+    Parameters
+    ----------
+    records : pandas.DataFrame
+        ``time`` (UTC) and ``noaa_ars`` (comma-separated NOAA numbers) per record, as
+        :func:`ffnn.keywords.records` gives them.
+    events : pandas.DataFrame
+        An event list from :func:`read_events`.
+    window : str
+        Forecast window: a flare counts when its peak lies in (time, time + window].
+    threshold_class : str
+        Smallest GOES class that makes a record positive.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index as ``records``: ``flare_class`` (the largest flare in the window, "" for
+        none), ``label`` (1.0, 0.0, or NaN where the record has no time or NOAA number, or
+        its window is not inside the event list's :func:`coverage`).
+    """
+    span = window_timedelta(window)
+    threshold = threshold_flux(threshold_class)
+    first, last = coverage(events)
+    exploded = pd.DataFrame({"row": records.index, "time": records["time"].to_numpy(),
+                             "noaa": records["noaa_ars"].map(noaa_numbers).to_numpy()}).explode("noaa")
+    exploded = exploded.dropna(subset=["noaa", "time"])
+    exploded["noaa"] = exploded["noaa"].astype("int64")
+    listed = events.dropna(subset=["noaa"]).astype({"noaa": "int64"})[["noaa", "peak", "flux", "flare_class"]]
+    pairs = exploded.merge(listed, on="noaa")
+    pairs = pairs[(pairs["peak"] > pairs["time"]) & (pairs["peak"] <= pairs["time"] + span)]
+    largest = pairs.sort_values("flux", kind="stable").groupby("row").last()
+
+    out = pd.DataFrame(index=records.index)
+    out["flare_class"] = largest["flare_class"].reindex(records.index).fillna("").astype(str)
+    flux = largest["flux"].reindex(records.index).fillna(0.0)
+    label = (flux >= threshold).astype(float)
+    known = records.index.isin(exploded["row"])
+    inside = (records["time"] >= first) & (records["time"] + span <= last)
+    outside = known & ~inside.to_numpy()
+    if outside.any():
+        log.warning("labels: %d record(s) whose %s window is not inside the event list (%s .. %s) are unlabelled",
+                    int(outside.sum()), window, f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}")
+    out["label"] = label.where(known & inside.to_numpy())
+    return out
 
 
-def _hek_search(client: Any, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """GOES flare events between two times, as noaa / peak time / class."""
-    from sunpy.net import attrs as a  # imported late: sunpy.net is slow and needs extras
-
-    iso = "%Y-%m-%dT%H:%M:%S"  # naive UTC strings: sunpy's time parsing wants no tz offset
-    result = client.search(a.Time(start.strftime(iso), end.strftime(iso)), a.hek.EventType("FL"),
-                           a.hek.OBS.Observatory == "GOES")
-    return events_frame(result)
+# ---------------------------------------------------------------- HEK
 
 
 def events_frame(result: Any) -> pd.DataFrame:
-    """HEK search results (a table or mapping of columns) as ``noaa, peak, flare_class``."""
+    """HEK flare search results (a table or mapping of columns) as an event list."""
+    def column(name):
+        values = result[name]
+        return [getattr(v, "isot", v) for v in (values.tolist() if hasattr(values, "tolist") else values)]
+
     if len(result) == 0:
-        return pd.DataFrame({"noaa": pd.Series(dtype="Int64"), "peak": pd.Series(dtype="datetime64[ns, UTC]"),
-                             "flare_class": pd.Series(dtype=str)})
-    frame = pd.DataFrame({
-        "noaa": pd.to_numeric(pd.Series(_column(result, "ar_noaanum"), dtype=object), errors="coerce"),
-        "peak": parse_times(pd.Series(_column(result, "event_peaktime"), dtype=object), "HEK peak time"),
-        "flare_class": [str(c) if not is_no_flare(c) else "" for c in _column(result, "fl_goescls")],
+        return events_from_ncei(pd.DataFrame(columns=list(NCEI_COLUMNS)), source="HEK answer")
+    table = pd.DataFrame({
+        "Flare Class": [str(c) if not is_no_flare(c) else "" for c in column("fl_goescls")],
+        "Start Time": column("event_starttime"),
+        "Peak Time": column("event_peaktime"),
+        "End Time": column("event_endtime"),
+        "Active Region Number": pd.to_numeric(pd.Series(column("ar_noaanum"), dtype=object), errors="coerce").fillna(0),
     })
-    return frame.dropna(subset=["noaa", "peak"])
+    return events_from_ncei(table, source="HEK answer")
 
 
-def fetch_hek_labels(summary: pd.DataFrame, cache: str | os.PathLike, client: Any = None) -> pd.DataFrame:
-    """Largest GOES flare within 24 h after each region's T_REC, from HEK, cached to a CSV.
+def fetch_hek_events(start: pd.Timestamp, end: pd.Timestamp, client: Any = None) -> pd.DataFrame:
+    """GOES flares with peak in [start, end] from the HEK (LMSAL), as an event list.
 
-    Rows already in ``cache`` (same noaa and t_rec) are not fetched again, so a rerun on
-    the same summary is offline. The cache holds ``noaa, time, flare_class`` (empty class =
-    no GOES flare attributed to that region in the window) and is read back with
-    :func:`read_labels`. Flares count by their peak time. ``client`` defaults to
-    ``sunpy.net.hek.HEKClient()``; pass another object with the same ``search`` for tests.
-    Returns the raw cache table (all rows, including ones for other summaries).
+    ``client`` defaults to ``sunpy.net.hek.HEKClient()``; another object with the same
+    ``search(*attrs)`` serves for tests. Raises :class:`FFNNError` (one line) when sunpy's
+    network extras are missing or the search fails.
     """
-    cache = Path(cache)
-    wanted = pd.DataFrame({
-        "noaa": _noaa_numbers(summary["noaa"], "the summary table") if "noaa" in summary else pd.NA,
-        "time": parse_times(summary["t_rec"], "t_rec in the summary table") if "t_rec" in summary else pd.NaT,
-    }).dropna().drop_duplicates()
-    if cache.is_file():
-        cached = pd.read_csv(cache, dtype=str, keep_default_na=False)
-        cached_keys = pd.DataFrame({"noaa": _noaa_numbers(cached["noaa"], f"cache {cache}"),
-                                    "time": parse_times(cached["time"], f"time in cache {cache}")})
-    else:
-        cached = pd.DataFrame(columns=["noaa", "time", "flare_class"])
-        cached_keys = pd.DataFrame({"noaa": pd.Series(dtype="Int64"), "time": pd.Series(dtype="datetime64[ns, UTC]")})
-    known = set(zip(cached_keys["noaa"].astype("int64"), cached_keys["time"]))
-    missing = wanted[[(int(n), t) not in known for n, t in zip(wanted["noaa"], wanted["time"])]]
-    if missing.empty:
-        log.info("flare labels: all %d regions found in HEK cache %s", len(wanted), cache)
-        return cached
-
     if client is None:
         try:
             from sunpy.net.hek import HEKClient
         except Exception as err:  # sunpy.net needs optional extras (bs4, zeep)
-            raise FFNNError(f"HEK cache {cache} lacks {len(missing)} regions and sunpy.net cannot be "
-                            f"imported to fetch them ({err}); give a label CSV instead") from err
+            raise FFNNError(f"sunpy.net cannot be imported to ask HEK for GOES flares ({err}); "
+                            f"give an event list file instead (NCEI columns)") from err
         client = HEKClient()
-    log.info("flare labels: fetching GOES flares from HEK for %d regions", len(missing))
-    events = []
-    for start, end in _merge_windows(missing["time"]):
-        try:
-            events.append(_hek_search(client, start, end))
-        except FFNNError:
-            raise
-        except Exception as err:  # network errors arrive as many types; all mean the same here
-            raise FFNNError(f"HEK query {start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} failed ({err}); "
-                            f"rerun when online or give a label CSV") from err
-    events_all = pd.concat(events, ignore_index=True) if events else events_frame([])
-
-    rows = []
-    for noaa, t_rec in zip(missing["noaa"], missing["time"]):
-        in_window = events_all[(events_all["noaa"] == int(noaa)) & (events_all["peak"] >= t_rec)
-                               & (events_all["peak"] <= t_rec + FORECAST_WINDOW)]
-        rows.append({"noaa": str(int(noaa)), "time": t_rec.strftime("%Y-%m-%dT%H:%M:%S"),
-                     "flare_class": max_flare_class(in_window["flare_class"])})
-    combined = pd.concat([cached.astype(str), pd.DataFrame(rows)], ignore_index=True)
-    write_csv_atomic(combined[["noaa", "time", "flare_class"]], cache)
-    return combined
-
-
-def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike, sep: str = ",") -> None:
-    """Write a table to ``path`` through a temporary file in the same directory."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            frame.to_csv(handle, sep=sep, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        from sunpy.net import attrs as a
+
+        iso = "%Y-%m-%dT%H:%M:%S"  # naive UTC: sunpy's time parsing wants no offset
+        query = (a.Time(start.strftime(iso), end.strftime(iso)), a.hek.EventType("FL"),
+                 a.hek.OBS.Observatory == "GOES")
+    except Exception:  # sunpy.net absent with a test client: it ignores the query anyway
+        query = (start, end)
+    try:
+        result = client.search(*query)
+    except Exception as err:  # network errors arrive as many types; all mean the same here
+        raise FFNNError(f"HEK query {start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} failed ({err}); "
+                        f"rerun when online or give an event list file") from err
+    events = events_frame(result)
+    return events[(events["peak"] >= start) & (events["peak"] <= end)].reset_index(drop=True)

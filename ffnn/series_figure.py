@@ -1,12 +1,8 @@
 """The series figure: the quantities of ``series.nc`` against time, with the region's flares.
 
-Flares come from an event list in the layout of the NOAA/NCEI GOES X-ray flare list
-(:data:`FLARE_COLUMNS`: class, start, peak and end in UTC such as ``2011-02-15T01:56Z``,
-and the NOAA active-region number, 0 when none was given), read by :func:`region_flares`.
-
-Note: the flare-classification work ships that list in ``ffnn/data/flares/`` with a reader
-in :mod:`ffnn.labels`; once it is on main, :func:`region_flares` should call that reader
-rather than parse the CSV here.
+Flares come from a GOES event list in the NOAA/NCEI layout (by default the list shipped in
+``ffnn/data/flares/``), read by :func:`ffnn.labels.read_events`; :func:`region_flares`
+keeps those of the series' regions and time range.
 """
 
 from __future__ import annotations
@@ -17,8 +13,6 @@ import numpy as np
 
 from ffnn.errors import DataError
 
-FLARE_COLUMNS = {"class": "Flare Class", "start": "Start Time", "peak": "Peak Time",
-                 "end": "End Time", "noaa": "Active Region Number"}
 # the panels, top to bottom: (variables, axis label); a panel none of whose variables is
 # in any dataset is left out. Second variables are drawn dashed.
 PANELS = (
@@ -36,38 +30,24 @@ SMALLEST_CLASS = "C"  # A and B flares are left off the figure
 
 def region_flares(path, noaa_numbers, start, end):
     """The flares of NOAA regions ``noaa_numbers`` whose peak lies in [``start``, ``end``]
-    (UTC, anything ``pandas.Timestamp`` reads), from an event list CSV at ``path``.
+    (UTC, anything ``pandas.Timestamp`` reads), from the GOES event list at ``path``.
 
     Returns a DataFrame with columns ``class``, ``start``, ``peak``, ``end`` (naive UTC
     timestamps) and ``noaa``, sorted by peak. Raises DataError naming the file when it
-    cannot be read or lacks a column of :data:`FLARE_COLUMNS`.
+    cannot be read or is not an event list (:func:`ffnn.labels.read_events`).
     """
     import pandas as pd
 
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError as err:
-        raise DataError(f"flare list {path} does not exist") from err
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot read flare list {path}: {err}") from err
-    missing = [c for c in FLARE_COLUMNS.values() if c not in table.columns]
-    if missing:
-        raise DataError(f"flare list {path} lacks column(s) {missing} (a GOES event list has "
-                        f"{', '.join(FLARE_COLUMNS.values())})")
-    out = pd.DataFrame({k: table[c].str.strip() for k, c in FLARE_COLUMNS.items()})
+    from ffnn.labels import read_events
+
+    events = read_events(path)
+    lo, hi = (pd.Timestamp(t).tz_localize("UTC") if pd.Timestamp(t).tzinfo is None else pd.Timestamp(t)
+              for t in (start, end))
+    keep = events["noaa"].isin([int(n) for n in noaa_numbers]) & (events["peak"] >= lo) & (events["peak"] <= hi)
+    out = events[keep].rename(columns={"flare_class": "class"})
     for key in ("start", "peak", "end"):
-        out[key] = pd.to_datetime(out[key], utc=True, errors="coerce").dt.tz_convert(None)
-    out["noaa"] = pd.to_numeric(out["noaa"], errors="coerce")
-    lo, hi = (_naive_utc(t) for t in (start, end))
-    keep = out["noaa"].isin([int(n) for n in noaa_numbers]) & (out["peak"] >= lo) & (out["peak"] <= hi)
-    return out[keep].sort_values("peak").reset_index(drop=True)
-
-
-def _naive_utc(t):
-    import pandas as pd
-
-    t = pd.Timestamp(t)
-    return t.tz_convert(None) if t.tzinfo else t
+        out[key] = out[key].dt.tz_convert(None)
+    return out[["class", "start", "peak", "end", "noaa"]].sort_values("peak").reset_index(drop=True)
 
 
 def _shown(flare_class: str) -> bool:

@@ -46,12 +46,15 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "t_rec_utc": ("", "T_REC in UTC (ISO 8601)"),
     "noaa_ars": ("", "NOAA_ARS: every NOAA region in the HARP, comma separated"),
     "quality": ("", "QUALITY flag of the record (hex; 0x00000000 = good)"),
+    "flags": ("", "trust checks that failed (ffnn.quality), comma separated; none: all passed"),
     "lat": ("deg", "LAT_FWT: flux-weighted heliographic latitude of the region"),
     "lon": ("deg", "LON_FWT: flux-weighted Stonyhurst longitude of the region"),
     "energy_erg": ("erg", "magnetic energy E = sum |B|^2/(8 pi) dV of the model cube"),
     "energy_pot_erg": ("erg", "energy of the potential field with the same bottom Bz"),
     "free_energy_erg": ("erg", "free energy E - E_pot"),
-    "e_over_epot": ("1", "E / E_pot (epsilon_p)"),
+    "e_over_epot": ("1", "E / E_pot (epsilon_p), against the potential field of the observed bottom Bz"),
+    "c_vec_bottom": ("1", "vector correlation of the model's bottom layer with the observed map"),
+    "flux_error": ("1", "model / observed unsigned flux - 1 over pixels with |Bz| > 3 sigma"),
     "unsigned_flux_mx": ("Mx", "unsigned vertical flux through the bottom, sum |Bz| dA"),
     "total_unsigned_current_a": ("A", "total unsigned vertical current through the bottom, sum |Jz| dA"),
     "sigma_j": ("1", "current-weighted sine of the angle between J and B over the cube"),
@@ -76,9 +79,16 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "pf_e_m_prime": ("1", "e_m_prime of the potential field"),
     "pf_epsilon": ("1", "epsilon of the potential field"),
     "pf_sigma_j": ("1", "sigma_j of the potential field"),
+    "mean_abs_tw": ("1", "mean |Tw| (twist number) of the field lines rooted at strong-field footpoints"),
+    "max_abs_tw": ("1", "max |Tw| of the field lines rooted at strong-field footpoints"),
+    "qsl_area_mm2": ("Mm2", "area of the bottom where log10 Q > 3 (quasi-separatrix layers)"),
+    "flux_tw_gt1_mx": ("Mx", "unsigned flux of the field lines with |Tw| > 1 (flux ropes; closed lines once)"),
     **{k: (u, f"SHARP keyword {k}") for k, u in SHARP_KEYWORD_UNITS.items()},
 }
 
+# summary column -> scalar of derived.nc (ffnn.derived.SUMMARY)
+DERIVED_COLUMNS = {"mean_abs_tw": "mean_abs_twist", "max_abs_tw": "max_abs_twist",
+                   "qsl_area_mm2": "qsl_area", "flux_tw_gt1_mx": "twisted_flux"}
 REFERENCE_METRICS = ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon")
 _QUALITY_KEYS = ("energy_erg", "energy_pot_erg", "free_energy_erg", "e_over_epot", "unsigned_flux_mx",
                  "total_unsigned_current_a", "sigma_j", "theta_j_deg", "mean_abs_fi")
@@ -129,14 +139,15 @@ def _number(value):
 
 def region_row(region: str, *, train: dict, quality: dict, record: dict | None = None,
                profiles=None, reference: dict | None = None, potential_reference: dict | None = None,
-               meta: dict | None = None) -> dict:
+               meta: dict | None = None, derived=None) -> dict:
     """One summary row (a flat dict of :data:`COLUMNS` plus extras) and its details.
 
     ``train``: ``train.json``; ``quality``: ``ffnn metrics --potential`` JSON of the model;
     ``record``: ``ffnn resolve --json`` output (SHARP regions); ``profiles``: the height
     profiles dataset (its top values are the whole-cube factors); ``reference`` and
     ``potential_reference``: ``ffnn metrics --reference`` JSON of the model and of the
-    potential field (benchmark regions); ``meta``: extra columns (e.g. ``kind``, ``noaa``).
+    potential field (benchmark regions); ``meta``: extra columns (e.g. ``kind``, ``noaa``);
+    ``derived``: the ``ffnn derived`` dataset (its summary scalars, :data:`DERIVED_COLUMNS`).
     """
     row: dict = {"region": region, "kind": "sharp" if record else "lowlou"}
     meta = dict(meta or {})
@@ -156,6 +167,10 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
         })
     for key in _QUALITY_KEYS:
         row[key] = _number(quality.get(key))
+    fit = quality.get("bottom_fit") or {}
+    row["c_vec_bottom"] = _number(fit.get("c_vec_bottom"))
+    row["flux_error"] = _number(fit.get("flux_error"))
+    row["flags"] = ",".join(quality.get("flags") or []) or "none"
     if profiles is not None:
         for key in ("div_free_factor", "force_free_factor"):
             if key in profiles:
@@ -164,6 +179,9 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
     row.update({"loss_total": _number(final.get("loss")), "loss_bc": _number(final.get("loss_bc")),
                 "loss_div": _number(final.get("loss_div")), "loss_ff": _number(final.get("loss_ff")),
                 "wall_time_s": _number(train.get("elapsed_s")), "stop_reason": train.get("stop_reason")})
+    if derived is not None:
+        for column, name in DERIVED_COLUMNS.items():
+            row[column] = _number(derived[name].values) if name in derived else None
     if reference is not None:
         for key in REFERENCE_METRICS:
             row[key] = _number(reference.get(key))
@@ -251,8 +269,35 @@ def table_dataset(table):
                       attrs={"title": "ffnn workflow summary: one row per region"})
 
 
-def write_summary(rows, tsv=None, nc=None, json_path=None):
-    """Write the gathered table as TSV, NetCDF and/or JSON (full rows with details), atomically."""
+def checks_table(rows):
+    """One line per region and trust check (:mod:`ffnn.quality`): ``region``, ``check``,
+    ``value``, ``limit``, ``status`` (``passed``, ``FAILED`` or ``not computed``) and what it
+    means; a pandas DataFrame for the report."""
+    import pandas as pd
+
+    from ffnn import quality
+
+    lines = []
+    for row in rows:
+        metrics = (row.get("details") or {}).get("quality_metrics") or {}
+        values = {**metrics, **(metrics.get("bottom_fit") or {})}
+        failed = set(metrics.get("flags") or [])
+        for name, (key, limit, how) in quality.LIMITS.items():
+            value = _number(values.get(key))
+            status = "not computed" if value is None else ("FAILED" if name in failed else "passed")
+            lines.append({"region": row["region"], "check": name, "value": value, "limit": limit,
+                          "status": status,
+                          "meaning": quality.describe(name, values) if name in failed else ""})
+        if quality.WARMUP_FLAG in failed:
+            lines.append({"region": row["region"], "check": quality.WARMUP_FLAG, "value": None,
+                          "limit": None, "status": "FAILED",
+                          "meaning": quality.describe(quality.WARMUP_FLAG, values)})
+    return pd.DataFrame(lines, columns=["region", "check", "value", "limit", "status", "meaning"])
+
+
+def write_summary(rows, tsv=None, nc=None, json_path=None, checks=None):
+    """Write the gathered table as TSV, NetCDF and/or JSON (full rows with details), and the
+    trust checks of every region as TSV (``checks``), atomically."""
     from ffnn.cube import write_atomic
 
     table = summary_table(rows)
@@ -264,6 +309,12 @@ def write_summary(rows, tsv=None, nc=None, json_path=None):
         os.replace(tmp, tsv)
     if nc:
         write_atomic(table_dataset(table), nc)
+    if checks:
+        checks = Path(checks)
+        checks.parent.mkdir(parents=True, exist_ok=True)
+        tmp = checks.with_name(f".{checks.name}.tmp{os.getpid()}")
+        checks_table(rows).to_csv(tmp, sep="\t", index=False, na_rep="", float_format="%.4g")
+        os.replace(tmp, checks)
     if json_path:
         write_json({"columns": {k: {"units": v[0], "description": v[1]} for k, v in COLUMNS.items()
                                 if k in table.columns},

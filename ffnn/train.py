@@ -55,6 +55,7 @@ from tqdm import tqdm
 
 from ffnn import __version__
 from ffnn.errors import ConfigError, DataError, FFNNError
+from ffnn.boundary import COMPONENTS
 from ffnn.model import FFNN, curl_div, describe
 from ffnn.wcs import wcs_attrs
 from ffnn.sampling import (BoundaryArrays, UnitBox, boundary_arrays, grid_of_points, height_profile,
@@ -96,6 +97,7 @@ class TrainConfig:
     n_interior: int = 20_000
     interior_bottom_fraction: float = 0.5  # share of interior points drawn denser near z = 0
     resample_every: int = 0                # iterations between new draws of all points (0: never)
+    potential_iterations: int = 0          # first fit the potential field in the volume (needs one)
     warmup_iterations: int = 150           # boundary-dominated start (cheap: few interior points)
     warmup_physics_weight: float = 0.01    # multiplies lambda_div and lambda_ff during the warm-up
     warmup_interior: int = 1000            # interior points during the warm-up
@@ -153,6 +155,7 @@ class TrainConfig:
             ("error_scale", self.error_scale >= 0),
             ("resample_every", self.resample_every >= 0),
             ("warmup_iterations", self.warmup_iterations >= 0),
+            ("potential_iterations", self.potential_iterations >= 0),
             ("warmup_physics_weight", self.warmup_physics_weight >= 0),
             ("warmup_interior", self.warmup_interior >= 1),
             ("ramp_iterations", self.ramp_iterations >= 0),
@@ -253,6 +256,7 @@ class TrainResult:
     elapsed_s: float
     rollbacks: int = 0
     meta: dict = field(default_factory=dict)
+    trained: bool = True  # False: a resumed run that had already stopped (nothing changed)
 
 
 def initial_scale(target: np.ndarray, mask: np.ndarray) -> tuple[list[float], list[float]]:
@@ -310,7 +314,8 @@ class Trainer:
     at the end, ``model.pt``. Construct, then call :meth:`fit`.
     """
 
-    def __init__(self, boundary: xr.Dataset, config: TrainConfig, out_dir=None, init_model=None):
+    def __init__(self, boundary: xr.Dataset, config: TrainConfig, out_dir=None, init_model=None,
+                 potential: xr.Dataset | None = None):
         config.validate()
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -324,6 +329,10 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(int(config.threads))
         self.boundary = boundary_arrays(boundary, self.box)
+        self.potential = None
+        if potential is not None and config.potential_iterations:
+            self.potential = (tuple(potential[c].values for c in ("x", "y", "z")),
+                              np.stack([potential[c].transpose("x", "y", "z").values for c in COMPONENTS]))
         bd = self.boundary
         self._profile = height_profile(bd.xyz, bd.target, bd.mask)
         self._boundary_weight = boundary_weights(bd, self._profile, config)
@@ -373,21 +382,48 @@ class Trainer:
     def _tensor(self, a) -> torch.Tensor:
         return torch.as_tensor(np.asarray(a), dtype=self.dtype, device=self.device)
 
-    def _in_warmup(self, round_index: int) -> bool:
-        return self.config.warmup_iterations > 0 and round_index == 0
+    def _phases(self) -> list[tuple[str, int]]:
+        """The starting phases and their lengths in iterations, before the physics phase."""
+        cfg, out = self.config, []
+        if self.potential is not None:
+            out.append(("potential", cfg.potential_iterations))
+        if cfg.warmup_iterations > 0:
+            out.append(("warmup", cfg.warmup_iterations))
+        return out
+
+    def phase(self, round_index: int | None = None) -> str:
+        """``potential`` (fitting the potential field), ``warmup`` or ``physics``."""
+        phases = self._phases()
+        r = self._round if round_index is None else round_index
+        return phases[r][0] if r < len(phases) else "physics"
 
     def _make_samples(self, round_index: int) -> Samples:
         cfg, bd = self.config, self.boundary
         rng = np.random.default_rng([cfg.seed, 1, round_index])
-        n = cfg.warmup_interior if self._in_warmup(round_index) else cfg.n_interior
+        phase = self.phase(round_index)
+        n = cfg.n_interior if phase == "physics" else cfg.warmup_interior
         xi = interior_samples(self.box, n, rng, cfg.interior_bottom_fraction)
         wi = height_weights(xi[:, 2], self._profile, cfg.height_weighting)
+        if phase == "potential":
+            xyz, target = self._potential_samples(cfg.n_interior, rng)
+            weight = np.repeat(height_weights(xyz[:, 2], self._profile, cfg.height_weighting)[:, None], 3, 1)
+            return Samples(self._tensor(xyz), self._tensor(target), self._tensor(weight),
+                           self._tensor(np.zeros_like(target)), float(len(xyz)), self._tensor(xi), self._tensor(wi))
         pick = np.concatenate([_subset(np.flatnonzero(~bd.potential), cfg.n_boundary, rng),
                                _subset(np.flatnonzero(bd.potential), cfg.n_potential, rng)])
         weight = self._boundary_weight[pick]
         return Samples(self._tensor(bd.xyz[pick]), self._tensor(bd.target[pick]), self._tensor(weight),
                        self._tensor(self._boundary_tolerance[pick]), max(float(bd.mask[pick].sum()) / 3, 1.0),
                        self._tensor(xi), self._tensor(wi))
+
+    def _potential_samples(self, n: int, rng: np.random.Generator):
+        """``n`` grid points of the potential-field cube (unit coordinates (n, 3)) and its
+        field there (n, 3), G; heights drawn denser near the bottom like interior points."""
+        (x, y, z), field = self.potential
+        u = interior_samples(UnitBox(0, 1, 0, 1, 0, 1), n, rng, self.config.interior_bottom_fraction)
+        i, j = (np.minimum((u[:, k] * n_).astype(int), n_ - 1) for k, n_ in ((0, x.size), (1, y.size)))
+        k = np.minimum((u[:, 2] * z.size).astype(int), z.size - 1)
+        return self.box.to_unit(x[i], y[j], z[k]), field[:, i, j, k].T
 
     def _make_optimizer(self) -> torch.optim.LBFGS:
         k = self.config.iterations_per_step
@@ -419,7 +455,7 @@ class Trainer:
                 if backward:
                     (cfg.lambda_bc * term).backward()
                 bc += float(term.detach())
-            n = s.interior_xyz.shape[0]
+            n = s.interior_xyz.shape[0] if physics > 0 else 0
             step = cfg.chunk_size or (2048 if cpu else 65536)
             for start in range(0, n, step):
                 b, jac = self.model.field_and_jacobian(s.interior_xyz[start:start + step])
@@ -446,9 +482,10 @@ class Trainer:
         in the warm-up, then growing geometrically to 1 over ``ramp_iterations`` (a
         continuation: the boundary fit is kept while the physics is switched on)."""
         cfg = self.config
-        if self._in_warmup(self._round):
-            return cfg.warmup_physics_weight
-        done = self.iteration - cfg.warmup_iterations
+        phase = self.phase()
+        if phase != "physics":
+            return cfg.warmup_physics_weight if phase == "warmup" else 0.0
+        done = self.iteration - sum(length for _, length in self._phases())
         if cfg.ramp_iterations <= 0 or done >= cfg.ramp_iterations:
             return 1.0
         start = cfg.warmup_physics_weight or RAMP_START
@@ -552,10 +589,17 @@ class Trainer:
         cfg = self.config
         if resume and self.out_dir is not None:
             self.try_resume()
+        reason = self._stop_reason(self.history[-1]["loss"]) if self.history else None
+        if reason:
+            log.info("training already stopped (%s) at iteration %d: nothing to do", reason, self.iteration)
+            result = self._result(reason)
+            result.trained = False
+            return result
+        self._check_start()
         good = self._state()
         bar = tqdm(total=cfg.max_iterations, initial=min(self.iteration, cfg.max_iterations),
                    disable=not cfg.progress, desc="train", unit="it", mininterval=2.0)
-        reason = None
+        started, first_iteration = self.elapsed_s, self.iteration
         while True:
             t0 = time.perf_counter()
             self._record = True
@@ -581,6 +625,8 @@ class Trainer:
             bar.set_postfix(loss=f"{terms['loss']:.3g}", bc=f"{terms['loss_bc']:.3g}",
                             div=f"{terms['loss_div']:.3g}", ff=f"{terms['loss_ff']:.3g}", refresh=False)
             bar.update(0)
+            if not cfg.progress:
+                self._log_step(terms, started, first_iteration)
             if callback is not None:
                 callback(self)
             reason = self._stop_reason(terms["loss"])
@@ -591,6 +637,9 @@ class Trainer:
             if reason:
                 break
         bar.close()
+        return self._result(reason)
+
+    def _result(self, reason: str) -> TrainResult:
         final = self.loss_terms(backward=False)
         log.info("training stopped (%s) after %d iterations, %.1f s: loss %.4g (bc %.4g, div %.4g, ff %.4g)",
                  reason, self.iteration, self.elapsed_s, final["loss"], final["loss_bc"],
@@ -598,15 +647,39 @@ class Trainer:
         return TrainResult(self.model, self.history, reason, self.elapsed_s, self.rollbacks,
                            self.metadata(final, reason))
 
+    def _log_step(self, terms: dict, started: float, first_iteration: int) -> None:
+        """One log line per step: progress, the loss terms, speed and time left."""
+        cfg = self.config
+        rate = (self.iteration - first_iteration) / max(self.elapsed_s - started, 1e-9)
+        left = []
+        if cfg.time_budget_s is not None:
+            left.append(cfg.time_budget_s - self.elapsed_s)
+        if rate > 0:
+            left.append((cfg.max_iterations - self.iteration) / rate)
+        log.info("iteration %d: loss %.4g (bc %.4g G2, div %.4g, ff %.4g; physics x%.3g), %.0f s, "
+                 "%.2f it/s, %s left", self.iteration, terms["loss"], terms["loss_bc"], terms["loss_div"],
+                 terms["loss_ff"], self.physics_weight(), self.elapsed_s, rate,
+                 f"{max(min(left), 0):.0f} s" if left else "unknown")
+
+    def _check_start(self) -> None:
+        """Refuse a start whose loss is not finite, naming the cause, before any step."""
+        terms = self.loss_terms(backward=False)
+        if all(math.isfinite(v) for v in terms.values()):
+            return
+        worst = float(np.abs(self.boundary.target).max())
+        raise DataError(f"the loss is not finite before training starts (boundary term {terms['loss_bc']:.3g}, "
+                        f"largest boundary value {worst:.3g} G): check the boundary data for "
+                        "unphysical values or units")
+
     def _round_end(self) -> int | None:
         """Iteration at which the current sample round ends (None: never)."""
-        cfg = self.config
-        if self._in_warmup(self._round):
-            return cfg.warmup_iterations
+        cfg, phases = self.config, self._phases()
+        if self._round < len(phases):
+            return sum(length for _, length in phases[:self._round + 1])
         if not cfg.resample_every:
             return None
-        after_warmup = self._round - (1 if cfg.warmup_iterations > 0 else 0)
-        return cfg.warmup_iterations + (after_warmup + 1) * cfg.resample_every
+        start = sum(length for _, length in phases)
+        return start + (self._round - len(phases) + 1) * cfg.resample_every
 
     def _maybe_resample(self) -> None:
         end = self._round_end()
@@ -626,9 +699,11 @@ class Trainer:
         self.rollbacks = rollbacks
         self._restart_optimizer()
         if self.rollbacks >= self.config.max_rollbacks:
-            raise FFNNError(f"training diverged (non-finite loss) {self.rollbacks} times; last good "
-                            f"state at iteration {it} is kept in the checkpoint. Lower the learning "
-                            "difficulty (e.g. lambda_div) or use dtype float64")
+            kept = (f"the checkpoint keeps iteration {self._last_checkpoint}"
+                    if self.out_dir is not None and (self.out_dir / "checkpoint.pt").exists()
+                    else "no checkpoint was written")
+            raise FFNNError(f"training diverged (non-finite loss) {self.rollbacks} times after iteration {it} "
+                            f"({kept}); try dtype float64 or a longer warm-up")
 
     def metadata(self, final: dict, reason: str | None) -> dict:
         """Everything needed to rebuild and document the model."""
@@ -686,15 +761,17 @@ def load_model(path, device: str = "cpu") -> tuple[FFNN, dict]:
 
 
 def train(boundary: xr.Dataset, config: TrainConfig, out_dir, resume: bool = True,
-          callback=None, init_model=None) -> TrainResult:
+          callback=None, init_model=None, potential: xr.Dataset | None = None) -> TrainResult:
     """Train on ``boundary`` points, writing checkpoint, ``loss.csv``, ``model.pt`` and
     ``train.json`` (settings, final loss terms, wall time) into ``out_dir``.
 
     ``init_model``: a ``model.pt`` of the same architecture to start from instead of a
     random start (a checkpoint in ``out_dir``, when resuming, still wins)."""
     out_dir = Path(out_dir)
-    trainer = Trainer(boundary, config, out_dir, init_model=init_model)
+    trainer = Trainer(boundary, config, out_dir, init_model=init_model, potential=potential)
     result = trainer.fit(resume=resume, callback=callback)
+    if not result.trained and all((out_dir / name).exists() for name in ("model.pt", "train.json")):
+        return result  # a finished training: its files stay as they are
     trainer.save_checkpoint()
     save_model(result, out_dir / "model.pt")
     tmp = out_dir / ".train.json.tmp"

@@ -7,7 +7,7 @@ It speaks what ``drms`` sends (SPEC section 5), under ``<base>/cgi-bin/ajax/``:
 * ``jsoc_info?op=rs_list&ds=S[HARP][T]&key=...&seg=...``: keyword values as strings, as JSOC
   prints them (QUALITY in hex); ``HARP`` empty, a number or a comma list; ``T`` empty, one
   time, ``T1-T2`` or ``T/1h`` (JSOC TAI form ``2011.02.14_20:00:00_TAI``), either range
-  optionally sampled with DRMS's step ``@12m`` / ``@1h`` (records at T1 + k step);
+  optionally with a cadence ``@1h`` (see the section at the end);
 * ``jsoc_fetch?op=exp_request&ds=...&notify=...`` then ``op=exp_status&requestid=...``
   (pending for ``pending_polls`` polls, then done with ``dir`` and ``data``);
 * ``<base>/SUM<k>/D<n>/S00000/<filename>``: the exported FITS files.
@@ -277,12 +277,6 @@ def parse_record_set(ds: str):
     harp = parts[0].strip() if len(parts) > 0 else ""
     when = parts[1].strip() if len(parts) > 1 else ""
     harps = None if harp == "" else {int(h) for h in harp.split(",")}
-    step = None
-    if "@" in when:  # DRMS sampling of a range: one record every step from its start
-        when, every = when.split("@")
-        sm = re.fullmatch(r"([0-9.]+)([smhd])", every.strip())
-        step = timedelta(seconds=float(sm.group(1)) * _DURATION[sm.group(2)])
-        when = when.strip()
     if when == "":
         window = None
     elif "/" in when:
@@ -297,8 +291,6 @@ def parse_record_set(ds: str):
         t0 = parse_tai(when)
         window = (t0, t0, False)
     seglist = [s.strip() for s in segs.split(",") if s.strip()] if segs else None
-    if step is not None and window is not None:
-        window = (*window, step)
     return series.lower(), harps, window, seglist
 
 
@@ -308,10 +300,8 @@ def _select(records, harps, window):
         if harps is not None and r.harpnum not in harps:
             continue
         if window is not None:
-            t0, t1, open_end, *step = window
+            t0, t1, open_end = window
             if r.time < t0 or r.time > t1 or (open_end and r.time == t1):
-                continue
-            if step and (r.time - t0) % step[0]:
                 continue
         out.append(r)
     return sorted(out, key=lambda r: (r.harpnum, r.time))
@@ -447,13 +437,14 @@ class FakeJSOC:
 
     def rs_list(self, q):
         try:
-            series, harps, window, _ = parse_record_set(q.get("ds", ""))
+            ds, step = split_cadence(q.get("ds", ""))
+            series, harps, window, _ = parse_record_set(ds)
         except ValueError as err:
             return {"status": 1, "error": str(err)}
         records = self._records_of(series)
         if records is None:
             return {"status": 1, "error": f"Series {series} does not exist"}
-        rows = [] if self.empty else _select(records, harps, window)
+        rows = [] if self.empty else on_cadence(_select(records, harps, window), window, step)
         keys = [k for k in q.get("key", "").split(",") if k]
         segs = [s for s in q.get("seg", "").split(",") if s]
         out = {"count": len(rows), "runtime": 0.01, "status": 0}
@@ -579,3 +570,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b'{"status": 1, "error": "unknown op"}')
             return
         self._send(200, json.dumps(handlers[kind](q)).encode("latin1"))
+
+
+# ---------------------------------------------------------------- cadence: [T1-T2@1h] (issue 14)
+# JSOC's step syntax for a time range: ``[2011.02.14_00:00:00_TAI/1d@1h]`` keeps the records
+# at start, start + 1 h, ... (every fifth 12-minute slot). Used by rs_list only.
+
+_STEP = re.compile(r"@\s*([0-9.]+)\s*([smhd])\s*(?=\])")
+
+
+def split_cadence(ds: str):
+    """``series[h][T1-T2@1h]`` -> (``series[h][T1-T2]``, 3600.0); (ds, None) without a step."""
+    m = _STEP.search(ds)
+    if not m:
+        return ds, None
+    return ds[:m.start()] + ds[m.end():], float(m.group(1)) * _DURATION[m.group(2)]
+
+
+def on_cadence(records, window, step):
+    """The records whose time is a whole number of ``step`` seconds after the window start."""
+    if step is None or window is None:
+        return records
+    return [r for r in records if (r.time - window[0]).total_seconds() % step == 0]

@@ -1,11 +1,11 @@
-"""Tests of the flare-classification stage (ffnn.classify, ffnn.labels, ffnn classify)."""
+"""The flare forecast (ffnn.classify, ffnn.verification, ``ffnn classify``) on synthetic keyword
+tables whose labels follow a known logistic model of log10 TOTUSJH (tests/flare_data.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import math
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,485 +16,321 @@ import pandas as pd
 import pytest
 
 from ffnn import classify as cls
+from ffnn import keywords as kw
 from ffnn import labels as lbl
-from ffnn.errors import ConfigError, DataError, FFNNError
+from ffnn import verification as ver
+from ffnn.errors import ConfigError, DataError
+from flare_data import summary_layout, synthetic_flares
 
-DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]
-TRUE_COEF = {"x1": 2.5, "x2": -1.25}
-NOISE = ("noise1", "noise2", "USFLUX")
-
-
-def synthetic(n: int = 600, seed: int = 3) -> tuple[pd.DataFrame, pd.Series]:
-    """A summary table whose labels come from a logistic model of x1 and x2.
-
-    Noise features carry no signal, x1 and noise1 have missing values, ``allnan`` is
-    empty, and ``instrument`` is a categorical column (with missing values).
-    """
-    rng = np.random.default_rng(seed)
-    x1, x2 = rng.normal(size=n), rng.normal(size=n)
-    logit = TRUE_COEF["x1"] * x1 + TRUE_COEF["x2"] * x2 - 0.2
-    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
-    t0 = pd.Timestamp("2012-01-01T00:00:00")
-    table = pd.DataFrame({
-        "region": [f"ar{11000 + i}_{(t0 + pd.Timedelta(hours=i)):%Y%m%dT%H%M}" for i in range(n)],
-        "noaa": 11000 + np.arange(n),
-        "harpnum": 1000 + np.arange(n),
-        "t_rec": [(t0 + pd.Timedelta(hours=i)).strftime("%Y-%m-%dT%H:%M:%S") for i in range(n)],
-        "lat": rng.uniform(-35, 35, size=n),
-        "lon": rng.uniform(-60, 60, size=n),
-        "noaa_ars": np.where(rng.random(n) < 0.3, "11000,11001", "11000"),
-        "x1": x1,
-        "x2": x2,
-        "noise1": rng.normal(size=n),
-        "noise2": rng.normal(size=n),
-        "USFLUX": rng.lognormal(size=n),
-        "allnan": np.nan,
-        "loss_pde": rng.random(n),
-        "wall_time_s": rng.random(n) * 100,
-        "instrument": rng.choice(["hmi", "mdi"], size=n).astype(object),
-    })
-    table.loc[rng.random(n) < 0.1, "x1"] = np.nan
-    table.loc[rng.random(n) < 0.1, "noise1"] = np.nan
-    table.loc[rng.random(n) < 0.05, "instrument"] = np.nan
-    return table, pd.Series(y, index=table.index, dtype=float)
-
-
-SETTINGS = cls.ClassifySettings(categorical=("hemisphere", "multi_region", "instrument"))
-
-
-def _fit(table, y, settings=SETTINGS):
-    with pytest.warns(cls.FeatureWarning, match="allnan"):
-        return cls.fit_classifier(table, y, settings)
+FAST = {"folds": 3, "repeats": 2, "min_rows": 10}
 
 
 @pytest.fixture(scope="module")
-def fitted():
-    table, y = synthetic()
-    return table, y, _fit(table, y)
+def data():
+    """(table, labels, groups, times) of 40 regions x 8 records."""
+    table, events, _ = synthetic_flares()
+    ids = kw.records(table)
+    y = lbl.flare_labels(ids, lbl.events_from_ncei(events.astype(str)))["label"].astype(int)
+    return table, y, ids["harpnum"].astype("int64"), ids["time"]
 
 
-def _numeric_steps(result):
-    numeric = result.model.pipeline.named_steps["features"].named_transformers_["numeric"]
-    return numeric.named_steps["impute"], numeric.named_steps["scale"]
+@pytest.fixture
+def inputs(tmp_path):
+    """The synthetic keyword table and event list as files."""
+    table, events, _ = synthetic_flares()
+    table.to_csv(tmp_path / "keywords.csv", index=False)
+    events.to_csv(tmp_path / "events.csv", index=False)
+    return table, tmp_path / "keywords.csv", tmp_path / "events.csv"
 
 
-def _encoder(result):
-    categorical = result.model.pipeline.named_steps["features"].named_transformers_["categorical"]
-    return categorical.named_steps["onehot"]
+def _main(argv):
+    from ffnn import cli
+
+    return cli.main([str(a) for a in argv])
 
 
-# --- GOES classes and label files ---------------------------------------------------------
+# ---------------------------------------------------------------- splits
 
 
-def test_goes_classes_turn_into_labels_by_threshold():
-    assert lbl.goes_flux("M1.2") == pytest.approx(1.2e-5)
-    assert lbl.goes_flux("x2.0") == pytest.approx(2e-4)
-    assert lbl.goes_flux("") == 0.0 and lbl.goes_flux(None) == 0.0 and lbl.goes_flux(float("nan")) == 0.0
-    assert lbl.goes_flux("C10") == lbl.goes_flux("M1.0")  # exact, not merely close
-    assert [lbl.class_to_label(c) for c in ("M1.0", "M1", "C9.9", "X2.0", "C5.0", "", "C10")] == [1, 1, 0, 1, 0, 0, 1]
-    assert lbl.class_to_label("M5.0", threshold_class="X1.0") == 0
-    assert lbl.class_to_label("C2.0", threshold_class="C1.0") == 1
-    assert lbl.max_flare_class(["C3.0", "M1.1", "", "C9.9"]) == "M1.1"
-    with pytest.raises(DataError, match="Q7"):
-        lbl.goes_flux("Q7")
-    with pytest.raises(ConfigError):
-        lbl.class_to_label("M1.0", threshold_class="big")
+def test_grouped_folds_never_put_a_region_on_both_sides(data):
+    table, y, groups, _ = data
+    for seed in range(3):
+        folds = cls.grouped_folds(y.to_numpy(), groups.to_numpy(), 5, seed)
+        tested = np.concatenate([test for _, test in folds])
+        assert sorted(tested) == list(range(len(y)))  # every record tested once
+        for train, test in folds:
+            assert not set(groups.iloc[train]) & set(groups.iloc[test])
+            assert y.iloc[test].sum() > 0
+    evaluation = ver.cross_validate(table, y, groups, cls.ClassifySettings(**FAST))
+    assert evaluation.predictions.groupby("repeat").size().tolist() == [len(y)] * 2
+    per_fold = evaluation.predictions.assign(g=groups).groupby(["repeat", "g"])["fold"].nunique()
+    assert (per_fold == 1).all()  # a region's records share one test fold
 
 
-def test_read_labels_fixture():
-    table = lbl.read_labels(DATA / "labels_example.csv")
-    got = {(int(r.noaa), r.time.strftime("%Y-%m-%dT%H")): int(r.label) for r in table.itertuples()}
-    assert got == {
-        (11158, "2011-02-14T20"): 1,  # X2.2 and C4.0 for the same time: one major flare is enough
-        (11158, "2011-02-13T20"): 1,
-        (11166, "2011-03-08T12"): 0,  # JSOC TAI time string, C9.9 < M1.0
-        (11166, "2011-03-09T00"): 1,  # explicit label wins over the (empty) class
-        (11283, "2011-09-06T00"): 1,  # C10 == M1.0
-        (11302, "2011-09-24T00"): 0,  # no flare
-    }
-    stricter = lbl.read_labels(DATA / "labels_example.csv", threshold_class="X1.0")
-    assert int(stricter.label.sum()) == 2  # X2.2 and the explicit label
+def test_time_split_respects_the_date(data):
+    table, y, groups, times = data
+    date = "2012-05-01"
+    train, test = ver.time_split_masks(times, date, "24h")
+    stamp = pd.Timestamp(date, tz="UTC")
+    assert (times[train] + pd.Timedelta("24h") <= stamp).all() and (times[test] >= stamp).all()
+    assert train.any() and test.any() and not (train & test).any()
+    gap = (times < stamp) & (times + pd.Timedelta("24h") > stamp)
+    assert set(np.flatnonzero(~train & ~test)) == set(np.flatnonzero(gap))  # labels that look past the date
+    evaluation = ver.time_split(table, y, groups, times, cls.ClassifySettings(**FAST, split_date=date))
+    assert (times[evaluation.predictions.index] >= stamp).all()
+    assert evaluation.predictions.index.equals(times.index[test])
+    assert int(evaluation.scores["n_train"].iloc[0]) == int(train.sum())
 
 
-def test_read_labels_errors_are_one_line(tmp_path):
-    bad = tmp_path / "bad.csv"
-    bad.write_text("noaa,time,label\n11158,2011-02-14T20:00,maybe\n")
-    with pytest.raises(DataError, match="must be 0 or 1"):
-        lbl.read_labels(bad)
-    bad.write_text("noaa,when,label\n11158,2011-02-14T20:00,1\n")
-    with pytest.raises(DataError, match="noaa and time"):
-        lbl.read_labels(bad)
-    with pytest.raises(DataError, match="does not exist"):
-        lbl.read_labels(tmp_path / "nope.csv")
+# ---------------------------------------------------------------- scores
 
 
-def test_match_labels_by_noaa_time_tolerance_and_region():
-    summary = pd.DataFrame({
-        "region": ["a", "b", "c", "d", "e"],
-        "noaa": [11158, 11158, 11166, np.nan, 11158],
-        "t_rec": ["2011.02.14_20:00:00_TAI", "2011-02-14T20:50:00", "2011-03-08T12:12:00",
-                  "2011-03-08T12:00:00", "2011-02-13T20:00:00"],
-    })
-    labels = lbl.labels_from_table(pd.DataFrame({
-        "noaa": ["11158", "11166", "11158", ""],
-        "time": ["2011-02-14T20:10:00", "2011-03-08T12:00:00", "2011-02-13T20:00:00", ""],
-        "flare_class": ["X2.2", "C1.0", "M1.0", "X9.0"],
-        "region": ["", "", "", "d"],
-    }))
-    got = lbl.match_labels(summary, labels, tolerance="30min")
-    assert got.tolist()[0] == 1.0  # 10 min off, JSOC time format
-    assert math.isnan(got.tolist()[1])  # 40 min off: outside tolerance
-    assert got.tolist()[2:] == [0.0, 1.0, 1.0]  # d matched by region id despite missing noaa
-    assert lbl.match_labels(summary, labels, tolerance="1h").tolist()[1] == 1.0
+def test_skill_scores_follow_their_definitions():
+    y = np.array([1] * 40 + [0] * 60)
+    p = np.r_[np.full(35, 0.8), np.full(5, 0.2), np.full(10, 0.7), np.full(50, 0.1)]
+    s = ver.skill_scores(y, p, threshold=0.5, base_rate=0.3)
+    tp, fn, fp, tn = 35, 5, 10, 50
+    assert (s["tp"], s["fn"], s["fp"], s["tn"]) == (tp, fn, fp, tn)
+    assert s["tss"] == pytest.approx(tp / (tp + fn) - fp / (fp + tn))
+    assert s["hss"] == pytest.approx(2 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn)))
+    bs = np.mean((p - y) ** 2)
+    assert s["brier"] == pytest.approx(bs) and s["bss"] == pytest.approx(1 - bs / np.mean((0.3 - y) ** 2))
+    assert s["auc"] == pytest.approx((35 * 60 + 5 * 50) / (40 * 60))  # pairs ranked right, no ties
+    # reliability: Murphy's term over the four forecast values
+    rel = (35 * (0.8 - 1) ** 2 + 5 * (0.2 - 1) ** 2 + 10 * (0.7 - 0) ** 2 + 50 * 0.1 ** 2) / 100
+    assert s["reliability"] == pytest.approx(rel)
+    clim = ver.climatology_scores(y, 0.3)
+    assert (clim["tss"], clim["hss"], clim["bss"], clim["auc"]) == (0.0, 0.0, 0.0, 0.5)
+    assert ver.skill_scores(y, np.where(y == 1, 0.5, 0.0), 0.5, 0.4)["reliability"] > 0  # 0.5 vs observed 1
 
 
-class FakeHEK:
-    """Stands in for sunpy's HEKClient: returns fixed GOES events and counts calls."""
-
-    def __init__(self, events=None, error=None):
-        self.events, self.error, self.calls = events or {}, error, 0
-
-    def search(self, *attrs):
-        self.calls += 1
-        if self.error:
-            raise self.error
-        return self.events
+def test_threshold_is_the_one_of_maximal_tss():
+    rng = np.random.default_rng(0)
+    y = (rng.random(300) < 0.3).astype(int)
+    p = np.clip(0.3 + 0.25 * (y - 0.3) + rng.normal(0, 0.2, 300), 0, 1)
+    best = max((np.mean(p[y == 1] >= t) - np.mean(p[y == 0] >= t), t) for t in np.unique(p))
+    threshold = cls.tss_threshold(y, p)
+    assert threshold == best[1]
+    assert ver.skill_scores(y, p, threshold, 0.3)["tss"] == pytest.approx(best[0])
 
 
-def test_hek_labels_are_cached_and_rerun_offline(tmp_path, monkeypatch):
-    # The real search builds sunpy attrs; only the event-table handling is under test here.
-    monkeypatch.setattr(lbl, "_hek_search", lambda client, start, end: lbl.events_frame(client.search(start, end)))
-    summary = pd.DataFrame({"noaa": [11158, 11166, 11167], "t_rec": ["2011-02-14T20:00:00"] * 3})
-    events = {
-        "ar_noaanum": [11158, 11158, 11166, 11166, 11167],
-        "event_peaktime": ["2011-02-15T01:56:00", "2011-02-14T21:00:00", "2011-02-14T19:00:00",
-                           "2011-02-15T10:00:00", "2011-02-16T10:00:00"],
-        "fl_goescls": ["X2.2", "M6.6", "X1.0", "C3.0", "M2.0"],
-    }
-    cache = tmp_path / "cache" / "hek.csv"
-    online = FakeHEK(events)
-    lbl.fetch_hek_labels(summary, cache, client=online)
-    assert online.calls == 1  # the three identical windows merge into one query
-    table = lbl.read_labels(cache)
-    by_noaa = dict(zip(table.noaa.astype(int), table.label))
-    # 11166's X1.0 peaked before T_REC and 11167's M2.0 after T_REC + 24 h: neither counts.
-    assert by_noaa == {11158: 1, 11166: 0, 11167: 0}
-    assert pd.read_csv(cache, dtype=str, keep_default_na=False).set_index("noaa").loc["11158", "flare_class"] == "X2.2"
-
-    offline = FakeHEK(error=ConnectionError("no network"))
-    lbl.fetch_hek_labels(summary, cache, client=offline)
-    assert offline.calls == 0
-    more = pd.concat([summary, pd.DataFrame({"noaa": [11200], "t_rec": ["2011-05-01T00:00:00"]})])
-    with pytest.raises(FFNNError, match="rerun when online"):
-        lbl.fetch_hek_labels(more, cache, client=offline)
-    assert len(pd.read_csv(cache)) == 3  # a failed fetch leaves the cache as it was
+# ---------------------------------------------------------------- the model
 
 
-# --- the model ----------------------------------------------------------------------------
+def test_pipeline_learns_from_raw_keywords_with_named_coefficients(data):
+    table, y, groups, _ = data
+    model = cls.fit_model(table, y, groups, cls.ClassifySettings(**FAST))
+    coef = model.coefficients().set_index("feature")["coefficient"]
+    assert coef.index[0] == "TOTUSJH" and coef["TOTUSJH"] > 0  # the one keyword the labels depend on
+    assert abs(coef["TOTUSJH"]) > 3 * coef.drop("TOTUSJH").abs().max()
+    assert set(coef.index) == set(cls.DEFAULT_FEATURES) | {"multi_region_no", "multi_region_yes"}
+    # the log is inside the pipeline: the raw table in, one probability per record out
+    p = model.predict_proba(table)
+    assert p.shape == (len(table),) and ((p > 0) & (p < 1)).all()
+    derived = model.pipeline.named_steps["derive"].transform(table)
+    np.testing.assert_allclose(derived["TOTUSJH"], np.log10(table["TOTUSJH"]))
+    np.testing.assert_allclose(derived["MEANJZH"], np.log10(table["MEANJZH"].abs()))  # signed mean: magnitude
+    np.testing.assert_allclose(derived["abs_lon"], table["LON_FWT"].abs())
+    # the threshold comes from out-of-fold forecasts of folds grouped by region, not in-sample ones
+    from sklearn.model_selection import cross_val_predict
+
+    folds = cls.grouped_folds(y.to_numpy(), groups.to_numpy(), FAST["folds"], 0)
+    oof = cross_val_predict(cls.build_pipeline(cls.ClassifySettings(**FAST), model.numeric, model.categorical),
+                            table, y.to_numpy(), cv=folds, method="predict_proba")[:, 1]
+    assert model.threshold == cls.tss_threshold(y.to_numpy(), oof)
+    assert model.threshold != cls.tss_threshold(y.to_numpy(), p)
 
 
-def test_coefficients_recover_sign_and_order_of_true_model(fitted):
-    _, _, result = fitted
-    coef = result.coefficients.set_index("feature")["coefficient"]
-    assert coef["x1"] > 0 > coef["x2"]
-    assert abs(coef["x1"]) > abs(coef["x2"]) > max(abs(coef[f]) for f in NOISE)
-    # Sorted by |coef|, identifiers and bookkeeping columns left out by default.
-    assert list(result.coefficients.feature[:2]) == ["x1", "x2"]
-    assert not {"noaa", "harpnum", "lat", "lon", "loss_pde", "wall_time_s", "allnan"} & set(coef.index)
-    assert {"hemisphere_N", "hemisphere_S", "multi_region_yes", "instrument_missing"} <= set(coef.index)
+def test_probabilities_are_calibrated_and_balanced_weights_are_not(data):
+    table, y, groups, _ = data
+
+    def pooled(**settings):
+        """Scores of the out-of-fold forecasts of all folds together (bins hold enough records)."""
+        evaluation = ver.cross_validate(table, y, groups, cls.ClassifySettings(**FAST, **settings))
+        p = evaluation.predictions
+        return evaluation.summary()["model"], ver.skill_scores(y[p.index], p["probability"], 0.5, y.mean())
+
+    calibrated, calibrated_pooled = pooled()
+    assert calibrated["mean_probability"] == pytest.approx(calibrated["event_rate"], abs=0.03)
+    assert calibrated["bss"] > 0.1 and calibrated["tss"] > 0.3 and calibrated["auc"] > 0.75
+    balanced, balanced_pooled = pooled(class_weight="balanced")
+    assert balanced["mean_probability"] > calibrated["event_rate"] + 0.1
+    assert balanced_pooled["reliability"] > 3 * calibrated_pooled["reliability"]
+    assert balanced["bss"] < calibrated["bss"]
 
 
-def test_test_accuracy_clearly_above_majority_class(fitted):
-    _, _, result = fitted
-    test = result.metrics["test"]
-    assert test["n"] == 150 and result.metrics["train"]["n"] == 450
-    assert test["accuracy"] >= test["majority_accuracy"] + 0.15
-    assert test["tss"] > 0.4 and test["hss"] > 0.4
+def test_features_missing_from_a_table_are_imputed_and_featureless_rows_not_scored(data):
+    table, y, groups, _ = data
+    model = cls.fit_model(table, y, groups, cls.ClassifySettings(**FAST))
+    new = table.head(4).drop(columns=["MEANSHR"]).copy()
+    new.loc[new.index[1], list(set(cls.DEFAULT_FEATURES) - {"MEANSHR", "abs_lon"}) + ["LON_FWT"]] = np.nan
+    with pytest.warns(cls.FeatureWarning) as said:
+        scored = model.predict(new)
+    assert [str(w.message).split(":")[0] for w in said] == [
+        "feature column(s) absent from the table, taken as missing", "1 row(s) hold none of the model's features "
+        "and are not scored"]
+    assert "MEANSHR" in str(said[0].message)
+    assert scored["probability"].notna().tolist() == [True, False, True, True]
+    assert scored["predicted"].isna().tolist() == [False, True, False, False]
+    empty = table.assign(TOTPOT=np.nan)
+    with pytest.warns(cls.FeatureWarning, match="no value in any training row: TOTPOT"):
+        refit = cls.fit_model(empty, y, groups, cls.ClassifySettings(**FAST))
+    assert "TOTPOT" not in refit.numeric
+    single = table.assign(NOAA_ARS=table["NOAA_AR"].astype(str))
+    with pytest.warns(cls.FeatureWarning, match=r"one value in every training row: multi_region \(no\)"):
+        refit = cls.fit_model(single, y, groups, cls.ClassifySettings(**FAST, categorical=["multi_region", "hemisphere"]))
+    assert refit.categorical == ["hemisphere"]
+    assert {"hemisphere_N", "hemisphere_S"} <= set(refit.coefficients()["feature"])
 
 
-def test_metrics_agree_with_predictions(fitted):
-    _, y, result = fitted
-    pred = result.predictions
-    assert list(pred.columns) == ["region", "noaa", "t_rec", "y_true", "probability", "y_pred", "split"]
-    assert ((pred.probability >= 0.5).astype(int) == pred.y_pred).all()
-    for split in ("train", "test"):
-        rows = pred[pred.split == split]
-        m = result.metrics[split]
-        (tn, fp), (fn, tp) = m["confusion_matrix"]
-        assert tp == ((rows.y_true == 1) & (rows.y_pred == 1)).sum()
-        assert fp == ((rows.y_true == 0) & (rows.y_pred == 1)).sum()
-        assert tn + fp + fn + tp == m["n"] == len(rows)
-        residual = (rows.y_true.astype(int) - rows.y_pred).abs().value_counts()
-        assert m["residual_counts"] == {"0": int(residual.get(0, 0)), "1": int(residual.get(1, 0))}
-        assert m["residual_proportions"]["1"] == pytest.approx(1 - m["accuracy"])
-        assert m["tss"] == pytest.approx(tp / (tp + fn) - fp / (fp + tn))
-
-
-def test_imputer_and_scaler_see_training_rows_only(fitted):
-    table, y, result = fitted
-    numeric = result.model.numeric
-    imputer, scaler = _numeric_steps(result)
-    train = result.predictions.split == "train"
-    test = result.predictions.split == "test"
-    x_train = table.loc[train, numeric]
-    np.testing.assert_allclose(imputer.statistics_, x_train.mean())
-    filled = x_train.fillna(x_train.mean())
-    np.testing.assert_allclose(scaler.data_min_, filled.min())
-    np.testing.assert_allclose(scaler.data_max_, filled.max())
-
-    # Wreck the test rows: the same seed gives the same split, and nothing fitted may move.
-    wrecked = table.copy()
-    wrecked.loc[test, numeric] = wrecked.loc[test, numeric] * 1000 + 1e6
-    wrecked.loc[test, "instrument"] = "never-in-training"
-    again = _fit(wrecked, y)
-    assert (again.predictions.split == result.predictions.split).all()
-    imputer2, scaler2 = _numeric_steps(again)
-    np.testing.assert_array_equal(imputer2.statistics_, imputer.statistics_)
-    np.testing.assert_array_equal(scaler2.data_min_, scaler.data_min_)
-    np.testing.assert_array_equal(scaler2.data_max_, scaler.data_max_)
-    np.testing.assert_array_equal(again.model.pipeline.named_steps["model"].coef_,
-                                  result.model.pipeline.named_steps["model"].coef_)
-    assert not np.allclose(wrecked[numeric].mean(), imputer2.statistics_)  # the check has teeth
-    assert "never-in-training" not in np.concatenate(_encoder(again).categories_)
-
-
-def test_category_seen_only_in_test_rows_does_not_crash(fitted):
-    table, y, result = fitted
-    test_rows = result.predictions.index[result.predictions.split == "test"][:10]
-    table = table.copy()
-    table.loc[test_rows, "instrument"] = "eit"
-    again = _fit(table, y)
-    categories = dict(zip(again.model.categorical, _encoder(again).categories_))
-    assert "eit" not in categories["instrument"] and "missing" in categories["instrument"]
-    prob = again.predictions.loc[test_rows, "probability"]
-    assert prob.between(0, 1).all()
-
-    # New regions: unseen categories, missing values, an absent feature column.
-    new = table.head(5).copy()
-    new["instrument"] = ["gong", np.nan, "hmi", "eit", "hmi"]
-    new["lat"] = np.nan
-    new = new.drop(columns=["noise2"])
-    with pytest.warns(cls.FeatureWarning, match="noise2"):
-        scored = again.model.predict(new)
-    assert scored.probability.between(0, 1).all() and len(scored) == 5
-
-
-def test_too_few_rows_or_one_class_is_a_clear_error():
-    table, y = synthetic(n=40)
-    few = cls.ClassifySettings(min_rows=50)
-    with pytest.raises(cls.InsufficientDataError, match="only 40 labelled regions.*at least 50"):
-        cls.fit_classifier(table, y, few)
-    with pytest.raises(cls.InsufficientDataError, match="both classes"):
-        cls.fit_classifier(table, pd.Series(0.0, index=table.index), SETTINGS)
-    lonely = pd.Series(0.0, index=table.index)
-    lonely.iloc[0] = 1.0
-    with pytest.raises(cls.InsufficientDataError, match="at least 2 of each class"):
-        cls.fit_classifier(table, lonely, SETTINGS)
-    unlabelled = pd.Series(np.nan, index=table.index)
-    with pytest.raises(cls.InsufficientDataError, match="only 0 labelled"):
-        cls.fit_classifier(table, unlabelled, SETTINGS)
-
-
-def test_tiny_but_sufficient_table_still_splits():
-    table, _ = synthetic(n=4)
-    y = pd.Series([0.0, 1.0, 0.0, 1.0], index=table.index)
-    with pytest.warns(cls.FeatureWarning):
-        result = cls.fit_classifier(table, y, cls.ClassifySettings(min_rows=4))
-    assert result.metrics["train"]["n"] == 2 and result.metrics["test"]["n"] == 2
-    assert result.metrics["train"]["n_positive"] == 1
-
-
-def test_skill_scores_and_zero_denominators():
-    scores = cls.skill_scores(tn=50, fp=10, fn=5, tp=35)
-    assert scores["tss"] == pytest.approx(35 / 40 - 10 / 60)
-    assert scores["hss"] == pytest.approx(2 * (35 * 50 - 5 * 10) / (40 * 55 + 45 * 60))
-    perfect = cls.skill_scores(tn=3, fp=0, fn=0, tp=2)
-    assert perfect == {"tss": 1.0, "hss": 1.0}
-    no_positives = cls.skill_scores(tn=5, fp=0, fn=0, tp=0)
-    assert math.isnan(no_positives["tss"]) and math.isnan(no_positives["hss"])
-
-
-def test_settings_validation():
-    s = cls.ClassifySettings.from_mapping({"labels": "x.csv", "features": "a, b", "C": 2, "class_weight": "none",
-                                           "seed": 7, "categorical": []})
-    assert s.features == ("a", "b") and s.C == 2.0 and s.class_weight is None and s.categorical == ()
-    assert cls.ClassifySettings.from_mapping({"features": "auto"}).features is None
-    for bad in ({"colour": 1}, {"solver": "adam"}, {"test_size": 1.5}, {"probability_threshold": 0},
-                {"threshold_class": "Z1"}, {"seed": "x"}, {"on_insufficient": "ignore"}, {"min_rows": 2}):
+def test_too_little_data_and_bad_settings_are_clear_errors(data):
+    table, y, groups, _ = data
+    settings = cls.ClassifySettings(**FAST)
+    with pytest.raises(cls.InsufficientDataError, match="only 5 labelled records"):
+        cls.fit_model(table.head(5), y.head(5), groups.head(5), settings)
+    with pytest.raises(cls.InsufficientDataError, match="a classifier needs both classes"):
+        cls.fit_model(table, y * 0, groups, settings)
+    one_region = (groups == groups[y == 1].iloc[0]) & (y == 1) | (y == 0)
+    with pytest.raises(cls.InsufficientDataError, match="positive records of 1 region"):
+        cls.fit_model(table[one_region], y[one_region], groups[one_region], settings)
+    s = cls.ClassifySettings.from_mapping({"features": "USFLUX, TOTPOT", "log_features": ["USFLUX"], "C": 2,
+                                           "class_weight": "none", "split_date": None, "table": "x.csv"})
+    assert s.features == ("USFLUX", "TOTPOT") and s.C == 2.0 and s.class_weight is None
+    for bad in ({"colour": 1}, {"folds": 1}, {"window": "soon"}, {"threshold_class": "Z1"}, {"seed": "x"},
+                {"categorical": ["sunspot_type"]}, {"log_features": ["R_VALUE"]}, {"split_date": "someday"},
+                {"class_weight": "heavy"}):
         with pytest.raises(ConfigError):
             cls.ClassifySettings.from_mapping(bad)
-    table, y = synthetic(n=40)
-    with pytest.raises(ConfigError, match="nosuch"):
-        cls.fit_classifier(table, y, cls.ClassifySettings(features=("x1", "nosuch")))
 
 
-def test_model_round_trip_and_untrusted_types_refused(fitted, tmp_path):
-    table, _, result = fitted
-    path = tmp_path / "model.skops"
-    cls.save_model(result.model, path)
-    loaded = cls.load_model(path)
-    np.testing.assert_allclose(loaded.predict_proba(table), result.predictions.probability)
-    assert loaded.numeric == result.model.numeric and loaded.probability_threshold == 0.5
+# ---------------------------------------------------------------- command line and saved model
 
+
+def test_cli_fit_writes_skill_against_climatology_and_a_model(inputs, tmp_path):
+    table, keywords, events = inputs
+    out = tmp_path / "fit"
+    assert _main(["classify", keywords, "--events", events, "--out", out, "--split-date", "2012-05-01",
+                  "--config", json.dumps({"folds": 3, "repeats": 2, "min_rows": 10})]) == 0
+    assert {p.name for p in out.iterdir()} == {"model.skops", "skill.tsv", "folds.tsv", "predictions.csv",
+                                               "labels.csv", "coefficients.tsv", "reliability.png", "roc.png",
+                                               "metrics.json"}
+    skill = pd.read_csv(out / "skill.tsv", sep="\t").set_index(["evaluation", "forecast"])
+    assert set(skill.index) == {("time split at 2012-05-01", "model"), ("time split at 2012-05-01", "climatology"),
+                                ("grouped 3-fold CV x 2", "model"), ("grouped 3-fold CV x 2", "climatology")}
+    cv = skill.loc[("grouped 3-fold CV x 2", "model")]
+    assert cv["n_folds"] == 6 and cv["tss_std"] > 0 and cv["auc"] > 0.75 and cv["bss"] > 0
+    assert skill.loc[("grouped 3-fold CV x 2", "climatology"), "tss"] == 0
+    folds = pd.read_csv(out / "folds.tsv", sep="\t")
+    assert cv["tss"] == pytest.approx(folds.loc[folds["evaluation"].str.startswith("grouped"), "tss"].mean())
+    metrics = json.loads((out / "metrics.json").read_text())
+    model = cls.load_model(out / "model.skops")
+    assert metrics["model"]["threshold"] == model.threshold and metrics["n_labelled"] == len(table)
+    assert metrics["model"]["coefficients"]["TOTUSJH"] == max(metrics["model"]["coefficients"].values())
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert {"harpnum", "t_rec", "label", "probability", "predicted", "evaluation"} <= set(predictions.columns)
+    assert (out / "roc.png").read_bytes()[:4] == b"\x89PNG"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_saved_model_scores_a_raw_table_in_a_fresh_process(inputs, tmp_path):
+    table, keywords, events = inputs
+    fit = tmp_path / "fit"
+    assert _main(["classify", keywords, "--events", events, "--out", fit, "--folds", "3", "--repeats", "1",
+                  "--config", "{min_rows: 10}"]) == 0
+    new = table.sample(25, random_state=1)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    summary_layout(new).to_csv(tmp_path / "new_summary.tsv", sep="\t", index=False)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    # one new process (not the one that fitted) scores both layouts through the command line
+    calls = [["classify", "--predict", "--model", str(fit / "model.skops"), str(tmp_path / name), "--out",
+              str(tmp_path / name.split(".")[0])] for name in ("new.csv", "new_summary.tsv")]
+    code = f"import sys; from ffnn import cli; sys.exit(max(cli.main(argv) for argv in {calls!r}))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    keyword_rows = pd.read_csv(tmp_path / "new" / "predictions.csv")
+    summary_rows = pd.read_csv(tmp_path / "new_summary" / "predictions.csv")
+    assert list(keyword_rows.columns) == ["harpnum", "t_rec", "probability", "predicted"]
+    assert keyword_rows["t_rec"].tolist() == new["T_REC"].tolist()
+    model = cls.load_model(fit / "model.skops")
+    np.testing.assert_allclose(keyword_rows["probability"], model.predict_proba(new), rtol=1e-12)
+    assert (keyword_rows["predicted"] == (keyword_rows["probability"] >= model.threshold)).all()
+    np.testing.assert_allclose(summary_rows["probability"], keyword_rows["probability"], rtol=1e-12)
+    assert summary_rows["region"].tolist() == summary_layout(new)["region"].tolist()
+
+    # with an event list: the new records' labels and the model's skill on them
+    assert _main(["classify", "--predict", "--model", fit / "model.skops", tmp_path / "new.csv",
+                  "--events", events, "--out", tmp_path / "checked"]) == 0
+    metrics = json.loads((tmp_path / "checked" / "metrics.json").read_text())
+    assert metrics["n_scored"] == 25 and metrics["climatology"]["bss"] == 0
+    assert metrics["model_skill"]["auc"] > 0.5
+
+
+def test_model_files_with_untrusted_types_are_refused(tmp_path):
     import skops.io as sio
 
     sio.dump({"format": cls.MODEL_FORMAT, "payload": Foreign()}, tmp_path / "evil.skops")
     with pytest.raises(DataError, match="untrusted types.*Foreign"):
         cls.load_model(tmp_path / "evil.skops")
+    (tmp_path / "junk.skops").write_text("not a model")
+    with pytest.raises(DataError, match="not a skops file"):
+        cls.load_model(tmp_path / "junk.skops")
 
 
 class Foreign:
     """A type a model file must not smuggle in."""
 
 
-# --- command line -------------------------------------------------------------------------
-
-
-def _main(argv, monkeypatch):
-    """ffnn.cli.main with only the classify group registered (other groups are not ours)."""
-    from ffnn import cli
-
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.classify",))
-    return cli.main(argv)
-
-
-def _write_inputs(tmp_path, n=200):
-    table, y = synthetic(n=n)
-    summary = tmp_path / "summary.tsv"
-    table.to_csv(summary, sep="\t", index=False)
-    # Label times a few minutes off T_REC, classes rather than 0/1.
-    times = pd.to_datetime(table.t_rec) + pd.Timedelta(minutes=6)
-    classes = np.where(y == 1, np.where(np.arange(n) % 2 == 0, "M2.3", "X1.0"), np.where(np.arange(n) % 3 == 0, "", "C5.0"))
-    labels = tmp_path / "labels.csv"
-    pd.DataFrame({"noaa": table.noaa, "time": times.dt.strftime("%Y-%m-%dT%H:%M:%S"),
-                  "flare_class": classes}).to_csv(labels, index=False)
-    return table, y, summary, labels
-
-
-def test_cli_fit_then_predict(tmp_path, monkeypatch, caplog):
-    table, y, summary, labels = _write_inputs(tmp_path)
-    config = tmp_path / "classify.yaml"
-    config.write_text("classify:\n  categorical: [hemisphere, multi_region, instrument]\n  seed: 1\n  test_size: 0.3\n")
+def test_cli_user_errors_exit_2_with_one_line(inputs, tmp_path, capsys):
+    table, keywords, events = inputs
     out = tmp_path / "out"
-    assert _main(["classify", str(summary), "--labels", str(labels), "--out", str(out),
-                  "--config", str(config), "--C", "10"], monkeypatch) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["coefficients.tsv", "metrics.json", "model.skops", "predictions.tsv"]
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["settings"]["seed"] == 1 and metrics["settings"]["C"] == 10.0  # file, then options
-    assert metrics["n_labelled"] == 200 and metrics["test"]["n"] == 60
-    assert metrics["features"]["dropped_empty"] == ["allnan"]
-    assert any("allnan" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
-    assert metrics["test"]["accuracy"] > metrics["test"]["majority_accuracy"]
-    predictions = pd.read_csv(out / "predictions.tsv", sep="\t")
-    assert (predictions.y_true == y.astype(int)).all()  # matched through noaa + time tolerance
-    assert set(predictions.split) == {"train", "test"}
-    coefficients = pd.read_csv(out / "coefficients.tsv", sep="\t")
-    assert coefficients.feature[0] == "x1"
-
-    new = tmp_path / "new.tsv"
-    fresh = table.head(8).drop(columns=["region", "noise2"]).assign(region=[f"new{i}" for i in range(8)],
-                                                                     instrument="gong")
-    fresh.to_csv(new, sep="\t", index=False)
-    scored_dir = tmp_path / "scored"
-    assert _main(["classify", "--predict", "--model", str(out / "model.skops"), str(new),
-                  "--out", str(scored_dir)], monkeypatch) == 0
-    scored = pd.read_csv(scored_dir / "predictions.tsv", sep="\t")
-    assert list(scored.region) == [f"new{i}" for i in range(8)]
-    assert scored.probability.between(0, 1).all() and set(scored.split) == {"new"}
-    assert any("noise2" in r.getMessage() for r in caplog.records)  # absent column: imputed, said so
-
-    checked = tmp_path / "checked"
-    assert _main(["classify", "--predict", "--model", str(out / "model.skops"), str(summary), "--labels", str(labels),
-                  "--out", str(checked)], monkeypatch) == 0
-    new_metrics = json.loads((checked / "metrics.json").read_text())["new"]
-    assert new_metrics["n"] == 200 and new_metrics["accuracy"] > new_metrics["majority_accuracy"]
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
-
-
-def test_cli_user_errors_exit_2_with_one_line(tmp_path, monkeypatch, capsys):
-    _, _, summary, labels = _write_inputs(tmp_path, n=30)
-    out = tmp_path / "out"
-    assert _main(["classify", str(summary), "--out", str(out)], monkeypatch) == 2
-    assert "no label source" in capsys.readouterr().err
-    assert _main(["classify", str(summary), "--labels", str(labels), "--out", str(out), "--min-rows", "100"],
-                 monkeypatch) == 2
-    err = capsys.readouterr().err
-    assert "only 30 labelled regions" in err and len(err.strip().splitlines()) == 1
-    assert _main(["classify", "--predict", str(summary), "--out", str(out)], monkeypatch) == 2
-    assert "--model" in capsys.readouterr().err
-    assert _main(["classify", str(summary), "--labels", str(DATA / "labels_example.csv"), "--out", str(out)],
-                 monkeypatch) == 2
-    assert "no region of" in capsys.readouterr().err
-
-    assert _main(["classify", str(summary), "--labels", str(labels), "--out", str(out), "--min-rows", "100",
-                  "--on-insufficient", "skip"], monkeypatch) == 0
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["status"] == "insufficient" and "only 30" in metrics["reason"]
+    cases = [
+        (["classify", keywords, "--out", out], "no labels: give --events"),
+        (["classify", "--predict", keywords, "--out", out], "--predict needs --model"),
+        (["classify", keywords, "--events", events, "--out", out, "--config", "{colour: red}"],
+         "unknown classify setting(s): colour"),
+        (["classify", keywords, "--events", tmp_path / "none.csv", "--out", out], "event list"),
+        (["classify", keywords, "--events", events, "--out", out, "--threshold-class", "X9.9"],
+         "a classifier needs both classes"),
+    ]
+    for argv, message in cases:
+        assert _main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (out / "model.skops").exists()
-    assert set(pd.read_csv(out / "predictions.tsv", sep="\t").split) == {"not_fitted"}
 
 
-def test_cli_hek_labels_from_complete_cache_need_no_network(tmp_path, monkeypatch):
-    table, y, summary, _ = _write_inputs(tmp_path, n=40)
-    cache = tmp_path / "hek_cache.csv"
-    pd.DataFrame({"noaa": table.noaa, "time": table.t_rec,
-                  "flare_class": np.where(y == 1, "M1.5", "")}).to_csv(cache, index=False)
-
-    def no_network(*args, **kwargs):
-        raise AssertionError("HEK queried although the cache covers every region")
-
-    monkeypatch.setattr(lbl, "_hek_search", no_network)
-    out = tmp_path / "out"
-    assert _main(["classify", str(summary), "--labels", "hek", "--hek-cache", str(cache), "--out", str(out)],
-                 monkeypatch) == 0
-    predictions = pd.read_csv(out / "predictions.tsv", sep="\t")
-    assert (predictions.y_true == y.astype(int)).all()
+# ---------------------------------------------------------------- workflow rule
 
 
-# --- workflow rule --------------------------------------------------------------------------
-
-
-@pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake not installed")
-def test_classify_rule_runs_in_a_workflow(tmp_path):
-    _, _, summary, labels = _write_inputs(tmp_path, n=40)
-    (tmp_path / "results").mkdir()
-    summary.rename(tmp_path / "results" / "summary.tsv")
-    # The rule calls `ffnn`; this shim runs it with only the classify group registered, so
-    # the test does not depend on the other command groups.
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "ffnn"
-    shim.write_text(textwrap.dedent(f"""\
-        #!{sys.executable}
-        import sys
-        from ffnn import cli
-        cli.COMMAND_MODULES = ("ffnn.commands.classify",)
-        sys.exit(cli.main())
-        """))
-    shim.chmod(0o755)
-    # the rule's helpers live in common.smk, which validates the config (defaults filled in)
+@pytest.mark.skipif(importlib.util.find_spec("snakemake") is None, reason="snakemake not installed")
+def test_classify_rule_runs_in_a_workflow(inputs, tmp_path):
+    table, keywords, events = inputs
+    # the rule's inputs are wired in common.smk, which validates the config (defaults filled in)
     (tmp_path / "Snakefile").write_text(textwrap.dedent(f"""\
         include: {str(REPO / "workflow" / "rules" / "common.smk")!r}
         include: {str(REPO / "workflow" / "rules" / "classify.smk")!r}
 
         rule all:
-            input: "results/classify"
+            input: classify_targets()
         """))
     (tmp_path / "config.yaml").write_text(textwrap.dedent(f"""\
+        lowlou: {{regions: []}}
         classify:
-          labels: {str(labels)!r}
-          categorical: [hemisphere, multi_region, instrument]
-          class_weight: null
+          table: {str(keywords)!r}
+          events: {str(events)!r}
+          split_date: "2012-05-01"
+          folds: 3
+          repeats: 1
           min_rows: 10
         """))
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    run = subprocess.run(["snakemake", "--cores", "1", "--configfile", "config.yaml", "--quiet"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config.yaml", "--quiet"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     log = tmp_path / "logs" / "classify.log"
     assert run.returncode == 0, run.stdout + run.stderr + (log.read_text() if log.exists() else "")
-    out = tmp_path / "results" / "classify"
-    assert {"predictions.tsv", "metrics.json", "coefficients.tsv", "model.skops"} <= {p.name for p in out.iterdir()}
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["settings"]["class_weight"] is None and metrics["n_labelled"] == 40
+    skill = pd.read_csv(tmp_path / "results" / "classify" / "skill.tsv", sep="\t")
+    assert len(skill) == 4 and set(skill["forecast"]) == {"model", "climatology"}
     assert (tmp_path / "results" / "benchmarks" / "classify.tsv").is_file()
+    assert "TSS" in log.read_text()

@@ -13,7 +13,8 @@ import xarray as xr
 
 from ffnn.cli import main
 from ffnn.cube import make_cube, write_atomic
-from ffnn.figures import (FIGURE_NAMES, model_bottom, region_figures, seed_points,
+from ffnn.figures import (FIGURE_NAMES, fieldlines_3d_figure, fieldlines_xy_figure,
+                          heliographic_overlay, model_bottom, region_figures, seed_points,
                           trace_field_lines)
 from ffnn.metrics import height_profiles
 from ffnn.summary import (COLUMNS, PUBLISHED, beats_potential, lowlou_table, read_row,
@@ -137,6 +138,46 @@ def test_region_figures_writes_five_pngs(region_files, tmp_path):
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in (tmp_path / "fig").iterdir() if p.name.startswith(".")]
+
+
+def test_field_lines_are_drawn_over_the_observed_bottom(region_files):
+    # issue 11: the figures show the observed Bz (boundary.nc), not the model's bottom layer
+    f = region_files
+    observed = f["bottom"].copy()
+    observed["Bz"] = -2.0 * observed["Bz"]  # differs from the cube's bottom layer
+    lines = trace_field_lines(f["cube"], *seed_points(f["cube"], 4))
+    fig = fieldlines_xy_figure(observed, lines)
+    shown = np.ma.filled(fig.axes[0].images[0].get_array(), np.nan)
+    assert np.allclose(shown, observed["Bz"].transpose("x", "y").values.T, equal_nan=True)
+    assert fig.axes[0].get_xlabel().startswith("x (west) [Mm]")
+    assert not heliographic_overlay(fig.axes[0], observed)  # no WCS: Mm axes only
+    fig3 = fieldlines_3d_figure(observed, f["cube"], lines)
+    assert len(fig3.axes[0].lines) == len(lines)
+
+
+def test_heliographic_grid_over_a_map_with_a_wcs(region_files):
+    import matplotlib.pyplot as plt
+    from matplotlib.contour import ContourSet
+
+    from ffnn.wcs import binned, heliographic_grid
+    from tests.jsoc_server import segment_header, sharp_keywords
+
+    bottom = region_files["bottom"]
+    nx, ny = bottom.sizes["x"], bottom.sizes["y"]
+    keys = binned(segment_header(sharp_keywords(377, "2011.02.14_20:00:00_TAI", "11158", nx=nx, ny=ny),
+                                 "Br", nx, ny), 1)
+    bottom = bottom.assign_attrs(keys)
+    fig, ax = plt.subplots()
+    assert heliographic_overlay(ax, bottom)
+    contours = [c for c in ax.get_children() if isinstance(c, ContourSet)]
+    assert len(contours) == 2  # longitude and latitude
+    lon, lat = heliographic_grid(keys, nx, ny)
+    labels = []
+    for cs, values in zip(contours, (lon, lat)):
+        assert len(cs.levels) >= 1 and all(values.min() <= v <= values.max() for v in cs.levels)
+        labels += [t.get_text() for t in cs.labelTexts]
+    assert labels and all(t.endswith("°") for t in labels)
+    plt.close(fig)
 
 
 def test_figures_command(region_files, tmp_path):

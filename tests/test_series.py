@@ -287,8 +287,14 @@ def test_region_flares_and_the_figure(tmp_path):
     assert list(flares["class"]) == ["B8.0", "X2.2", "C6.6"]  # by peak; other regions and times left out
     assert flares["peak"][1] == np.datetime64("2011-02-14T19:56")
     (tmp_path / "bad.csv").write_text("class,peak\nC1.0,2011-02-14T19:52Z\n")
-    with pytest.raises(DataError, match=r"bad.csv lacks column\(s\) \['Flare Class'"):
+    with pytest.raises(DataError, match=r"bad.csv lacks column\(s\) 'Flare Class'"):
         region_flares(tmp_path / "bad.csv", [11158], "2011-02-14", "2011-02-15")
+    # the shipped NCEI list: NOAA 11158's X2.2 of 2011-02-15 (peak 01:56)
+    from ffnn.data import GOES_FLARES_1996_2022
+
+    shipped = region_flares(GOES_FLARES_1996_2022, [11158], "2011-02-14T12:00", "2011-02-15T12:00")
+    assert "X2.2" in list(shipped["class"])
+    assert shipped.loc[shipped["class"] == "X2.2", "peak"].iloc[0] == np.datetime64("2011-02-15T01:56")
     times = ["2011-02-14T19:35:26", "2011-02-14T19:47:26", "2011-02-14T19:59:26"]
     ds = series.series_dataset(rows_of(3, twist=True), times, warm=[False, True, True])
     path = plot_series({"ffnn": ds, "other": ds}, tmp_path / "series.png", flares=flares, title="t", dpi=40)

@@ -127,3 +127,72 @@ def test_warm_start_begins_where_the_given_model_ended(faces, tmp_path):
     assert warm.loss_terms(backward=False)["loss"] < 0.5 * cold.loss_terms(backward=False)["loss"]
     with pytest.raises(ConfigError, match="network differs.*width 16 vs 8"):
         Trainer(faces, TrainConfig(**{**SMALL, "width": 8}), None, init_model=tmp_path / "first" / "model.pt")
+
+
+def test_a_finished_training_is_not_continued(faces, tmp_path):
+    train(faces, TrainConfig(**SMALL, max_iterations=20), tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    again = train(faces, TrainConfig(**SMALL, max_iterations=20), tmp_path)
+    assert not again.trained and again.stop_reason == "max_iterations"
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    # a larger budget is a resumable change: training goes on from the checkpoint
+    more = train(faces, TrainConfig(**SMALL, max_iterations=30), tmp_path)
+    assert more.trained and more.history[-1]["iteration"] == 30
+
+
+def test_unphysical_boundary_value_is_named_at_its_source(tmp_path):
+    from ffnn.boundary import load_boundary
+
+    faces = cube_faces(lowlou_cube(shape=(8, 8, 8)))
+    faces["Bz"].values[7] = 1e30  # a fill value that would overflow float32 when squared
+    faces.to_netcdf(tmp_path / "faces.nc")
+    with pytest.raises(DataError, match=r"faces.nc: Bz = 1e\+30 G at x=.* Mm, y=.*, z=.* \(1 value\(s\) beyond"):
+        load_boundary([tmp_path / "faces.nc"])
+
+
+def test_non_finite_start_is_refused_before_any_step(faces):
+    huge = faces.copy(deep=True)
+    huge["Bx"].values[:] = 3e30  # past any check on the files: the loss itself overflows
+    with pytest.raises(DataError, match="not finite before training starts.*largest boundary value 3e"):
+        Trainer(huge, TrainConfig(**{**SMALL, "dtype": "float32"}, max_iterations=10), None).fit()
+
+
+def test_training_log_has_a_line_per_step(faces, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="ffnn.train")
+    Trainer(faces, TrainConfig(**SMALL, max_iterations=20, time_budget_s=600), None).fit()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("iteration ")]
+    assert len(lines) == 4  # 20 iterations in steps of 5
+    assert "iteration 20: loss" in lines[-1] and "it/s" in lines[-1] and "s left" in lines[-1]
+
+
+def test_potential_field_start_fits_the_potential_field_first(faces, tmp_path):
+    from ffnn.boundary import cube_faces as faces_of
+    from ffnn.commands.core import bottom_map
+    from ffnn.potential import potential_cube
+
+    ref = lowlou_cube(shape=(10, 10, 10))
+    pf = potential_cube(bottom_map(ref), nz=10)
+    cfg = TrainConfig(**SMALL, potential_iterations=20, warmup_iterations=10, max_iterations=40)
+    tr = Trainer(faces_of(ref, ("bottom",)), cfg, None, potential=pf)
+    phases, weights = [], []
+
+    def watch(t):
+        phases.append(t.phase())
+        weights.append(t.physics_weight())
+
+    tr.fit(callback=watch)
+    assert phases[:4] == ["potential"] * 4 and phases[4:6] == ["warmup"] * 2 and phases[-1] == "physics"
+    assert weights[:4] == [0.0] * 4 and weights[-1] == 1.0
+    # after the potential phase the network is close to the potential field in the volume
+    model_err = tr.history[3]["loss_bc"]
+    assert model_err < 0.1 * tr.history[0]["loss_bc"]
+    with pytest.raises(ConfigError, match="potential_iterations=20 needs the potential-field cube"):
+        from ffnn.commands.core import cmd_train
+        import argparse
+
+        faces.to_netcdf(tmp_path / "f.nc")
+        cmd_train(argparse.Namespace(boundary=[tmp_path / "f.nc"], config=None, threads=None, device=None,
+                                     set=["potential_iterations=20"], out=tmp_path, no_resume=False,
+                                     init_model=None, potential=None))

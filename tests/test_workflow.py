@@ -8,7 +8,7 @@
   them unknown, under --keep-going: the good regions run through every rule to cube.nc,
   profiles.nc, figures and summary rows, read back and checked; the bad region's log
   names the cause; a rerun recomputes nothing complete; without the bad region the
-  summary and the classify stage follow; the report builds;
+  summary and the flare forecast of the regions follow; the report builds;
 * a training job killed mid-way resumes from its checkpoint when rerun.
 
 Every snakemake runs as ``python -m snakemake --snakefile <repo>/Snakefile
@@ -93,8 +93,10 @@ def test_dry_run_of_the_shipped_config(tmp_path):
     assert counts.get("resolve") == 1 and counts.get("boundary") == 1, counts
     assert counts.get("lowlou_faces") == 1 and counts.get("metrics") == 4, counts
     assert counts.get("lowlou_table") == 1 and counts.get("summary") == 1, counts
-    assert "fetch_sharp" not in counts and "classify" not in counts, counts
+    assert "fetch_sharp" not in counts, counts
     assert "results/ar11158_20110215T0200/cube.nc" in out
+    # the flare forecast fitted on the shipped data, then scoring the run's SHARP region
+    assert counts.get("classify") == 1 and counts.get("classify_predict") == 1, counts
 
     # the JSOC sheet: every row resolved, downloaded and trained (dry: no network)
     rc, out = snakemake(tmp_path, "-n", "--cores", "2", "--config",
@@ -105,6 +107,7 @@ def test_dry_run_of_the_shipped_config(tmp_path):
              if l.strip() and not l.startswith("#")][1:]
     assert counts.get("resolve") == len(sheet) and counts.get("fetch_sharp") == len(sheet), counts
     assert counts.get("train") == len(sheet) + 2, counts
+    assert counts.get("classify_predict") == 1, counts
     assert "ar11158_20110214T2000" in out
 
 
@@ -117,6 +120,8 @@ BAD_CONFIGS = {
                  "config: train.width = \"wide\": 'wide' is not of type 'integer'"),
     "bad training setting": ({"train": {"widht": 8}, "lowlou": {"regions": ["lowlou_case1"]}}, None,
                              "unknown training setting(s) ['widht']"),
+    "bad classify setting": ({"classify": {"window": "soon"}}, None,
+                             "config classify: forecast window 'soon' is not a time span like '24h'"),
     "malformed time": ({}, "noaa\ttime\n11158\t2011-02-30T20:00\n",
                        "row 1 (noaa 11158): malformed time '2011-02-30T20:00'"),
     "time format": ({}, "noaa\ttime\n11158\t14/02/2011 20:00\n",
@@ -142,9 +147,6 @@ def test_config_error_gives_one_clear_message(tmp_path, case):
 
 # ---------------------------------------------------------------- SHARP regions
 
-LABELS = "noaa,time,flare_class\n11158,2011-02-14T20:00:00,X2.2\n11161,2011-02-14T20:00:00,C1.0\n"
-
-
 def sharp_config(url, regions="regions.tsv"):
     return {
         "regions": regions,
@@ -153,7 +155,7 @@ def sharp_config(url, regions="regions.tsv"):
         "train": TINY_TRAIN,
         "resources": {"train": {"threads": 1}},
         "figures": {"lines": 6, "dpi": 40},
-        "classify": {"labels": "labels.csv", "min_rows": 10, "on_insufficient": "skip"},
+        "classify": {"folds": 2, "repeats": 1},  # the shipped data, verified briefly
     }
 
 
@@ -211,7 +213,6 @@ def test_sharp_batch_keep_going_rerun_summary_classify_report(tmp_path, jsoc_ser
     good = "noaa\ttime\tbin\theight_mm\n11158\t2011-02-14T20:00\t4\t8\n11161\t2011-02-14T20:05\t4\t8\n"
     (tmp_path / "good.tsv").write_text(good)
     (tmp_path / "regions.tsv").write_text(good + "99999\t2011-02-14T20:00\t4\t8\n")
-    (tmp_path / "labels.csv").write_text(LABELS)
     write_config(tmp_path / "test.yaml", sharp_config(jsoc_server.url))
     regions = ["ar11158_20110214T2000", "ar11161_20110214T2005"]
     bad = "ar99999_20110214T2000"
@@ -240,13 +241,13 @@ def test_sharp_batch_keep_going_rerun_summary_classify_report(tmp_path, jsoc_ser
     assert _mtimes(done) == before
     assert set(re.findall(r"wildcards: region=(\S+)", out)) == {bad}, out
 
-    # 3. without the bad region: only the summary and the classifier run
+    # 3. without the bad region: only the summary and the forecast of the regions run
     rc, out = snakemake(tmp_path, "--configfile", "test.yaml", "--cores", "2",
                         "--config", "regions=good.tsv")
     assert rc == 0, out
     assert _mtimes(done) == before
     counts = job_counts(out)
-    assert set(counts) == {"summary", "classify", "all"}, counts
+    assert set(counts) == {"summary", "classify_predict", "all"}, counts
     import pandas as pd
     import xarray as xr
 
@@ -260,9 +261,9 @@ def test_sharp_batch_keep_going_rerun_summary_classify_report(tmp_path, jsoc_ser
     assert (table["energy_erg"] > 0).all() and (table["wall_time_s"] > 0).all()
     nc = xr.open_dataset(tmp_path / "results/summary.nc")
     assert nc.sizes["region"] == 2 and nc["energy_erg"].attrs["units"] == "erg"
-    classify = tmp_path / "results/classify"
-    assert (classify / "predictions.tsv").exists() and (classify / "metrics.json").exists()
-    assert json.loads((classify / "metrics.json").read_text())["status"] == "insufficient"
+    assert json.loads((tmp_path / "results/classify/metrics.json").read_text())["status"] == "fitted"
+    forecast = pd.read_csv(tmp_path / "results/classify/regions/predictions.csv")
+    assert forecast["region"].tolist() == regions and forecast["probability"].between(0, 1).all()
 
     # 4. the report
     rc, out = snakemake(tmp_path, "--configfile", "test.yaml", "--config", "regions=good.tsv",

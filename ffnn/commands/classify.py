@@ -1,13 +1,20 @@
-"""``ffnn classify``: fit the flare classifier on a summary table, or score a new one.
+"""``ffnn classify``: fit and verify the flare forecast, or score a table with a saved model.
 
-Fit::
+Fit (labels from a GOES event list; TABLE a keyword table or a summary table)::
 
-    ffnn classify results/summary.tsv --labels labels.csv --out results/classify [--config classify.yaml]
-    ffnn classify results/summary.tsv --labels hek --hek-cache resources/hek_flares.csv --out results/classify
+    ffnn classify TABLE --events GOES.csv --out DIR [--split-date 2014-01-01] [--config SETTINGS]
 
-Score new regions with a saved model::
+writes into DIR: ``model.skops`` (fitted on every labelled record), ``skill.tsv`` (time split
+and grouped cross-validation against climatology), ``folds.tsv``, ``predictions.csv`` (the
+out-of-sample forecasts behind the skill table), ``labels.csv``, ``coefficients.tsv``,
+``reliability.png``, ``roc.png`` and, last, ``metrics.json``.
 
-    ffnn classify --predict --model results/classify/model.skops new_summary.tsv --out results/new
+Score a table with a saved model (in any process)::
+
+    ffnn classify --predict --model DIR/model.skops TABLE2 --out DIR2 [--events GOES.csv]
+
+writes ``DIR2/predictions.csv`` (``harpnum, t_rec, probability, predicted``; with
+``--events`` also ``label`` and ``DIR2/metrics.json`` with the scores).
 """
 
 from __future__ import annotations
@@ -23,185 +30,189 @@ import pandas as pd
 import yaml
 
 from ffnn import classify as cls
+from ffnn import keywords as kw
 from ffnn import labels as lbl
+from ffnn import verification as ver
 from ffnn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-# CLI option dest -> settings key; options left at None do not override the config file.
-_SETTING_OPTIONS = {
-    "features": "features", "exclude": "exclude", "categorical": "categorical",
-    "threshold_class": "threshold_class", "probability_threshold": "probability_threshold",
-    "test_size": "test_size", "seed": "seed", "C": "C", "solver": "solver",
-    "class_weight": "class_weight", "imputer_strategy": "imputer_strategy", "max_iter": "max_iter",
-    "label_tolerance": "label_tolerance", "min_rows": "min_rows", "on_insufficient": "on_insufficient",
-}
+# CLI option dest -> settings key; options left at None do not override --config.
+_SETTING_OPTIONS = ("split_date", "folds", "repeats", "seed", "window", "threshold_class", "C", "class_weight")
 
 
 def register(subparsers) -> None:
     """Add the ``classify`` subcommand to the top-level parser."""
     p = subparsers.add_parser(
-        "classify", help="predict which regions produce a flare >= M1.0 within 24 h",
-        description="Fit a logistic-regression flare classifier on the summary table "
-                    "(or, with --predict, score a new table with a saved model).")
-    p.add_argument("summary", help="summary table (TSV, one row per region)")
+        "classify", help="forecast flares >= M1.0 within 24 h from SHARP keywords (fit, verify, predict)",
+        description="Fit a logistic-regression flare forecast on a SHARP keyword table or summary table with "
+                    "labels from a GOES event list, verify it (time split, grouped cross-validation, against "
+                    "climatology), or with --predict score a table with a saved model.")
+    p.add_argument("table", help="SHARP keyword table (CSV) or summary table (TSV)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--labels", help="label CSV (noaa,time,label|flare_class or region,...), or 'hek' to fetch "
-                                    "GOES flares from HEK into --hek-cache")
-    p.add_argument("--hek-cache", help="CSV caching HEK flare labels (required with --labels hek)")
-    p.add_argument("--config", help="YAML file with the classify settings (top level or under 'classify:')")
-    p.add_argument("--predict", action="store_true", help="score SUMMARY with --model instead of fitting")
+    p.add_argument("--events", help="GOES event list (NCEI columns; ffnn flare-events writes one): the labels")
+    p.add_argument("--config", help="classify settings: a YAML file (top level or under 'classify:') "
+                                    "or an inline YAML/JSON mapping")
+    p.add_argument("--predict", action="store_true", help="score TABLE with --model instead of fitting")
     p.add_argument("--model", help="model.skops written by a fit (with --predict)")
     g = p.add_argument_group("settings (override --config)")
-    g.add_argument("--features", help="comma-separated numeric feature columns, or 'auto' (default: all numeric "
-                                      "columns except --exclude)")
-    g.add_argument("--exclude", help="comma-separated patterns of numeric columns left out by 'auto' "
-                                     f"(default: {','.join(cls.DEFAULT_EXCLUDE)})")
-    g.add_argument("--categorical", help="comma-separated categorical columns "
-                                         f"(default: {','.join(cls.DEFAULT_CATEGORICAL)})")
-    g.add_argument("--threshold-class", help="smallest GOES class counted as a major flare (default M1.0)")
-    g.add_argument("--probability-threshold", type=float, help="probability above which a region is predicted "
-                                                               "to flare (default 0.5)")
-    g.add_argument("--test-size", type=float, help="share of labelled regions held out for testing (default 0.25)")
-    g.add_argument("--seed", type=int, help="random seed of the split and the solver (default 0)")
-    g.add_argument("--C", dest="C", type=float, help="inverse regularisation strength (default 1.0)")
-    g.add_argument("--solver", choices=cls.SOLVERS, help="LogisticRegression solver (default lbfgs)")
-    g.add_argument("--class-weight", help="'balanced' or 'none' (default balanced)")
-    g.add_argument("--imputer-strategy", choices=cls.IMPUTER_STRATEGIES, help="numeric imputation (default mean)")
-    g.add_argument("--max-iter", type=int, help="solver iterations (default 1000)")
-    g.add_argument("--label-tolerance", help="largest |t_rec - label time| that matches (default 30min)")
-    g.add_argument("--min-rows", type=int, help="fewest labelled regions to fit on (default 10)")
-    g.add_argument("--on-insufficient", choices=cls.ON_INSUFFICIENT,
-                   help="too few labelled regions or one class: 'fail' (exit 2) or 'skip' (write the reason "
-                        "and exit 0) (default fail)")
+    g.add_argument("--split-date", help="time split: fit on records before, test on records from this UTC "
+                                        "date (default: no time split)")
+    g.add_argument("--folds", type=int, help="folds grouped by HARP (cross-validation and threshold; default 5)")
+    g.add_argument("--repeats", type=int, help="repeats of the cross-validation (default 5)")
+    g.add_argument("--seed", type=int, help="seed of the folds (default 0)")
+    g.add_argument("--window", help="forecast window after T_REC (default 24h)")
+    g.add_argument("--threshold-class", help="smallest GOES class counted as a flare (default M1.0)")
+    g.add_argument("--C", dest="C", type=float, help="inverse L2 regularisation strength (default 1.0)")
+    g.add_argument("--class-weight", help="'balanced' or 'none' (default none: calibrated probabilities)")
     p.set_defaults(func=run)
 
 
 @contextlib.contextmanager
 def _warnings_to_log():
-    # On the command line a dropped column is one log line, not a Python source excerpt.
+    # On the command line a dropped or absent column is one log line, said once.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", cls.FeatureWarning)
         try:
             yield
         finally:
-            for warning in caught:
-                log.warning("classify: %s", warning.message)
+            for message in dict.fromkeys(str(w.message) for w in caught):
+                log.warning("classify: %s", message)
 
 
-def _config_mapping(path: str | None) -> dict[str, Any]:
-    if not path:
+def _config_mapping(text: str | None) -> dict[str, Any]:
+    if not text:
         return {}
+    inline = text.lstrip().startswith("{")
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.safe_load(text if inline else Path(text).read_text())
     except FileNotFoundError as err:
-        raise ConfigError(f"config file {path} does not exist") from err
+        raise ConfigError(f"config file {text} does not exist") from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        raise ConfigError(f"config {'mapping' if inline else 'file ' + text} is not valid YAML: {err}") from err
     if data is None:
         return {}
     if isinstance(data, dict) and isinstance(data.get("classify"), dict):
         data = data["classify"]
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of classify settings")
+        raise ConfigError(f"config {text} must hold a mapping of classify settings")
     return data
 
 
-def _settings_mapping(args: argparse.Namespace) -> dict[str, Any]:
+def settings_from_args(args: argparse.Namespace) -> cls.ClassifySettings:
+    """``--config``, then the individual options."""
     mapping = _config_mapping(args.config)
-    for dest, key in _SETTING_OPTIONS.items():
-        value = getattr(args, dest)
+    for key in _SETTING_OPTIONS:
+        value = getattr(args, key)
         if value is not None:
             mapping[key] = value
-    if args.labels is not None:
-        mapping["labels"] = args.labels
-    if args.hek_cache is not None:
-        mapping["hek_cache"] = args.hek_cache
-    return mapping
-
-
-def _load_labels(source: Any, mapping: dict[str, Any], summary: pd.DataFrame, threshold_class: str) -> pd.DataFrame:
-    if not source:
-        raise ConfigError("no label source: give --labels PATH.csv or --labels hek (config key classify.labels)")
-    if str(source).strip().lower() == "hek":
-        cache = mapping.get("hek_cache")
-        if not cache:
-            raise ConfigError("--labels hek needs --hek-cache PATH (config key classify.hek_cache)")
-        raw = lbl.fetch_hek_labels(summary, cache)
-        return lbl.labels_from_table(raw, threshold_class, source=f"HEK cache {cache}")
-    return lbl.read_labels(source, threshold_class)
+    return cls.ClassifySettings.from_mapping(mapping)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fit or score, write the outputs into ``--out``; returns the exit status."""
-    mapping = _settings_mapping(args)
+    """Fit and verify, or score; write the outputs into ``--out``; returns the exit status."""
     if args.predict:
-        return _run_predict(args, mapping)
+        return _run_predict(args)
     if args.model:
         raise ConfigError("--model is only used with --predict")
-    settings = cls.ClassifySettings.from_mapping(mapping)
-    summary = cls.read_summary(args.summary)
-    label_table = _load_labels(mapping.get("labels"), mapping, summary, settings.threshold_class)
-    y = lbl.match_labels(summary, label_table, settings.label_tolerance)
-    n_labelled = int(y.notna().sum())
-    log.info("classify: %d of %d regions labelled (%d positive)", n_labelled, len(summary), int((y == 1).sum()))
-    try:
-        if n_labelled == 0:
-            raise cls.InsufficientDataError(
-                f"no region of {args.summary} matches a label from {mapping.get('labels')} (same noaa and t_rec "
-                f"within {settings.label_tolerance}, or the same region id)")
-        with _warnings_to_log():
-            result = cls.fit_classifier(summary, y, settings)
-    except cls.InsufficientDataError as err:
-        if settings.on_insufficient == "skip":
-            log.warning("classify: not fitted: %s", err)
-            cls.write_insufficient(summary, y, str(err), settings, args.out)
-            return 0
-        raise
-    cls.write_outputs(result, args.out)
-    test = result.metrics["test"]
-    log.info("classify: test accuracy %.3f (majority %.3f), TSS %s, HSS %s -> %s", test["accuracy"],
-             test["majority_accuracy"], _fmt(test["tss"]), _fmt(test["hss"]), args.out)
+    if not args.events:
+        raise ConfigError("no labels: give --events GOES.csv (a GOES event list, e.g. from ffnn flare-events)")
+    settings = settings_from_args(args)
+    table = kw.read_table(args.table)
+    ids = kw.records(table)
+    label = lbl.flare_labels(ids, lbl.read_events(args.events), window=settings.window,
+                             threshold_class=settings.threshold_class)
+    rows = label["label"].notna() & ids["harpnum"].notna()
+    log.info("classify: %d of %d records labelled (%d positive: flare >= %s within %s)", int(rows.sum()),
+             len(table), int((label["label"][rows] == 1).sum()), settings.threshold_class, settings.window)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").unlink(missing_ok=True)  # written last: present only after a finished fit
+
+    x, y = table[rows], label["label"][rows].astype(int)
+    groups, times = ids["harpnum"][rows].astype("int64"), ids["time"][rows]
+    evaluations, notes = [], {}
+    with _warnings_to_log():
+        model = cls.fit_model(x, y, groups, settings)
+        if settings.split_date:
+            try:
+                evaluations.append(ver.time_split(x, y, groups, times, settings))
+            except cls.InsufficientDataError as err:
+                log.warning("classify: no time split: %s", err)
+                notes["time_split"] = str(err)
+        evaluations.append(ver.cross_validate(x, y, groups, settings))
+    _write_fit(out, model, evaluations, notes, table, ids, label, rows, settings, args)
     return 0
 
 
-def _fmt(value: float) -> str:
-    return "nan" if value != value else f"{value:.3f}"
+def _write_fit(out: Path, model: cls.FlareModel, evaluations: list, notes: dict, table: pd.DataFrame,
+               ids: pd.DataFrame, label: pd.DataFrame, rows: pd.Series, settings: cls.ClassifySettings,
+               args: argparse.Namespace) -> None:
+    y = label["label"][rows].astype(int)
+    kw.write_csv(pd.concat([ids[["harpnum", "t_rec", "noaa_ars"]], label], axis=1), out / "labels.csv")
+    skill = ver.skill_table(evaluations)
+    event = f"flare ≥ {settings.threshold_class} within {settings.window}"
+    kw.write_csv(skill, out / "skill.tsv", sep="\t")
+    kw.write_csv(pd.concat([e.scores.assign(evaluation=e.name) for e in evaluations], ignore_index=True)
+                 [lambda f: ["evaluation"] + [c for c in f.columns if c != "evaluation"]], out / "folds.tsv", sep="\t")
+    predictions = []
+    for evaluation in evaluations:
+        p = evaluation.predictions
+        predictions.append(pd.concat([ids.loc[p.index, ["harpnum", "t_rec"]], label.loc[p.index], p], axis=1)
+                           .assign(evaluation=evaluation.name))
+    kw.write_csv(pd.concat(predictions, ignore_index=True), out / "predictions.csv")
+    coefficients = model.coefficients()
+    kw.write_csv(coefficients, out / "coefficients.tsv", sep="\t")
+    cls.save_model(model, out / "model.skops")
+    ver.reliability_figure(evaluations, y, float(y.mean()), out / "reliability.png", event=event)
+    ver.roc_figure(evaluations, y, out / "roc.png", event=event)
+    log.info("classify: skill (out of sample, against climatology):\n%s", ver.format_skill_table(skill))
+    metrics = {
+        "status": "fitted",
+        "event": event,
+        "inputs": {"table": str(args.table), "events": str(args.events)},
+        "n_records": int(len(table)), "n_labelled": int(rows.sum()), "n_positive": int(y.sum()),
+        "n_regions": int(ids["harpnum"][rows].nunique()), "base_rate": model.base_rate,
+        "model": {"threshold": model.threshold, "intercept": model.intercept,
+                  "features": {"numeric": model.numeric, "categorical": model.categorical},
+                  "coefficients": dict(zip(coefficients["feature"], coefficients["coefficient"]))},
+        "skill": {e.name: e.summary() for e in evaluations},
+        "calibration": {e.name: ver.reliability_bins(y.loc[e.predictions.index], e.predictions["probability"])
+                        .to_dict(orient="records") for e in evaluations},
+        "notes": notes,
+        "settings": settings.to_dict(),
+    }
+    cls.write_json(metrics, out / "metrics.json")  # last: its presence marks a finished run
 
 
-def _run_predict(args: argparse.Namespace, mapping: dict[str, Any]) -> int:
+def _run_predict(args: argparse.Namespace) -> int:
     if not args.model:
         raise ConfigError("--predict needs --model PATH (a model.skops written by ffnn classify)")
     model = cls.load_model(args.model)
-    if args.probability_threshold is not None:
-        if not 0.0 < args.probability_threshold < 1.0:
-            raise ConfigError(f"probability threshold must lie in (0, 1), not {args.probability_threshold}")
-        model.probability_threshold = args.probability_threshold
-    summary = cls.read_summary(args.summary)
+    table = kw.read_table(args.table)
     with _warnings_to_log():
-        predictions = model.predict(summary)
+        predictions = model.predict(table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    source = mapping.get("labels")
-    if source:
-        # Labels of new regions are scored with the class threshold the model was fitted for.
-        tolerance = mapping.get("label_tolerance", lbl.DEFAULT_TOLERANCE)
-        label_table = _load_labels(source, mapping, summary, model.threshold_class)
-        y = lbl.match_labels(summary, label_table, tolerance)
-        predictions.insert(3, "y_true", y.astype("Int64"))
-        rows = y.notna()
-        if rows.any():
-            y_true = y[rows].astype(int)
-            majority = int(y_true.value_counts().sort_index().idxmax())
-            metrics = {"status": "predicted", "model": str(args.model),
-                       "probability_threshold": model.probability_threshold,
-                       "n_rows": int(len(summary)), "n_labelled": int(rows.sum()),
-                       "new": cls.split_metrics(y_true.to_numpy(), predictions.loc[rows, "y_pred"].to_numpy(), majority)}
+    if args.events:
+        label = lbl.flare_labels(kw.records(table), lbl.read_events(args.events), window=model.window,
+                                 threshold_class=model.threshold_class)
+        predictions = pd.concat([predictions, label], axis=1)
+        scored = predictions["label"].notna() & predictions["probability"].notna()
+        if scored.any():
+            y = predictions.loc[scored, "label"].astype(int).to_numpy()
+            p = predictions.loc[scored, "probability"].to_numpy()
+            metrics = {"status": "predicted", "model": str(args.model), "n_records": len(table),
+                       "n_scored": int(scored.sum()), "event": f"flare ≥ {model.threshold_class} within {model.window}",
+                       "model_threshold": model.threshold, "model_base_rate": model.base_rate,
+                       "model_skill": ver.skill_scores(y, p, model.threshold, model.base_rate),
+                       "climatology": ver.climatology_scores(y, model.base_rate)}
             cls.write_json(metrics, out / "metrics.json")
+            s = metrics["model_skill"]
+            log.info("classify --predict: %d labelled records: TSS %.3f, HSS %.3f, BSS %.3f, AUC %.3f",
+                     int(scored.sum()), s["tss"], s["hss"], s["bss"], s["auc"])
         else:
-            log.warning("classify --predict: no label matches a region of %s", args.summary)
-    predictions["split"] = "new"
-    cls.write_table(predictions, out / "predictions.tsv")
-    log.info("classify --predict: scored %d regions -> %s", len(predictions), out)
+            log.warning("classify --predict: no scored record has a label from %s", args.events)
+    kw.write_csv(predictions, out / "predictions.csv")
+    log.info("classify --predict: scored %d records -> %s", int(predictions["probability"].notna().sum()), out)
     return 0
-

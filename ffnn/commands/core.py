@@ -59,6 +59,8 @@ def register(subparsers) -> None:
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--init-model", help="model.pt of the same network to start from (warm start)")
+    p.add_argument("--potential", help="potential-field cube (ffnn potential --cube): fitted first "
+                   "when potential_iterations > 0")
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("cube", help="evaluate a trained model on its grid (NetCDF cube)")
@@ -75,6 +77,9 @@ def register(subparsers) -> None:
     p.add_argument("--json", help="write the metrics here (default: print)")
     p.add_argument("--profiles", help="write height profiles (NetCDF) here; without --reference "
                    "the JSON holds the divergence- and force-free profiles too")
+    p.add_argument("--boundary", help="the observed bottom map (boundary.nc): bottom-fit checks")
+    p.add_argument("--train", help="train.json of the model: checks of how training stopped")
+    p.add_argument("--region", default="", help="region name for the log lines")
     p.set_defaults(func=cmd_metrics)
 
 
@@ -170,8 +175,17 @@ def cmd_train(args) -> int:
 
     cfg = load_train_config(args.config, args.set, threads=args.threads, device=args.device)
     boundary = load_boundary(args.boundary)
-    result = train(boundary, cfg, args.out, resume=not args.no_resume, init_model=args.init_model)
-    log.info("model written to %s", Path(args.out) / "model.pt")
+    potential = None
+    if args.potential:
+        from ffnn.cube import read_cube
+
+        potential = read_cube(args.potential)
+    elif cfg.potential_iterations:
+        raise ConfigError(f"potential_iterations={cfg.potential_iterations} needs the potential-field "
+                          "cube: give --potential")
+    result = train(boundary, cfg, args.out, resume=not args.no_resume, init_model=args.init_model,
+                   potential=potential)
+    log.info("model in %s", Path(args.out) / "model.pt")
     return 0 if result.stop_reason else 1
 
 
@@ -188,6 +202,29 @@ def cmd_cube(args) -> int:
     return 0
 
 
+def trust_checks(cube: xr.Dataset, metrics: dict, boundary_path=None, train_path=None,
+                 region: str = "") -> dict:
+    """Bottom fit against the observed map and the flags of :mod:`ffnn.quality`, each
+    raised flag logged as a warning naming the region; returns ``bottom_fit``, ``flags``
+    and ``flag_text`` for the metrics JSON."""
+    from ffnn import quality
+
+    out, values = {}, dict(metrics)
+    if boundary_path:
+        observed = xr.load_dataset(boundary_path)
+        layer = cube[["Bx", "By", "Bz"]].isel(z=0, drop=True).interp(x=observed["x"], y=observed["y"])
+        out["bottom_fit"] = quality.bottom_fit(observed, layer)
+        values.update(out["bottom_fit"])
+    train = json.loads(Path(train_path).read_text()) if train_path else {}
+    flags = quality.check(values, (train.get("config") or {}).get("warmup_iterations"),
+                          train.get("iterations"))
+    out["flags"] = flags
+    out["flag_text"] = [quality.describe(f, values) for f in flags]
+    for text in out["flag_text"]:
+        log.warning("%scheck failed: %s", f"{region}: " if region else "", text)
+    return out
+
+
 def cmd_metrics(args) -> int:
     from ffnn.cube import field_array, read_cube, spacing, write_atomic
     from ffnn.metrics import cube_metrics, height_profiles
@@ -200,6 +237,8 @@ def cmd_metrics(args) -> int:
     if reference is None or args.profiles:  # the profiles repeat the finite differences: only on demand
         b_pot = field_array(potential) if potential is not None else None
         prof = height_profiles(field_array(cube), spacing(cube), cube["z"].values, b_pot)
+    if args.boundary or args.train:
+        result.update(trust_checks(cube, result, args.boundary, args.train, args.region))
     if reference is None:
         result["profiles"] = {"z_mm": prof["z"].values.tolist(),
                               "div_free_factor": prof["div_free_factor"].values.tolist(),

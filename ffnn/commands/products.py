@@ -46,6 +46,7 @@ def register(subparsers) -> None:
     p.add_argument("--record", help="SHARP record JSON (ffnn resolve --json): identifiers and keywords")
     p.add_argument("--reference", help="metrics JSON of the model against a reference field")
     p.add_argument("--potential-reference", help="metrics JSON of the potential field against the reference")
+    p.add_argument("--derived", help="derived.nc of ffnn derived: twist and squashing-factor columns")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="extra value for the row (YAML value), e.g. noaa=11158 or lowlou_n=1")
     p.add_argument("-o", "--output", required=True, help="row JSON")
@@ -56,6 +57,7 @@ def register(subparsers) -> None:
     p.add_argument("--tsv", help="tab-separated table")
     p.add_argument("--nc", help="NetCDF table (dim region, units as attributes)")
     p.add_argument("--json", help="JSON with every row and its details")
+    p.add_argument("--checks", help="table of every region's trust checks (TSV), for the report")
     p.set_defaults(func=cmd_summary)
 
     p = subparsers.add_parser("lowlou-table", help="Low & Lou benchmark table (Markdown)")
@@ -122,8 +124,9 @@ def cmd_summary_row(args) -> int:
     reference = read_json(args.reference, "metrics file") if args.reference else None
     pf = read_json(args.potential_reference, "metrics file") if args.potential_reference else None
     profiles = _open(args.profiles, "height profiles") if args.profiles else None
+    derived = _open(args.derived, "derived products") if args.derived else None
     row = region_row(args.region, train=train, quality=quality, record=record, profiles=profiles,
-                     reference=reference, potential_reference=pf, meta=_meta(args.meta))
+                     reference=reference, potential_reference=pf, meta=_meta(args.meta), derived=derived)
     write_row(row, args.output)
     log.info("wrote %s", args.output)
     return 0
@@ -132,11 +135,15 @@ def cmd_summary_row(args) -> int:
 def cmd_summary(args) -> int:
     from ffnn.summary import read_row, write_summary
 
-    if not (args.tsv or args.nc or args.json):
-        raise ConfigError("give at least one of --tsv, --nc, --json")
+    if not (args.tsv or args.nc or args.json or args.checks):
+        raise ConfigError("give at least one of --tsv, --nc, --json, --checks")
     rows = [read_row(p) for p in args.rows]
-    table = write_summary(rows, tsv=args.tsv, nc=args.nc, json_path=args.json)
-    log.info("summary of %d region(s): %s", len(table), ", ".join(p for p in (args.tsv, args.nc, args.json) if p))
+    table = write_summary(rows, tsv=args.tsv, nc=args.nc, json_path=args.json, checks=args.checks)
+    outputs = (args.tsv, args.nc, args.json, args.checks)
+    log.info("summary of %d region(s): %s", len(table), ", ".join(p for p in outputs if p))
+    for row in rows:
+        if row.get("flags", "none") != "none":
+            log.warning("%s: failed check(s): %s", row["region"], row["flags"])
     return 0
 
 

@@ -1,20 +1,49 @@
-# Flare classification (issue 5): does a region produce a flare >= M1.0 within 24 h?
-# Off unless config classify.labels names a label source (a CSV path, or "hek"); the
-# helpers that map the config block onto `ffnn classify` options are in common.smk.
+# Flare forecast (issue 14): P(flare >= M1.0 within 24 h) of a SHARP record from its
+# keywords. classify fits and verifies the model on a keyword table with GOES labels (by
+# default the 2010-2014 data shipped in ffnn/data/flares, offline); classify_predict scores
+# the SHARP regions of the summary table with it; flare_events fetches the GOES list from
+# HEK when config classify.events is "hek". Inputs are wired in common.smk.
 
 
 rule classify:
     input:
-        summary="results/summary.tsv",
-        labels=classify_label_input,
+        table=classify_table(),
+        events=classify_events(),
     output:
-        directory("results/classify"),
+        model="results/classify/model.skops",
+        skill=report(
+            "results/classify/skill.tsv",
+            caption="../report/classify_skill.rst",
+            category="Flare forecast",
+            labels={"table": "skill"},
+        ),
+        coefficients=report(
+            "results/classify/coefficients.tsv",
+            caption="../report/classify_coefficients.rst",
+            category="Flare forecast",
+            labels={"table": "coefficients"},
+        ),
+        reliability=report(
+            "results/classify/reliability.png",
+            caption="../report/classify_reliability.rst",
+            category="Flare forecast",
+            labels={"figure": "reliability diagram"},
+        ),
+        roc=report(
+            "results/classify/roc.png",
+            caption="../report/classify_roc.rst",
+            category="Flare forecast",
+            labels={"figure": "ROC curve"},
+        ),
+        predictions="results/classify/predictions.csv",
+        metrics="results/classify/metrics.json",
+    params:
+        outdir=lambda wildcards, output: str(Path(output.model).parent),
+        args=classify_args(),
     log:
         "logs/classify.log",
     benchmark:
         "results/benchmarks/classify.tsv"
-    params:
-        args=classify_args(),
     threads: 1
     resources:
         mem_mb=default_resource("mem_mb"),
@@ -22,4 +51,53 @@ rule classify:
     conda:
         "../../environment.yml"
     shell:
-        "ffnn classify {input.summary:q} --out {output:q} {params.args} > {log:q} 2>&1"
+        "ffnn classify {input.table:q} --events {input.events:q} --out {params.outdir:q} "
+        "{params.args} > {log:q} 2>&1"
+
+
+rule classify_predict:
+    input:
+        model="results/classify/model.skops",
+        table="results/summary.tsv",
+    output:
+        report(
+            "results/classify/regions/predictions.csv",
+            caption="../report/classify_regions.rst",
+            category="Flare forecast",
+            labels={"table": "forecast of the regions"},
+        ),
+    params:
+        outdir=lambda wildcards, output: str(Path(output[0]).parent),
+    log:
+        "logs/classify_predict.log",
+    benchmark:
+        "results/benchmarks/classify_predict.tsv"
+    threads: 1
+    resources:
+        mem_mb=default_resource("mem_mb"),
+        runtime=default_resource("runtime"),
+    conda:
+        "../../environment.yml"
+    shell:
+        "ffnn classify --predict --model {input.model:q} {input.table:q} --out {params.outdir:q} "
+        "> {log:q} 2>&1"
+
+
+rule flare_events:
+    input:
+        table=classify_table(),
+    output:
+        CLASSIFY["events_cache"],
+    params:
+        window=CLASSIFY["window"],
+    log:
+        "logs/flare_events.log",
+    threads: 1
+    resources:
+        mem_mb=default_resource("mem_mb"),
+        runtime=default_resource("runtime"),
+    conda:
+        "../../environment.yml"
+    shell:
+        "ffnn flare-events --table {input.table:q} --window {params.window:q} --out {output:q} "
+        "> {log:q} 2>&1"

@@ -245,6 +245,8 @@ def row_inputs(wildcards):
     base = f"results/{region}"
     files = {"train": f"{base}/train/train.json", "quality": f"{base}/quality.json",
              "profiles": f"{base}/profiles.nc"}
+    if derived_enabled():
+        files["derived"] = f"{base}/derived.nc"
     if REGIONS[region]["kind"] == "sharp":
         files["record"] = f"{base}/resolve.json"
     else:
@@ -256,6 +258,8 @@ def row_inputs(wildcards):
 def row_args(wildcards, input):
     info = REGIONS[wildcards.region]
     words = ["--region", wildcards.region, "--meta", f"kind={info['kind']}"]
+    if derived_enabled():
+        words += ["--derived", input.derived]
     if info["kind"] == "sharp":
         words += ["--record", input.record, "--meta", f"noaa={info['noaa']}",
                   "--meta", f"requested_time={info['time']}"]
@@ -282,6 +286,7 @@ def final_targets():
         targets += [f"results/{region}/cube.nc", f"results/{region}/profiles.nc",
                     f"results/{region}/row.json"]
         targets += [f"results/{region}/figures/{name}" for name in FIGURES]
+        targets += derived_targets(region)
     if REGIONS:
         targets += ["results/summary.tsv", "results/summary.nc"]
     if LOWLOU_REGIONS:
@@ -292,66 +297,105 @@ def final_targets():
 FIGURES = ["bottom.png", "fieldlines_xy.png", "fieldlines_3d.png", "profiles.png", "loss.png"]
 
 
-# ---------------------------------------------------------------- flare classification
-# Issue 5: does a region produce a flare >= M1.0 within 24 h? The stage is off unless
-# config classify.labels names a label source (a CSV path, or "hek"). All logic is in
-# `ffnn classify`; these helpers map the config block onto its options.
+# ---------------------------------------------------------------- flare forecast
+# `ffnn classify` fits and verifies the forecast on a SHARP keyword table with labels from a
+# GOES event list: by default the 2010-2014 table and the GOES list shipped in
+# ffnn/data/flares (offline); then it scores the SHARP regions of the summary table. The
+# classify block goes to `ffnn classify --config` as JSON: ffnn checks and applies it.
 
-CLASSIFY_CONFIG = config.get("classify") or {}
-
-# config key -> ffnn classify option; keys absent or null keep the command's defaults.
-CLASSIFY_OPTIONS = {
-    "labels": "--labels",
-    "hek_cache": "--hek-cache",
-    "features": "--features",
-    "exclude": "--exclude",
-    "categorical": "--categorical",
-    "threshold_class": "--threshold-class",
-    "probability_threshold": "--probability-threshold",
-    "test_size": "--test-size",
-    "seed": "--seed",
-    "C": "--C",
-    "solver": "--solver",
-    "class_weight": "--class-weight",
-    "imputer_strategy": "--imputer-strategy",
-    "max_iter": "--max-iter",
-    "label_tolerance": "--label-tolerance",
-    "min_rows": "--min-rows",
-    "on_insufficient": "--on-insufficient",
-}
+CLASSIFY = config["classify"]
+SHIPPED_FLARES = Path(workflow.current_basedir).parents[1] / "ffnn" / "data" / "flares"
 
 
-def classify_enabled():
-    """True when the config names a label source, i.e. the classify stage should run."""
-    return bool(CLASSIFY_CONFIG.get("labels")) and bool(REGIONS)
+def _check_classify_settings():
+    try:
+        from ffnn.classify import ClassifySettings
+        from ffnn.errors import FFNNError
+    except ImportError:  # the package is not installed: ffnn classify reports it later
+        return
+    try:
+        ClassifySettings.from_mapping(CLASSIFY)
+    except FFNNError as err:
+        raise WorkflowError(f"config classify: {err}") from None
 
 
-def classify_targets():
-    """What the default target asks for from this stage: results/classify/ when enabled."""
-    return ["results/classify"] if classify_enabled() else []
+if workflow.is_main_process and CLASSIFY["enabled"]:
+    _check_classify_settings()
 
 
-def classify_label_input(wildcards):
-    # A label CSV is a real input (edits rerun the stage); HEK labels come from a cache
-    # that must survive reruns, so it is neither input nor output of the stage.
-    labels = CLASSIFY_CONFIG.get("labels")
-    if labels and str(labels).strip().lower() != "hek":
-        return [labels]
-    return []
+def classify_table():
+    """The keyword (or summary) table the forecast is fitted on."""
+    return CLASSIFY["table"] or str(SHIPPED_FLARES / "sharp_keywords_2010_2014.csv.gz")
+
+
+def classify_events():
+    """The GOES event list of the labels: a file, HEK's (rule flare_events), or the shipped one."""
+    if CLASSIFY["events"] == "hek":
+        return CLASSIFY["events_cache"]
+    return CLASSIFY["events"] or str(SHIPPED_FLARES / "goes_flares_1996_2022.csv.gz")
 
 
 def classify_args():
-    """The config block as ffnn classify options, shell-quoted."""
-    words = []
-    for key, option in CLASSIFY_OPTIONS.items():
-        if key not in CLASSIFY_CONFIG:
-            continue
-        value = CLASSIFY_CONFIG[key]
-        if value is None:
-            if key == "class_weight":
-                words += [option, "none"]
-            continue
-        if isinstance(value, (list, tuple)):
-            value = ",".join(str(v) for v in value)
-        words += [option, str(value)]
+    return quoted(["--config", json.dumps(CLASSIFY)])
+
+
+def classify_targets():
+    """The forecast's skill table, and the forecast of the SHARP regions when there are some."""
+    if not CLASSIFY["enabled"]:
+        return []
+    targets = ["results/classify/skill.tsv"]
+    if SHARP_REGIONS and CLASSIFY["predict_regions"]:
+        targets.append("results/classify/regions/predictions.csv")
+    return targets
+
+
+# ---------------------------------------------------------------- derived products and exports
+# Issue 15: `ffnn derived` on every region unless config derived.enabled is false;
+# `ffnn export` only when config export.enabled is true (FITS maps only where the
+# region has a WCS: SHARP regions).
+
+DERIVED_FIGURES = ["twist.png", "log10_q.png", "q_slice.png"]
+
+
+def derived_enabled():
+    return bool(config["derived"]["enabled"])
+
+
+def export_enabled():
+    return bool(config["export"]["enabled"]) and derived_enabled()
+
+
+def derived_targets(region):
+    targets = []
+    if derived_enabled():
+        targets += [f"results/{region}/derived.nc"]
+        targets += [f"results/{region}/figures/{name}" for name in DERIVED_FIGURES]
+    if export_enabled() and export_formats(region):
+        targets.append(f"results/{region}/export")
+    return targets
+
+
+def derived_threads():
+    return config["derived"]["threads"]
+
+
+def derived_args(wildcards):
+    block = config["derived"]
+    words = ["--region", wildcards.region, "--oversample", block["oversample"], "--step", block["step"],
+             "--delta", block["delta"], "--strong-field", block["strong_field_g"],
+             "--slice-every", block["slice_every"],
+             "--dpi", config["figures"]["dpi"]]
+    if not block["slice"]:
+        words.append("--no-slice")
     return quoted(words)
+
+
+def export_formats(region):
+    formats = list(config["export"]["formats"])
+    if REGIONS[region]["kind"] != "sharp":  # no WCS: no maps on the Sun
+        formats = [f for f in formats if f != "fits"]
+    return formats
+
+
+def export_args(wildcards):
+    return quoted(["--format", *export_formats(wildcards.region)])

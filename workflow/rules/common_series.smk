@@ -2,6 +2,8 @@
 # warm-start input of train (model.smk), and the series targets. Functions only; the
 # snapshots' settings are looked up by REGIONS (ffnn.regions.RegionTable).
 
+from ffnn.data import GOES_FLARES_1996_2022
+
 SERIES_RE = region_pattern(list(REGIONS.series))
 
 _check_train_block(config["series"]["warm"], "config series.warm")
@@ -65,8 +67,5 @@ def series_records_args(wildcards):
 
 
 def series_flares(wildcards):
-    return [config["series"]["flares"]] if config["series"]["flares"] else []
-
-
-def series_flares_arg(wildcards, input):
-    return quoted(["--flares", input.flares]) if input.flares else ""
+    """The GOES event list of the series figure: the config's, or the one shipped."""
+    return config["series"]["flares"] or str(GOES_FLARES_1996_2022)

@@ -32,6 +32,7 @@ rule potential:
 rule train:
     input:
         boundary=train_boundary,
+        potential="results/{region}/potential.nc",
         init=init_model,
     output:
         model="results/{region}/train/model.pt",
@@ -53,8 +54,8 @@ rule train:
     conda:
         "../../environment.yml"
     shell:
-        "ffnn train {input.boundary:q} --out {params.out:q} --threads {threads} {params.init} "
-        "{params.args} > {log:q} 2>&1"
+        "ffnn train {input.boundary:q} --potential {input.potential:q} --out {params.out:q} "
+        "--threads {threads} {params.init} {params.args} > {log:q} 2>&1"
 
 
 rule cube:
@@ -80,6 +81,8 @@ rule profiles:
     input:
         cube="results/{region}/cube.nc",
         potential="results/{region}/potential.nc",
+        boundary="results/{region}/boundary.nc",
+        train="results/{region}/train/train.json",
     output:
         profiles="results/{region}/profiles.nc",
         quality="results/{region}/quality.json",
@@ -95,4 +98,5 @@ rule profiles:
         "../../environment.yml"
     shell:
         "ffnn metrics {input.cube:q} --potential {input.potential:q} --json {output.quality:q} "
-        "--profiles {output.profiles:q} > {log:q} 2>&1"
+        "--profiles {output.profiles:q} --boundary {input.boundary:q} --train {input.train:q} "
+        "--region {wildcards.region} > {log:q} 2>&1"

@@ -98,6 +98,12 @@ rule summary:
         ),
         nc="results/summary.nc",
         json="results/summary.json",
+        checks=report(
+            "results/checks.tsv",
+            caption="../report/checks.rst",
+            category="Summary",
+            labels={"table": "trust checks"},
+        ),
     log:
         "logs/summary.log",
     benchmark:
@@ -110,4 +116,4 @@ rule summary:
         "../../environment.yml"
     shell:
         "ffnn summary {input:q} --tsv {output.tsv:q} --nc {output.nc:q} --json {output.json:q} "
-        "> {log:q} 2>&1"
+        "--checks {output.checks:q} > {log:q} 2>&1"

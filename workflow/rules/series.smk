@@ -73,7 +73,6 @@ rule series:
     wildcard_constraints:
         series=SERIES_RE,
     params:
-        flares=series_flares_arg,
         dpi=config["figures"]["dpi"],
     log:
         "logs/{series}/series.log",
@@ -86,5 +85,5 @@ rule series:
     conda:
         "../../environment.yml"
     shell:
-        "ffnn series {input.rows:q} --records {input.records:q} {params.flares} --dpi {params.dpi} "
+        "ffnn series {input.rows:q} --records {input.records:q} --flares {input.flares:q} --dpi {params.dpi} "
         "--nc {output.nc:q} --figure {output.figure:q} > {log:q} 2>&1"

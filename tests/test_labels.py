@@ -1,0 +1,117 @@
+"""Flare labels from GOES event lists (ffnn.labels): classes, the NCEI format, windows, HEK."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from ffnn import keywords as kw
+from ffnn import labels as lbl
+from ffnn.errors import ConfigError, DataError, FFNNError
+
+HEADER = "Flare Class,Start Time,Peak Time,End Time,Active Region Number\n"
+
+
+def test_goes_classes_turn_into_fluxes_and_thresholds():
+    assert lbl.goes_flux("M1.2") == pytest.approx(1.2e-5)
+    assert lbl.goes_flux("x2.0") == pytest.approx(2e-4)
+    assert lbl.goes_flux("") == 0.0 and lbl.goes_flux(None) == 0.0 and lbl.goes_flux(float("nan")) == 0.0
+    assert lbl.goes_flux("C10") == lbl.goes_flux("M1.0") == lbl.goes_flux("M")  # exact, not merely close
+    assert lbl.goes_flux("X14.4") == pytest.approx(1.44e-3)
+    with pytest.raises(DataError, match="Q7"):
+        lbl.goes_flux("Q7")
+    for bad in ("big", ""):
+        with pytest.raises(ConfigError):
+            lbl.threshold_flux(bad)
+    with pytest.raises(ConfigError, match="positive"):
+        lbl.window_timedelta("-1h")
+
+
+def _records(t_recs, noaa_ars):
+    table = pd.DataFrame({"HARPNUM": range(len(t_recs)), "T_REC": t_recs, "NOAA_ARS": noaa_ars})
+    return kw.records(table)
+
+
+def test_labels_window_edges_multi_noaa_harp_and_tai(tmp_path):
+    # T_REC 20:00:34 TAI is 20:00:00 UTC in 2011 (TAI - UTC = 34 s): the window is
+    # (2011-02-14T20:00Z, 2011-02-15T20:00Z], open at the start, closed at the end.
+    events = tmp_path / "events.csv"
+    events.write_text(HEADER + "\n".join([
+        "B1.0,2011-02-01T00:00Z,2011-02-01T00:05Z,2011-02-01T00:10Z,0",      # opens the list's coverage
+        "X2.2,2011-02-14T19:50Z,2011-02-14T20:00Z,2011-02-14T20:10Z,11158",  # peak at T_REC: not after it
+        "M2.0,2011-02-15T19:50Z,2011-02-15T20:00Z,2011-02-15T20:10Z,11159",  # exactly T_REC + 24 h, 2nd NOAA of the HARP
+        "X5.0,2011-02-15T19:55Z,2011-02-15T20:01Z,2011-02-15T20:10Z,11158",  # one minute too late
+        "X1.0,2011-02-15T01:00Z,2011-02-15T01:05Z,2011-02-15T01:10Z,0",      # no region: not attributable
+        "X3.0,2011-02-15T01:00Z,2011-02-15T01:05Z,2011-02-15T01:10Z,1158",   # 1158 is not 11158
+        "C5.0,2011-02-15T02:00Z,2011-02-15T02:06Z,2011-02-15T02:10Z,11161",
+        "M9.0,2011-03-01T23:55Z,2011-03-01T00:04Z,2011-03-01T00:20Z,11162",  # one date for all: peak is 03-02 00:04
+        "B1.0,2011-03-10T00:00Z,2011-03-10T00:05Z,2011-03-10T00:10Z,0",      # closes the coverage
+    ]) + "\n")
+    records = _records(
+        ["2011.02.14_20:00:34_TAI", "2011.02.14_20:00:00_TAI", "2011-02-14T20:00:00", "2011.03.01_12:00:34_TAI",
+         "2011.03.09_12:00:34_TAI", "2011.02.14_20:00:34_TAI"],
+        ["11158,11159", "11159", "11161", "11162", "11158", ""])
+    got = lbl.flare_labels(records, lbl.read_events(events))
+    assert got["flare_class"].tolist()[:4] == ["M2.0", "", "C5.0", "M9.0"]
+    assert got["label"].tolist()[:4] == [1.0, 0.0, 0.0, 1.0]
+    # 20:00:00 TAI is 19:59:26 UTC: the M2.0 at 20:00 UTC is 34 s after the window closed.
+    assert got["flare_class"].iloc[1] == ""
+    # window past the end of the list, and a record without a NOAA number: unknown, not 0
+    assert math.isnan(got["label"].iloc[4]) and math.isnan(got["label"].iloc[5])
+    # a longer window and a lower threshold class are settings
+    wide = lbl.flare_labels(records, lbl.read_events(events), window="24h1min", threshold_class="C1.0")
+    assert wide["flare_class"].iloc[0] == "X5.0" and wide["label"].tolist()[:4] == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_read_events_drops_unreadable_rows_and_says_so(tmp_path, caplog):
+    path = tmp_path / "events.csv"
+    path.write_text(HEADER + "B8.4,1998-11-04T22:41Z,1998-11-04T//://Z,1998-11-04T23:59Z,18378\n"
+                    "A0.0,2019-08-18T18:56Z,2019-08-18T18:56Z,2019-08-18T18:56Z,0\n"
+                    "C1.2,2011-01-01T00:00Z,2011-01-01T00:05Z,2011-01-01T00:09Z,11140\n")
+    events = lbl.read_events(path)
+    assert events["flare_class"].tolist() == ["C1.2"] and int(events["noaa"].iloc[0]) == 11140
+    assert events["peak"].iloc[0] == pd.Timestamp("2011-01-01T00:05Z")
+    assert "1 event(s) without a readable peak time" in caplog.text
+    assert "nonzero flare class" in caplog.text
+    bad = tmp_path / "bad.csv"
+    bad.write_text("class,peak\nM1.0,2011-01-01T00:00Z\n")
+    with pytest.raises(DataError, match="lacks column.*'Flare Class'"):
+        lbl.read_events(bad)
+    with pytest.raises(DataError, match="does not exist"):
+        lbl.read_events(tmp_path / "nope.csv")
+
+
+class FakeHEK:
+    """Stands in for sunpy's HEKClient: returns fixed GOES events (HEK's column names) and counts calls."""
+
+    def __init__(self, events=None, error=None):
+        self.events, self.error, self.calls = events or {}, error, 0
+
+    def search(self, *query):
+        self.calls += 1
+        if self.error:
+            raise self.error
+        return self.events
+
+
+def test_hek_events_are_written_in_the_event_list_format(tmp_path):
+    hek = FakeHEK({
+        "fl_goescls": ["X2.2", "M6.6", "C1.0"],
+        "event_starttime": ["2011-02-15T01:44:00", "2011-02-13T17:28:00", "2011-02-20T00:00:00"],
+        "event_peaktime": ["2011-02-15T01:56:00", "2011-02-13T17:38:00", "2011-02-20T00:05:00"],
+        "event_endtime": ["2011-02-15T02:06:00", "2011-02-13T17:47:00", "2011-02-20T00:09:00"],
+        "ar_noaanum": [11158, 11158, 0],
+    })
+    start, end = pd.Timestamp("2011-02-13T00:00Z"), pd.Timestamp("2011-02-16T00:00Z")
+    events = lbl.fetch_hek_events(start, end, client=hek)
+    lbl.write_events(events, tmp_path / "hek.csv")
+    text = (tmp_path / "hek.csv").read_text().splitlines()
+    assert text[0] == HEADER.strip()
+    assert text[1:] == ["M6.6,2011-02-13T17:28Z,2011-02-13T17:38Z,2011-02-13T17:47Z,11158",
+                        "X2.2,2011-02-15T01:44Z,2011-02-15T01:56Z,2011-02-15T02:06Z,11158"]  # C1.0 is past end
+    again = lbl.read_events(tmp_path / "hek.csv")
+    pd.testing.assert_frame_equal(again, events.sort_values("peak").reset_index(drop=True), check_dtype=False)
+    with pytest.raises(FFNNError, match="rerun when online"):
+        lbl.fetch_hek_events(start, end, client=FakeHEK(error=ConnectionError("no network")))

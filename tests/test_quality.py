@@ -1,0 +1,80 @@
+"""Trust checks (ffnn.quality): bottom fit against the observed map, flags, and their way
+into the metrics JSON, the log, the summary table and the report's checks table."""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from ffnn import cli, quality, summary
+from ffnn.cube import make_cube
+
+
+def observed_map(seed=0, n=24):
+    rng = np.random.default_rng(seed)
+    x = y = np.arange(n) * 0.5
+    f = {c: rng.normal(0, 300, (n, n)) for c in ("Bx", "By", "Bz")}
+    f["Bz"][:3, :3] = np.nan  # not observed
+    errs = {f"{c}_err": np.full((n, n), 10.0) for c in ("Bx", "By", "Bz")}
+    return xr.Dataset({k: (("x", "y"), v) for k, v in {**f, **errs}.items()}, coords={"x": x, "y": y})
+
+
+def as_model(obs, factor=1.0, offset=0.0):
+    return xr.Dataset({c: (("x", "y"), np.nan_to_num(obs[c].values) * factor + offset)
+                       for c in ("Bx", "By", "Bz")}, coords=obs.coords)
+
+
+def test_bottom_fit_of_the_data_itself_and_of_a_weaker_copy():
+    obs = observed_map()
+    same = quality.bottom_fit(obs, as_model(obs))
+    assert same["c_vec_bottom"] == pytest.approx(1.0) and same["flux_error"] == pytest.approx(0.0)
+    assert same["rms_residual_Bz"] == 0 and same["median_error_Bx"] == 10.0
+    weak = quality.bottom_fit(obs, as_model(obs, 0.9))
+    assert weak["flux_error"] == pytest.approx(-0.1)       # 10 % of the flux missing
+    assert weak["c_vec_bottom"] == pytest.approx(1.0)      # C_vec is blind to a scale
+    # only pixels above 3 sigma count for the flux: a weak pixel changed does not matter
+    obs2 = obs.copy(deep=True)
+    obs2["Bz"].values[5, 5] = 25.0  # below 3 x 10 G
+    model = as_model(obs2)
+    model["Bz"].values[5, 5] = 0.0
+    assert quality.bottom_fit(obs2, model)["flux_error"] == pytest.approx(0.0)
+
+
+def test_flags_follow_their_limits():
+    good = {"c_vec_bottom": 0.99, "flux_error": -0.02, "e_over_epot": 1.2, "sigma_j": 0.2,
+            "mean_abs_fi": 1e-4}
+    assert quality.check(good, 100, 500) == []
+    bad = {**good, "c_vec_bottom": 0.9, "flux_error": -0.2, "e_over_epot": 0.8, "sigma_j": 0.5}
+    assert quality.check(bad) == ["bottom_c_vec", "bottom_flux", "negative_free_energy", "sigma_j"]
+    assert quality.check(good, warmup_iterations=100, iterations=100) == [quality.WARMUP_FLAG]
+    # a figure not computed (a six-face benchmark has no observed bottom) raises nothing
+    assert quality.check({"sigma_j": float("nan")}) == []
+    assert "0.8, below 1" in quality.describe("negative_free_energy", bad)
+
+
+def test_metrics_command_flags_a_poor_model(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.core",))
+    obs = observed_map()
+    obs.attrs["height_mm"] = 4.0
+    obs.to_netcdf(tmp_path / "boundary.nc")
+    x, y, z = obs.x.values, obs.y.values, np.arange(9) * 0.5
+    shape = (x.size, y.size, z.size)
+    decay = np.exp(-z / 2.0)[None, None, :]
+    fields = {c: 0.5 * np.nan_to_num(obs[c].values)[:, :, None] * decay for c in ("Bx", "By", "Bz")}
+    make_cube(fields, x, y, z).to_netcdf(tmp_path / "cube.nc")
+    make_cube({c: np.broadcast_to(f, shape) * 2 for c, f in fields.items()}, x, y, z).to_netcdf(tmp_path / "pot.nc")
+    (tmp_path / "train.json").write_text(json.dumps({"config": {"warmup_iterations": 100}, "iterations": 80}))
+    status = cli.main(["metrics", str(tmp_path / "cube.nc"), "--potential", str(tmp_path / "pot.nc"),
+                       "--boundary", str(tmp_path / "boundary.nc"), "--train", str(tmp_path / "train.json"),
+                       "--region", "ar1", "--json", str(tmp_path / "q.json")])
+    assert status == 0
+    q = json.loads((tmp_path / "q.json").read_text())
+    assert {"bottom_flux", "negative_free_energy", quality.WARMUP_FLAG} <= set(q["flags"])
+    assert q["bottom_fit"]["flux_error"] == pytest.approx(-0.5)
+    assert "ar1: check failed: bottom fit: model/observed unsigned flux - 1" in caplog.text
+    row = summary.region_row("ar1", train={}, quality=q)
+    assert set(row["flags"].split(",")) == set(q["flags"])
+    table = summary.checks_table([row])
+    failed = table[table.status == "FAILED"]
+    assert set(failed.check) == set(q["flags"]) and failed.meaning.str.len().min() > 20
