@@ -570,11 +570,11 @@ class Trainer:
         if loss <= cfg.loss_tolerance:
             return "loss_tolerance"
         if cfg.plateau_iterations:
-            # best loss up to plateau_iterations ago, past the warm-up and the physics ramp
-            # (their physics terms are scaled down, so their losses are not comparable); with
-            # resample_every the rounds' samples differ too, so a plateau is then judged
+            # best loss up to plateau_iterations ago, past the starting phases and the physics
+            # ramp (their physics terms are scaled down, so their losses are not comparable);
+            # with resample_every the rounds' samples differ too, so a plateau is then judged
             # across sample sets
-            settled = cfg.warmup_iterations + cfg.ramp_iterations
+            settled = sum(length for _, length in self._phases()) + cfg.ramp_iterations
             earlier = [h["loss"] for h in self.history
                        if settled < h["iteration"] <= self.iteration - cfg.plateau_iterations]
             if earlier and loss > (1.0 - cfg.plateau_tolerance) * min(earlier):

@@ -41,9 +41,11 @@ def series_rows(wildcards):
 
 
 def series_products(wildcards):
-    """The figures of every snapshot of every series (for the default target)."""
+    """The figures and derived products of every snapshot of every series (for the
+    default target)."""
     regions = [r for series in REGIONS.series for r in snapshots(series)]
-    return [f"results/{r}/figures/{name}" for r in regions for name in FIGURES]
+    return [f"results/{r}/figures/{name}" for r in regions for name in FIGURES] + [
+        path for r in regions for path in derived_targets(r)]
 
 
 def init_model(wildcards):
