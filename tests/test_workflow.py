@@ -283,7 +283,7 @@ def test_local_record_runs_offline_to_its_summary_row(tmp_path):
         f"noaa\ttime\tsharp_dir\tbin\theight_mm\n11158\t2011-02-15T02:00\tffnn:{shipped}\t8\t12\n")
     config = sharp_config("http://127.0.0.1:9/")  # nothing listens there
     config["jsoc"]["email"] = None
-    config["classify"] = {"labels": None}
+    config["classify"] = {"enabled": False}
     write_config(tmp_path / "local.yaml", config)
     region = "ar11158_20110215T0200"
     rc, out = snakemake(tmp_path, "--configfile", "local.yaml", "--cores", "2",
