@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     wall0 = time.perf_counter()
     for k, f in enumerate(fields):
         ref = lowlou_cube(f.n, f.m, f.l, f.phi, shape=(args.shape,) * 3)
-        boundary, pf = boundary_for(2, ref)
+        boundary, pf = boundary_for(ref, "bottom")
         X, Y, Z = np.meshgrid(ref.x.values, ref.y.values, ref.z.values, indexing="ij")
         points = np.stack([X.ravel(), Y.ravel(), Z.ravel()], axis=1)
         ref_b = np.stack([ref[c].values.ravel() for c in ("Bx", "By", "Bz")], axis=1)

@@ -87,15 +87,16 @@ def drms_step(seconds: float) -> str:
 
 # ---------------------------------------------------------------- the record list
 
-def align(t, step_s: float = SHARP_CADENCE_S):
-    """The first time of SHARP's T_REC grid (``step_s`` slots from 00:00 TAI) at or after
-    ``t`` (an astropy Time), on the TAI scale."""
+def nearest_slot(t, step_s: float = SHARP_CADENCE_S):
+    """The time of SHARP's T_REC grid (``step_s`` slots from 00:00 TAI) nearest ``t`` (an
+    astropy Time), on the TAI scale: a series asked to start at 14:00 UTC starts with the
+    record of 14:00 TAI, 34 s before it (2011), not with the next one."""
     from astropy.time import Time, TimeDelta
 
     tai = t.tai
     midnight = Time(tai.strftime("%Y-%m-%dT00:00:00"), scale="tai")
     seconds = (tai - midnight).to_value("s")
-    return midnight + TimeDelta(math.ceil(round(seconds, 3) / step_s) * step_s, format="sec")
+    return midnight + TimeDelta(math.floor(seconds / step_s + 0.5) * step_s, format="sec")
 
 
 def _keyword_rows(client, ds: str, keys, what: str, settings) -> list[dict]:
@@ -119,8 +120,8 @@ def _keyword_rows(client, ds: str, keys, what: str, settings) -> list[dict]:
 def query_records(settings, *, noaa: int | None = None, harpnum: int | None = None,
                   start, end, cadence_s: float = SHARP_CADENCE_S, client=None,
                   name: str | None = None) -> dict:
-    """The record list of a series: every SHARP record of the region from ``start`` to
-    ``end`` (astropy Times) at ``cadence_s``, from one keyword query.
+    """The record list of a series: every SHARP record of the region from the record slot
+    nearest ``start`` up to ``end`` (astropy Times) at ``cadence_s``, from one keyword query.
 
     ``settings``: :class:`ffnn.jsoc.JsocSettings` (series, URL, retries, quality mode).
     Without ``harpnum`` the NOAA region's HARP is looked up near ``start``
@@ -148,7 +149,7 @@ def query_records(settings, *, noaa: int | None = None, harpnum: int | None = No
                             "name one in the series sheet's harpnum column")
         harpnum = harps[0]
     label = f"NOAA {noaa} (HARP {harpnum})" if noaa else f"HARP {harpnum}"
-    ds = (f"{settings.series}[{harpnum}][{jsoc.jsoc_time(align(start))}-{jsoc.jsoc_time(end)}"
+    ds = (f"{settings.series}[{harpnum}][{jsoc.jsoc_time(nearest_slot(start))}-{jsoc.jsoc_time(end)}"
           f"@{drms_step(cadence_s)}]")
     records, skipped = [], []
     for row in _keyword_rows(client, ds, jsoc.KEYWORDS, f"{label} series", settings):

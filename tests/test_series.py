@@ -111,11 +111,13 @@ def settings_for(server, **kw):
 
 def test_record_list_is_one_keyword_query(jsoc_server):
     doc = series.query_records(settings_for(jsoc_server), harpnum=377, start=START, end=END)
-    # 19:30 UTC is 19:30:34 TAI: the first record on SHARP's 12-min grid after it is 19:36
+    # 19:30 UTC is 19:30:34 TAI: the nearest slot of SHARP's 12-min grid is 19:36 TAI
     assert [r["t_rec"] for r in doc["records"]] == [
         "2011.02.14_19:36:00_TAI", "2011.02.14_19:48:00_TAI", "2011.02.14_20:00:00_TAI",
         "2011.02.14_20:12:00_TAI"]
     assert doc["query"] == "hmi.sharp_cea_720s[377][2011.02.14_19:36:00_TAI-2011.02.14_20:20:34_TAI@12m]"
+    # on the hour: the record of that hour, 34 s before the UTC time asked for
+    assert series.nearest_slot(parse_time("2011-02-14T20:00")).tai.isot == "2011-02-14T20:00:00.000"
     assert jsoc_server.count("rs_list") == 1 and jsoc_server.count("exp_request") == 0
     assert doc["series"] == "harp377_20110214T1930_20110214T2020" and doc["skipped"] == []
     rec = SharpRecord.from_dict(doc["records"][2])  # what resolve.json holds
