@@ -165,8 +165,10 @@ def main(argv=None) -> int:
                              f"{last[-1]['wall_s']:.0f} s"))
         target = TARGETS.get(setup) or {k: res["pyamafil"][k] for k in BEAT[setup] if "pyamafil" in res}
         hit = reached(snaps, target) if target else None
-        want = ", ".join(f"{k} >= {v}" for k, v in target.items())
-        if hit is None:
+        want = ", ".join(f"{k} >= {v:.4g}" for k, v in target.items())
+        if not target:
+            verdict = "no pyAMaFiL figures in this run to compare with"
+        elif hit is None:
             verdict = f"ffnn did not reach {want} within {these[-1]:.0f} s"
         else:
             verdict = f"ffnn reached {want} at {hit['wall_s']:.0f} s of training (iteration {hit['iteration']})"

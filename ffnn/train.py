@@ -91,6 +91,7 @@ class TrainConfig:
     potential_weight: float = 1.0          # trust in potential-field faces relative to data
     bc_errors: str = "none"                # observed-data errors: "none", "tolerance", "component"
     error_scale: float = 1.0               # tolerance: residuals within error_scale x 1 sigma are free
+    normal_weight: float = 1.0             # observed Bz (the normal field, the flux) over Bx, By
     n_interior: int = 20_000
     interior_bottom_fraction: float = 0.5  # share of interior points drawn denser near z = 0
     resample_every: int = 0                # iterations between new draws of all points (0: never)
@@ -150,6 +151,7 @@ class TrainConfig:
             ("bc_errors", self.bc_errors in BC_ERROR_MODES),
             ("physics_norm", self.physics_norm in ("none", "field")),
             ("error_scale", self.error_scale >= 0),
+            ("normal_weight", self.normal_weight > 0),
             ("resample_every", self.resample_every >= 0),
             ("warmup_iterations", self.warmup_iterations >= 0),
             ("potential_iterations", self.potential_iterations >= 0),
@@ -298,9 +300,10 @@ def boundary_weights(bd: BoundaryArrays, profile, config: TrainConfig) -> np.nda
     w = w * np.where(bd.potential, config.potential_weight, 1.0)[:, None]
     if config.bc_errors == "component":
         known = np.isfinite(bd.error) & (bd.error > 0) & ~bd.potential[:, None]
-        if known.all(axis=0).any() and known.any(axis=0).all():
+        if known.any(axis=0).all():
             inv = np.array([np.median(bd.error[known[:, c], c]) ** -2.0 for c in range(3)])
             w[~bd.potential] *= 3 * inv / inv.sum()
+    w[~bd.potential, 2] *= config.normal_weight
     return w
 
 
