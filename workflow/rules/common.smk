@@ -4,7 +4,8 @@
 #   turning schema errors into one line that names the key or the value;
 # * builds the region table: one entry per row of the region sheet (read and checked by
 #   ffnn.regions; id ar<noaa>_<YYYYmmddTHHMM>) and per Low & Lou case (id lowlou_<name>),
-#   and the series of the series sheet, whose snapshots it looks up once listed (series.smk);
+#   and the series of the series sheet, whose snapshots it looks up once listed
+#   (common_series.smk, series.smk);
 # * checks every region's training settings against ffnn.train.TrainConfig;
 # * gives the rules their inputs, parameters and resources.
 

@@ -28,7 +28,7 @@ rule potential:
 # Training checkpoints into results/{region}/train/checkpoint.pt, which is not a declared
 # output: Snakemake keeps it when a job fails or is killed, and the rerun resumes from it.
 # Settings: the config's train block with the region's overrides, passed as --set. A
-# series snapshot starts from the previous snapshot's model (init; series.smk).
+# series snapshot starts from the previous snapshot's model (init; common_series.smk).
 rule train:
     input:
         boundary=train_boundary,
