@@ -9,8 +9,10 @@
 # boundaries), sharp.smk (resolve, download, bottom map), model.smk (potential field,
 # training, cube, profiles), products.smk (figures, summary rows and table), derived.smk
 # (twist, squashing factor, alpha; optional VTK/FITS exports), classify.smk
-# (optional flare classifier). Helpers and validation: common.smk. README.md explains
-# the config keys and every output.
+# (optional flare classifier), series.smk (time series of a region: snapshots from one
+# JSOC query, trained as a warm-started chain; series.nc). Helpers and validation:
+# common.smk, and common_series.smk for the series. README.md explains the config keys
+# and every output.
 
 from snakemake.utils import min_version
 
@@ -24,11 +26,13 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/common_series.smk"
 include: "workflow/rules/lowlou.smk"
 include: "workflow/rules/sharp.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/products.smk"
 include: "workflow/rules/derived.smk"
+include: "workflow/rules/series.smk"
 include: "workflow/rules/classify.smk"
 
 
@@ -39,9 +43,11 @@ wildcard_constraints:
 
 localrules:
     all,
+    snapshot_record,
 
 
 rule all:
     input:
         final_targets(),
+        series_products,
     default_target: True

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "ffnn.commands.keywords",
     "ffnn.commands.products",
     "ffnn.commands.derived",
+    "ffnn.commands.series",
 )
 # Which module registers which subcommand, so that one command imports only its own
 # module: sklearn (classify) or drms (sharp) cost seconds that every Snakemake job paid.
@@ -31,6 +32,7 @@ COMMANDS = {
     "ffnn.commands.keywords": ("sharp-keywords", "flare-events"),
     "ffnn.commands.products": ("figures", "summary-row", "summary", "lowlou-table"),
     "ffnn.commands.derived": ("derived", "export"),
+    "ffnn.commands.series": ("series-records", "snapshot-record", "series"),
 }
 
 

@@ -104,6 +104,8 @@ class TrainConfig:
     max_iterations: int = 2000
     time_budget_s: float | None = None     # wall clock, summed over resumed runs
     loss_tolerance: float = 0.0
+    plateau_iterations: int = 0            # stop when the loss fell by less than plateau_tolerance
+    plateau_tolerance: float = 0.01        # (relative) over plateau_iterations (0: no such stop)
     iterations_per_step: int = 10
     checkpoint_every: int = 50             # iterations
     chunk_size: int = 0                    # interior points per pass; 0: 2048 on a CPU, 65536 on a GPU
@@ -160,6 +162,8 @@ class TrainConfig:
             ("warmup_interior", self.warmup_interior >= 1),
             ("ramp_iterations", self.ramp_iterations >= 0),
             ("height_weighting", 0.0 <= self.height_weighting <= 2.0),
+            ("plateau_iterations", self.plateau_iterations >= 0),
+            ("plateau_tolerance", 0.0 <= self.plateau_tolerance < 1.0),
         ]
         for name, ok in checks:
             if not ok:
@@ -571,6 +575,16 @@ class Trainer:
             return "time_budget"
         if loss <= cfg.loss_tolerance:
             return "loss_tolerance"
+        if cfg.plateau_iterations:
+            # best loss up to plateau_iterations ago, past the starting phases and the physics
+            # ramp (their physics terms are scaled down, so their losses are not comparable);
+            # with resample_every the rounds' samples differ too, so a plateau is then judged
+            # across sample sets
+            settled = sum(length for _, length in self._phases()) + cfg.ramp_iterations
+            earlier = [h["loss"] for h in self.history
+                       if settled < h["iteration"] <= self.iteration - cfg.plateau_iterations]
+            if earlier and loss > (1.0 - cfg.plateau_tolerance) * min(earlier):
+                return "plateau"
         return None
 
     def fit(self, resume: bool = True, callback=None) -> TrainResult:
@@ -712,7 +726,8 @@ class Trainer:
 
 ARCHITECTURE_KEYS = ("hidden_layers", "width", "quasi_output")
 _RESUMABLE = {"max_iterations", "time_budget_s", "loss_tolerance", "checkpoint_every", "device",
-              "threads", "progress", "max_rollbacks", "chunk_size"}
+              "threads", "progress", "max_rollbacks", "chunk_size", "plateau_iterations",
+              "plateau_tolerance"}
 
 
 def _atomic_torch_save(obj, path: Path) -> None:

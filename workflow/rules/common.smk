@@ -3,7 +3,9 @@
 # * validates the config against workflow/schemas/config.schema.yaml (filling defaults),
 #   turning schema errors into one line that names the key or the value;
 # * builds the region table: one entry per row of the region sheet (read and checked by
-#   ffnn.regions; id ar<noaa>_<YYYYmmddTHHMM>) and per Low & Lou case (id lowlou_<name>);
+#   ffnn.regions; id ar<noaa>_<YYYYmmddTHHMM>) and per Low & Lou case (id lowlou_<name>),
+#   and the series of the series sheet, whose snapshots it looks up once listed
+#   (common_series.smk, series.smk);
 # * checks every region's training settings against ffnn.train.TrainConfig;
 # * gives the rules their inputs, parameters and resources.
 
@@ -16,7 +18,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from ffnn.errors import FFNNError
-from ffnn.regions import load_schema, read_sheet, schema_message, sharp_regions
+from ffnn.regions import (RegionTable, load_schema, read_series_sheet, read_sheet, schema_message,
+                          series_table, sharp_regions)
 
 
 # ---------------------------------------------------------------- schema errors
@@ -53,16 +56,21 @@ _check_train_block(config["train"], "config train")
 
 # ---------------------------------------------------------------- the region table
 
-REGIONS = {}  # region id -> {"kind": "sharp"|"lowlou", ... settings}
+REGIONS = RegionTable()  # region id -> {"kind": "sharp"|"lowlou", ... settings}; series snapshots too
+_SCHEMAS = Path(str(workflow.current_basedir)).parent / "schemas"
 
-if config["regions"]:
-    try:
-        _schema = load_schema(Path(str(workflow.current_basedir)).parent / "schemas/regions.schema.yaml")
+try:
+    if config["regions"]:
+        _schema = load_schema(_SCHEMAS / "regions.schema.yaml")
         REGIONS.update(sharp_regions(read_sheet(config["regions"], _schema), config["sharp"]))
-    except FFNNError as err:
-        raise WorkflowError(str(err)) from None
-    for _info in REGIONS.values():
-        _check_train_block(_info["train"], _info["label"])
+    if config["series"]["sheet"]:
+        _rows = read_series_sheet(config["series"]["sheet"], load_schema(_SCHEMAS / "series.schema.yaml"),
+                                  config["series"]["cadence"])
+        REGIONS.series.update(series_table(_rows, config["sharp"], config["series"]["warm"]))
+except FFNNError as err:
+    raise WorkflowError(str(err)) from None
+for _info in REGIONS.values():
+    _check_train_block(_info["train"], _info["label"])
 
 for _name in config["lowlou"].get("regions", []):
     if _name not in config["lowlou"]["cases"]:
@@ -105,15 +113,18 @@ if workflow.is_main_process:
     _check_train_settings()
 
 
-def region_pattern(names):
-    """A wildcard constraint matching exactly ``names`` (nothing when empty)."""
-    return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
+def region_pattern(names, pattern=None):
+    """A wildcard constraint matching exactly ``names`` and ``pattern`` (nothing when empty)."""
+    alternatives = [re.escape(n) for n in names] + ([pattern] if pattern else [])
+    return "|".join(alternatives) if alternatives else "(?!x)x"
 
 
-SHARP_RE = region_pattern(SHARP_REGIONS)
-JSOC_RE = region_pattern(JSOC_REGIONS)
+# series snapshots are SHARP regions from JSOC
+SNAPSHOT_RE = REGIONS.snapshot_pattern()
+SHARP_RE = region_pattern(SHARP_REGIONS, SNAPSHOT_RE)
+JSOC_RE = region_pattern(JSOC_REGIONS, SNAPSHOT_RE)
 LOWLOU_RE = region_pattern(LOWLOU_REGIONS)
-ALL_RE = region_pattern(list(REGIONS))
+ALL_RE = region_pattern(list(REGIONS), SNAPSHOT_RE)
 
 
 # ---------------------------------------------------------------- inputs and parameters
@@ -281,7 +292,7 @@ def final_targets():
         targets += ["results/summary.tsv", "results/summary.nc"]
     if LOWLOU_REGIONS:
         targets.append("results/lowlou/table.md")
-    return targets + classify_targets()
+    return targets + classify_targets() + series_targets()
 
 
 FIGURES = ["bottom.png", "fieldlines_xy.png", "fieldlines_3d.png", "profiles.png", "loss.png"]

@@ -27,11 +27,13 @@ rule potential:
 
 # Training checkpoints into results/{region}/train/checkpoint.pt, which is not a declared
 # output: Snakemake keeps it when a job fails or is killed, and the rerun resumes from it.
-# Settings: the config's train block with the region's overrides, passed as --set.
+# Settings: the config's train block with the region's overrides, passed as --set. A
+# series snapshot starts from the previous snapshot's model (init; common_series.smk).
 rule train:
     input:
         boundary=train_boundary,
         potential="results/{region}/potential.nc",
+        init=init_model,
     output:
         model="results/{region}/train/model.pt",
         record="results/{region}/train/train.json",
@@ -39,6 +41,7 @@ rule train:
     params:
         out=lambda wildcards, output: str(Path(output.model).parent),
         args=train_args,
+        init=init_model_arg,
     log:
         "logs/{region}/train.log",
     benchmark:
@@ -52,8 +55,7 @@ rule train:
         "../../environment.yml"
     shell:
         "ffnn train {input.boundary:q} --potential {input.potential:q} --out {params.out:q} "
-        "--threads {threads} {params.args} "
-        "> {log:q} 2>&1"
+        "--threads {threads} {params.init} {params.args} > {log:q} 2>&1"
 
 
 rule cube:
