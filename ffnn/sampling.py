@@ -102,12 +102,11 @@ def boundary_arrays(points: xr.Dataset, box: UnitBox) -> BoundaryArrays:
 
 
 def interior_samples(box: UnitBox, n: int, rng: np.random.Generator, bottom_fraction: float = 0.0,
-                     bottom_power: float = 2.0, surface_fraction: float = 0.0) -> np.ndarray:
+                     bottom_power: float = 2.0) -> np.ndarray:
     """``n`` interior points in unit coordinates (n, 3), uniform in the box.
 
     A fraction ``bottom_fraction`` has heights z = h u^bottom_power (u uniform), so more
-    points lie near the photosphere where the field and its gradients are strongest; a
-    further fraction ``surface_fraction`` lies on the bottom plane itself.
+    points lie near the photosphere where the field and its gradients are strongest.
     """
     if n < 1:
         raise DataError(f"need at least one interior point, got n_interior={n}")
@@ -116,9 +115,6 @@ def interior_samples(box: UnitBox, n: int, rng: np.random.Generator, bottom_frac
     k = int(round(np.clip(bottom_fraction, 0.0, 1.0) * n))
     if k:
         pts[:k, 2] = lo[2] + (hi[2] - lo[2]) * rng.random(k) ** bottom_power
-    m = int(round(np.clip(surface_fraction, 0.0, 1.0 - k / n) * n))
-    if m:
-        pts[k:k + m, 2] = lo[2]
     return pts
 
 
