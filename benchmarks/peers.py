@@ -50,6 +50,10 @@ from lowlou import CASES, KEYS, boundary_for, fit_with_snapshots, row  # noqa: E
 SETUPS = {"faces": (1, "faces"), "bottom": (1, "bottom"), "case2": (2, "bottom")}
 TITLES = {"faces": "case-1 field, six faces", "bottom": "case-1 field, bottom + potential faces",
           "case2": "case 2, bottom + potential faces"}
+# ffnn settings of each set-up beyond the defaults: those of the workflow's Low & Lou cases
+# (config/config.yaml), whose potential-field faces are close to the truth
+SETTINGS = {"faces": ["height_weighting=1"], "bottom": ["height_weighting=1"],
+            "case2": ["height_weighting=1", "first_layer_scale=5"]}
 # pyAMaFiL's buffer zone (share of each side with lowered weight): none where every face is
 # exact; its default 0.1 where the sides and top are only a potential field.
 AMAFIL_BUFFER = {"faces": 0.0, "bottom": 0.1, "case2": 0.1}
@@ -154,7 +158,8 @@ def main(argv=None) -> int:
             table.append("| NF2 | installed, but it needs hours on a CPU: not run within these budgets |")
         else:
             table.append("| NF2 | not installed (optional; pip install nf2): skipped |")
-        cfg = load_train_config(args.config, [*args.set, "progress=false"], threads=args.threads)
+        cfg = load_train_config(args.config, [*SETTINGS[setup], *args.set, "progress=false"],
+                                threads=args.threads)
         these = sorted(set(budgets) | {round(k * res["pyamafil"]["wall_s"]) for k in args.multiples
                                        if "pyamafil" in res})
         snaps = run_ffnn(ref, boundary, pf, cfg, these, args.every)
