@@ -102,6 +102,29 @@ def test_nan_field_stops_a_line_unfinished_and_bad_seeds_are_refused():
         trace(grid, [[0.0, 0.0, 0.0]], step=1.0)
 
 
+def test_a_line_into_a_null_stays_unfinished_instead_of_tracing_for_ever():
+    # B = -(x, y, z - 1) runs into a null at (0, 0, 1): streamtracer's steps shrink to nothing
+    # there and it returns a full buffer of the same point, call after call
+    import signal
+
+    cube = cube_of(lambda X, Y, Z: (-X, -Y, 1.0 - Z), *unit_box(9))
+    grid = FieldGrid.from_cube(cube)
+
+    def hang(*_):
+        raise TimeoutError("trace does not return")
+
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(60)
+    try:
+        lines = trace(grid, [[0.3, 0.2, 1.1], [0.3, 0.2, 1.1]], [1, -1])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert lines.face[0] == UNFINISHED and np.allclose(lines.end[0], [0.0, 0.0, 1.0], atol=0.1)
+    assert lines.length[0] < 0.5
+    assert lines.face[1] != UNFINISHED  # away from the null: out of the box
+
+
 def test_streamtracer_class_and_compiled_core_give_the_same_lines(monkeypatch):
     from ffnn import fieldlines
 
