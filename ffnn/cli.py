@@ -1,37 +1,44 @@
 """The ``ffnn`` command line: one subcommand per pipeline step.
 
-Each command group lives in its own module exposing ``register(subparsers)``; every
-subcommand sets ``func`` on its parser, called with the parsed arguments. Errors a user
-can fix (``FFNNError``) are printed as one line naming the cause, with exit status 2.
+Each command group lives in its own module exposing ``register(subparsers)``, which adds
+its subcommands with :func:`add_command`; a subcommand's function is called with the
+parsed arguments. Errors a user can fix (``FFNNError``) are printed as one line naming the
+cause, with exit status 2. Output options are named alike: ``-o/--output`` for a file,
+``--outdir`` for a directory.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import logging
 import sys
 
 from ffnn.errors import FFNNError
 
-COMMAND_MODULES = (
-    "ffnn.commands.core",
-    "ffnn.commands.sharp",
-    "ffnn.commands.classify",
-    "ffnn.commands.keywords",
-    "ffnn.commands.products",
-    "ffnn.commands.derived",
-)
 # Which module registers which subcommand, so that one command imports only its own
 # module: sklearn (classify) or drms (sharp) cost seconds that every Snakemake job paid.
+# The modules follow the rule files of workflow/rules/ (keywords: inputs of classify).
 COMMANDS = {
-    "ffnn.commands.core": ("lowlou", "faces", "bottom", "potential", "train", "cube", "metrics"),
-    "ffnn.commands.sharp": ("resolve", "fetch-sharp", "boundary"),
+    "ffnn.commands.lowlou": ("lowlou", "faces", "metrics", "lowlou-table"),
+    "ffnn.commands.sharp": ("resolve", "fetch-sharp"),
+    "ffnn.commands.model": ("boundary", "potential", "train", "cube", "quality"),
+    "ffnn.commands.products": ("figures", "summary-row", "summary"),
+    "ffnn.commands.derived": ("derived", "export"),
     "ffnn.commands.classify": ("classify",),
     "ffnn.commands.keywords": ("sharp-keywords", "flare-events"),
-    "ffnn.commands.products": ("figures", "summary-row", "summary", "lowlou-table"),
-    "ffnn.commands.derived": ("derived", "export"),
 }
+COMMAND_MODULES = tuple(COMMANDS)
+
+
+def add_command(subparsers, name: str, func, summary: str):
+    """Add the subcommand ``name`` that runs ``func(args)``; ``summary`` is its line in
+    ``ffnn --help``, and ``func``'s docstring heads its own ``--help``. Returns its parser,
+    for the options."""
+    parser = subparsers.add_parser(name, help=summary, description=inspect.getdoc(func) or summary)
+    parser.set_defaults(func=func)
+    return parser
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ffnn.errors import ConfigError, DataError, FFNNError
-from ffnn.keywords import noaa_numbers, write_csv
+from ffnn.files import write_csv
+from ffnn.keywords import noaa_numbers
 
 log = logging.getLogger(__name__)
 

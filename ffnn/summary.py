@@ -1,9 +1,9 @@
 """Summary rows of regions, the summary table, and the Low & Lou benchmark table.
 
 A *row* describes one region after the workflow's per-region steps: identifiers, the
-reference-free figures of merit of the model cube (``ffnn metrics`` JSON), the volume
+reference-free figures of merit of the model cube (``ffnn quality``), the volume
 averages of the height profiles, the final loss terms and wall time of the training
-(``train.json``), the SHARP keywords of the record (``ffnn resolve --json``), and for
+(``train.json``), the SHARP keywords of the record (``ffnn resolve -o``), and for
 benchmark regions the comparison with the reference field (model and potential field).
 
 :func:`region_row` builds it, :func:`write_row` stores it as JSON; :func:`summary_table`
@@ -14,14 +14,13 @@ Every column and its unit is listed in :data:`COLUMNS` (the README repeats it).
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ffnn.errors import DataError
+from ffnn.files import read_json, write_csv, write_json, write_netcdf
 
 # Space-weather keywords of SHARP records (Bobra et al. 2014) with JSOC's units.
 SHARP_KEYWORD_UNITS = {
@@ -94,41 +93,6 @@ _QUALITY_KEYS = ("energy_erg", "energy_pot_erg", "free_energy_erg", "e_over_epot
                  "total_unsigned_current_a", "sigma_j", "theta_j_deg", "mean_abs_fi")
 
 
-def read_json(path, what: str = "JSON file") -> dict:
-    """A JSON object from ``path``; DataError naming the file when it is missing or bad."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError as err:
-        raise DataError(f"{what} {path} does not exist") from err
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot read {what} {path}: {err}") from err
-    if not isinstance(data, dict):
-        raise DataError(f"{what} {path} does not hold a JSON object")
-    return data
-
-
-def write_json(obj, path) -> Path:
-    """Write ``obj`` as JSON atomically (NaN and infinities become null)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(_clean(obj), indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def _clean(value):
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _number(value):
     try:
         out = float(value)
@@ -142,8 +106,8 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
                meta: dict | None = None, derived=None) -> dict:
     """One summary row (a flat dict of :data:`COLUMNS` plus extras) and its details.
 
-    ``train``: ``train.json``; ``quality``: ``ffnn metrics --potential`` JSON of the model;
-    ``record``: ``ffnn resolve --json`` output (SHARP regions); ``profiles``: the height
+    ``train``: ``train.json``; ``quality``: ``quality.json`` of ``ffnn quality``;
+    ``record``: the record JSON of ``ffnn resolve -o`` (SHARP regions); ``profiles``: the height
     profiles dataset (its top values are the whole-cube factors); ``reference`` and
     ``potential_reference``: ``ffnn metrics --reference`` JSON of the model and of the
     potential field (benchmark regions); ``meta``: extra columns (e.g. ``kind``, ``noaa``);
@@ -298,23 +262,13 @@ def checks_table(rows):
 def write_summary(rows, tsv=None, nc=None, json_path=None, checks=None):
     """Write the gathered table as TSV, NetCDF and/or JSON (full rows with details), and the
     trust checks of every region as TSV (``checks``), atomically."""
-    from ffnn.cube import write_atomic
-
     table = summary_table(rows)
     if tsv:
-        tsv = Path(tsv)
-        tsv.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tsv.with_name(f".{tsv.name}.tmp{os.getpid()}")
-        table.to_csv(tmp, sep="\t", index=False, na_rep="NaN", float_format="%.6g")
-        os.replace(tmp, tsv)
+        write_csv(table, tsv, sep="\t", na_rep="NaN", float_format="%.6g")
     if nc:
-        write_atomic(table_dataset(table), nc)
+        write_netcdf(table_dataset(table), nc)
     if checks:
-        checks = Path(checks)
-        checks.parent.mkdir(parents=True, exist_ok=True)
-        tmp = checks.with_name(f".{checks.name}.tmp{os.getpid()}")
-        checks_table(rows).to_csv(tmp, sep="\t", index=False, na_rep="", float_format="%.4g")
-        os.replace(tmp, checks)
+        write_csv(checks_table(rows), checks, sep="\t", na_rep="", float_format="%.4g")
     if json_path:
         write_json({"columns": {k: {"units": v[0], "description": v[1]} for k, v in COLUMNS.items()
                                 if k in table.columns},
@@ -417,13 +371,3 @@ def lowlou_table(rows) -> str:
                    + f" ({len(better)} of {len(BEAT_METRICS)})") if better else "does not beat the potential field"
         lines += ["", f"FFNN {verdict}.", ""]
     return "\n".join(lines)
-
-
-def write_text(text: str, path) -> Path:
-    """Write text atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text if text.endswith("\n") else text + "\n")
-    os.replace(tmp, path)
-    return path

@@ -12,7 +12,8 @@ import pytest
 import xarray as xr
 
 from ffnn.cli import main
-from ffnn.cube import make_cube, write_atomic
+from ffnn.cube import make_cube
+from ffnn.files import write_netcdf
 from ffnn.figures import (FIGURE_NAMES, fieldlines_3d_figure, fieldlines_xy_figure,
                           heliographic_overlay, model_bottom, region_figures, seed_points,
                           trace_field_lines)
@@ -184,20 +185,20 @@ def test_figures_command(region_files, tmp_path):
     f = region_files
     paths = {"cube": tmp_path / "cube.nc", "boundary": tmp_path / "boundary.nc",
              "profiles": tmp_path / "profiles.nc", "loss": tmp_path / "loss.csv"}
-    write_atomic(f["cube"], paths["cube"])
-    write_atomic(f["bottom"], paths["boundary"])
-    write_atomic(f["profiles"], paths["profiles"])
+    write_netcdf(f["cube"], paths["cube"])
+    write_netcdf(f["bottom"], paths["boundary"])
+    write_netcdf(f["profiles"], paths["profiles"])
     f["history"].to_csv(paths["loss"], index=False)
     args = ["figures", *sum(([f"--{k}", str(v)] for k, v in paths.items()), []),
-            "--lines", "4", "--dpi", "40", "-o", str(tmp_path / "out")]
+            "--lines", "4", "--dpi", "40", "--outdir", str(tmp_path / "out")]
     assert main(args) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(FIGURE_NAMES)
 
 
 def test_figures_command_names_a_missing_file(region_files, tmp_path, capsys):
-    write_atomic(region_files["cube"], tmp_path / "cube.nc")
+    write_netcdf(region_files["cube"], tmp_path / "cube.nc")
     rc = main(["figures", "--boundary", str(tmp_path / "nope.nc"), "--cube", str(tmp_path / "cube.nc"),
-               "--profiles", "p.nc", "--loss", "l.csv", "-o", str(tmp_path / "out")])
+               "--profiles", "p.nc", "--loss", "l.csv", "--outdir", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
     assert len(err) == 1 and "nope.nc" in err[0] and "does not exist" in err[0]

@@ -1,7 +1,7 @@
 """The Snakemake workflow, run for real in temporary directories.
 
-* ``snakemake --lint`` is clean; a dry run of the shipped config (offline default, and with
-  the shipped region sheet) plans the expected jobs;
+* ``snakefmt --check`` and ``snakemake --lint`` are clean; a dry run of the shipped config
+  (offline default, and with the shipped region sheet) plans the expected jobs;
 * config errors (unknown key, bad type, malformed time, bad training setting) stop the
   workflow with one line naming the problem;
 * a batch of SHARP regions served by the JSOC look-alike (tests/jsoc_server.py), one of
@@ -75,6 +75,13 @@ def job_counts(output: str) -> dict[str, int]:
 
 # ---------------------------------------------------------------- static checks
 
+def test_snakefmt_is_clean():
+    """The Snakemake catalogue's format check of the Snakefile and every rule file."""
+    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_lint_is_clean(tmp_path):
     shutil.copytree(REPO / "config", tmp_path / "config")
     rc, out = snakemake(tmp_path, "--lint")
@@ -89,9 +96,10 @@ def test_dry_run_of_the_shipped_config(tmp_path):
     assert rc == 0, out
     counts = job_counts(out)
     # NOAA 11158 from the record shipped in the package (no download) and the benchmark
-    assert counts.get("train") == 3 and counts.get("lowlou_reference") == 2, counts
-    assert counts.get("resolve") == 1 and counts.get("boundary") == 1, counts
-    assert counts.get("lowlou_faces") == 1 and counts.get("metrics") == 4, counts
+    assert counts.get("train") == 3 and counts.get("lowlou") == 2, counts
+    assert counts.get("resolve") == 1 and counts.get("boundary") == 3, counts
+    assert counts.get("faces") == 1 and counts.get("metrics") == 4, counts
+    assert counts.get("quality") == 3, counts
     assert counts.get("lowlou_table") == 1 and counts.get("summary") == 1, counts
     assert "fetch_sharp" not in counts, counts
     assert "results/ar11158_20110215T0200/cube.nc" in out
@@ -283,7 +291,7 @@ def test_local_record_runs_offline_to_its_summary_row(tmp_path):
         f"noaa\ttime\tsharp_dir\tbin\theight_mm\n11158\t2011-02-15T02:00\tffnn:{shipped}\t8\t12\n")
     config = sharp_config("http://127.0.0.1:9/")  # nothing listens there
     config["jsoc"]["email"] = None
-    config["classify"] = {"labels": None}
+    config["classify"] = {"enabled": False}
     write_config(tmp_path / "local.yaml", config)
     region = "ar11158_20110215T0200"
     rc, out = snakemake(tmp_path, "--configfile", "local.yaml", "--cores", "2",
@@ -320,7 +328,7 @@ def _train_pids(workdir: Path) -> list[int]:
         except OSError:
             continue
         words = [a.decode(errors="replace") for a in argv]
-        if cwd == str(workdir) and "train" in words and "--out" in words \
+        if cwd == str(workdir) and "train" in words and "--outdir" in words \
                 and any(w.endswith("ffnn") for w in words[:2]):
             pids.append(int(entry.name))
     return pids
