@@ -35,11 +35,16 @@ PUBLISHED = {1: summary.PUBLISHED[(1, "faces")], 2: summary.PUBLISHED[(3, "botto
 KEYS = ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon", "sigma_j")
 
 
-def boundary_for(case: int, ref, pf_method: str = "fft"):
-    """Case 1: six reference faces. Case 2: reference bottom + potential faces (and the PF cube)."""
+# the boundary data of each case in the workflow's Low & Lou table
+CASE_BOUNDARY = {1: "faces", 2: "bottom"}
+
+
+def boundary_for(ref, boundary: str, pf_method: str = "fft"):
+    """The training boundary of reference ``ref`` and its potential-field cube: ``faces``, all
+    six reference faces; ``bottom``, the reference bottom with potential-field sides and top."""
     bottom = from_cube(ref)
     pf = potential_cube(bottom, pf_method, nz=ref.sizes["z"])
-    if case == 1:
+    if boundary == "faces":
         return cube_faces(ref), pf
     return merge_points([cube_faces(ref, ("bottom",)), potential_faces(bottom, pf_method, nz=ref.sizes["z"])]), pf
 
@@ -87,12 +92,12 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     ref = lowlou_cube(**CASES[args.case], shape=(args.shape,) * 3)
-    boundary, pf = boundary_for(args.case, ref)
+    boundary, pf = boundary_for(ref, CASE_BOUNDARY[args.case])
     pf_metrics = cube_metrics(pf, reference=ref)
     cfg = TrainConfig.from_dict(gather(args.config, "train", [*args.set, f"time_budget_s={args.budget}",
                                                               "progress=false"], threads=args.threads))
     out = Path(args.out) if args.out else None
-    trainer = Trainer(boundary, cfg, out)
+    trainer = Trainer(boundary, cfg, out, potential=pf)
     marks = [s for s in args.snapshots if s <= args.budget] + [args.budget]
 
     print(f"Low & Lou case {args.case}, {args.shape}^3, budget {args.budget:.0f} s, "

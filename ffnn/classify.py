@@ -4,12 +4,17 @@ One scikit-learn Pipeline goes from a raw table (a SHARP keyword table or the wo
 summary table) to a probability::
 
     KeywordFeatures      log10 |x| of the skewed keywords (USFLUX, TOTUSJH, TOTPOT, ...),
-                         |LON_FWT|, hemisphere and multi-region flags, keyword or summary names
+                         |LON_FWT|, hemisphere and multi-region flags, keyword or summary names;
+                         the flare history (log10 peak flux of the largest flare of the
+                         region in the 24 h before T_REC, and whether there was one)
     ColumnTransformer    numeric: SimpleImputer -> StandardScaler
                          categorical: SimpleImputer("missing") -> OneHotEncoder
     LogisticRegression   unweighted by default, so its probabilities are calibrated
 
-so the saved model (:func:`save_model`, skops) scores a raw table on its own. The decision
+so the saved model (:func:`save_model`, skops) scores a raw table on its own. The flare
+history is a column of that table (``flare_history_24h``: peak flux in W m^-2, 0 for no
+flare), computed from a GOES event list by :func:`ffnn.labels.add_flare_history`; a table
+without it is refused (a missing history is never taken as "no flare"). The decision
 threshold is chosen on the training rows alone: the one of maximal TSS (= Youden's J,
 tpr - fpr) over out-of-fold probabilities of a cross-validation grouped by HARP
 (:func:`fit_model`); it is stored with the model. How well the whole procedure forecasts is
@@ -38,10 +43,11 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from ffnn.errors import ConfigError, DataError
-from ffnn.settings import from_mapping
 from ffnn.files import atomic_write, plain
 from ffnn.keywords import column, noaa_numbers, records
-from ffnn.labels import DEFAULT_THRESHOLD_CLASS, DEFAULT_WINDOW, threshold_flux, window_timedelta
+from ffnn.labels import DEFAULT_THRESHOLD_CLASS, DEFAULT_WINDOW, HISTORY_STEM, history_column, threshold_flux, \
+    window_timedelta
+from ffnn.settings import from_mapping
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,13 @@ LOG_KEYWORDS = (
 #: projection effects on the keywords grow with.
 ABS_LON = "abs_lon"
 DEFAULT_FEATURES = LOG_KEYWORDS + ("SHRGT45", ABS_LON)
+#: Default flare-history window (None: no history feature). Chosen on the grouped 5-fold
+#: cross-validation (x 5) of the 2010-2013 records: windows of 6/12/24/48/72 h gave TSS
+#: 0.552/0.562/0.576/0.563/0.548 (no history: 0.513); 24 h is also the forecasters' usual one.
+DEFAULT_HISTORY = "24h"
+#: Peak flux that stands for "no flare" (W m^-2, A1.0, the smallest GOES class) in the log of
+#: the history; the ``_any`` flag beside it lets the fit place "no flare" where the data say.
+HISTORY_FLOOR = 1e-8
 #: Derived categoricals: multi_region (yes/no: NOAA_ARS lists more than one NOAA region) and
 #: hemisphere (N/S from LAT_FWT). Only multi_region by default: the hemisphere added noise in
 #: the grouped cross-validation of the 2010-2013 records (TSS 0.504 with it, 0.513 without).
@@ -85,8 +98,10 @@ class ClassifySettings:
     """Settings of the flare forecast (the ``classify:`` config block).
 
     Model: ``features`` (numeric: keywords or ``abs_lon``), ``log_features`` (those used as
-    log10 |x|), ``categorical``, ``C`` (inverse L2 strength), ``class_weight`` (None keeps the
-    probabilities calibrated; "balanced" does not), ``imputer_strategy``, ``max_iter``.
+    log10 |x|), ``categorical``, ``flare_history`` (window of the flare-history features,
+    see :func:`history_features`; None: none), ``C`` (inverse L2 strength), ``class_weight``
+    (None keeps the probabilities calibrated; "balanced" does not), ``imputer_strategy``,
+    ``max_iter``.
     Labels: ``threshold_class``, ``window``. Validation: ``folds`` (grouped by HARP; also
     for the threshold), ``repeats``, ``seed``, ``split_date`` (time split: train on records
     whose label window closes by then, test on records from then on; None: no time split).
@@ -96,6 +111,7 @@ class ClassifySettings:
     features: tuple[str, ...] = DEFAULT_FEATURES
     log_features: tuple[str, ...] = LOG_KEYWORDS
     categorical: tuple[str, ...] = DEFAULT_CATEGORICAL
+    flare_history: str | None = DEFAULT_HISTORY
     threshold_class: str = DEFAULT_THRESHOLD_CLASS
     window: str = DEFAULT_WINDOW
     C: float = 1.0
@@ -117,6 +133,12 @@ class ClassifySettings:
         if unknown:
             raise ConfigError(f"categorical column(s) {', '.join(unknown)} unknown; "
                               f"derived categoricals are {', '.join(DERIVED_CATEGORICAL)}")
+        history = [f for f in self.features if f.startswith(HISTORY_STEM)]
+        if history:
+            raise ConfigError(f"feature(s) {', '.join(history)}: the flare history is set by flare_history "
+                              f"(a window such as 24h, or none), not listed in features")
+        if self.flare_history is not None:
+            window_timedelta(self.flare_history)
         stray = sorted(set(self.log_features) - set(self.features))
         if stray:
             raise ConfigError(f"log_features {', '.join(stray)} are not in features")
@@ -144,7 +166,16 @@ class ClassifySettings:
         The workflow's input keys (:data:`WORKFLOW_KEYS`) are accepted and ignored. Lists may
         be comma-separated strings; null ``split_date`` or ``class_weight`` means none.
         """
+        mapping = dict(mapping or {})
+        history = mapping.get("flare_history")  # also a switch: true is the default window
+        if isinstance(history, bool) or (isinstance(history, str) and history.strip().lower() in ("off", "false", "no")):
+            mapping["flare_history"] = DEFAULT_HISTORY if history is True else None
         return from_mapping(cls, mapping, "classify setting", ignore=WORKFLOW_KEYS)
+
+    @property
+    def numeric_features(self) -> tuple[str, ...]:
+        """``features`` and the flare-history features: the numeric columns of the model."""
+        return self.features + history_features(self.flare_history)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-type dict (lists, not tuples) for JSON and for saving with the model."""
@@ -163,6 +194,17 @@ def split_timestamp(split_date: str) -> pd.Timestamp:
 # ---------------------------------------------------------------- features
 
 
+def history_features(window: str | None) -> tuple[str, ...]:
+    """The model's flare-history features for a window: ``()`` for None, else
+    ``(flare_history_24h, flare_history_24h_any)``: log10 of the peak flux (W m^-2) of the
+    largest flare in the window (:data:`HISTORY_FLOOR` for none) and 1/0 for any flare. Both
+    are read from the table's column :func:`ffnn.labels.history_column` (peak flux, 0 = none)."""
+    if window is None:
+        return ()
+    name = history_column(window)
+    return name, f"{name}_any"
+
+
 class KeywordFeatures(TransformerMixin, BaseEstimator):
     """Raw keyword or summary table -> the model's feature block (a DataFrame).
 
@@ -171,13 +213,17 @@ class KeywordFeatures(TransformerMixin, BaseEstimator):
     Derived: ``abs_lon`` = |LON_FWT|; categoricals ``hemisphere`` (N for LAT_FWT >= 0, else
     S) and ``multi_region`` (yes/no from NOAA_ARS), missing (NaN) where their source is. A
     feature whose column is absent is all missing (the imputer fills it from training) and
-    is named in a :class:`FeatureWarning`. Stateless: ``fit`` only checks the table.
+    is named in a :class:`FeatureWarning`; except the flare history (``history``: its
+    window, :func:`history_features`), whose absence raises :class:`DataError`: imputing it
+    would forecast every region as if it had a typical past. Stateless: ``fit`` only checks
+    the table.
     """
 
-    def __init__(self, numeric=DEFAULT_FEATURES, log=LOG_KEYWORDS, categorical=DEFAULT_CATEGORICAL):
+    def __init__(self, numeric=DEFAULT_FEATURES, log=LOG_KEYWORDS, categorical=DEFAULT_CATEGORICAL, history=None):
         self.numeric = numeric
         self.log = log
         self.categorical = categorical
+        self.history = history
 
     def fit(self, X: pd.DataFrame, y=None) -> "KeywordFeatures":
         if not isinstance(X, pd.DataFrame):
@@ -187,7 +233,13 @@ class KeywordFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         out = pd.DataFrame(index=X.index)
         absent = []
+        window = getattr(self, "history", None)  # also None in models saved before the flare history
+        history = [f for f in history_features(window) if f in self.numeric]
+        if history:
+            out = out.join(_history(X, window)[history])
         for name in self.numeric:
+            if name in history:
+                continue
             source = column(X, "LON_FWT") if name == ABS_LON else column(X, name)
             if source is None:
                 absent.append(name)
@@ -209,10 +261,24 @@ class KeywordFeatures(TransformerMixin, BaseEstimator):
         if absent:
             warnings.warn(f"feature column(s) absent from the table, taken as missing: {', '.join(absent)}",
                           FeatureWarning, stacklevel=2)
-        return out
+        return out[list(self.numeric) + list(self.categorical)]
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return np.asarray(list(self.numeric) + list(self.categorical), dtype=object)
+
+
+def _history(table: pd.DataFrame, window: str) -> pd.DataFrame:
+    """The flare-history features of ``window`` (:func:`history_features`) from the table's
+    peak-flux column; NaN where it is (unknown); :class:`DataError` if there is no such column."""
+    name, flag = history_features(window)
+    if name not in table.columns:
+        raise DataError(f"the table has no {name} column (peak GOES flux in W m^-2 of the largest flare of the "
+                        f"HARP's NOAA regions before T_REC, 0 for none), which the model forecasts with; "
+                        f"compute it from a GOES event list (ffnn.labels.add_flare_history, or --events)")
+    flux = pd.to_numeric(table[name], errors="coerce").astype(float)
+    flux = flux.where(flux >= 0)
+    return pd.DataFrame({name: np.log10(flux.clip(lower=HISTORY_FLOOR)),
+                         flag: (flux > 0).astype(float).where(flux.notna())}, index=table.index)
 
 
 def _categorical(table: pd.DataFrame, name: str) -> pd.Series | None:
@@ -247,7 +313,7 @@ def build_pipeline(settings: ClassifySettings, numeric: list[str], categorical: 
         raise DataError("no feature column is left to classify with")
     log_features = tuple(f for f in settings.log_features if f in numeric)
     return Pipeline([
-        ("derive", KeywordFeatures(tuple(numeric), log_features, tuple(categorical))),
+        ("derive", KeywordFeatures(tuple(numeric), log_features, tuple(categorical), settings.flare_history)),
         ("encode", ColumnTransformer(encoders, remainder="drop", verbose_feature_names_out=False)),
         ("model", LogisticRegression(C=settings.C, class_weight=settings.class_weight, max_iter=settings.max_iter)),
     ])
@@ -317,6 +383,11 @@ class FlareModel:
     def categorical(self) -> list[str]:
         return list(self.pipeline.named_steps["derive"].categorical)
 
+    @property
+    def history(self) -> str | None:
+        """Window of the flare-history features the model forecasts with; None: none."""
+        return getattr(self.pipeline.named_steps["derive"], "history", None)  # absent in models saved before it
+
     def predict_proba(self, table: pd.DataFrame) -> np.ndarray:
         """Probability of a flare >= ``threshold_class`` within ``window`` for each row of a raw table."""
         return self.pipeline.predict_proba(table)[:, 1]
@@ -324,20 +395,30 @@ class FlareModel:
     def predict(self, table: pd.DataFrame) -> pd.DataFrame:
         """``[region,] harpnum, t_rec, probability, predicted`` per row of a raw table.
 
-        Rows with none of the numeric features (e.g. a Low & Lou row of a summary table)
-        are not scored: probability NaN, predicted empty, and a :class:`FeatureWarning`.
+        Rows with none of the keyword features (e.g. a Low & Lou row of a summary table),
+        and rows of unknown flare history (NaN in its column) when the model uses one, are
+        not scored: probability NaN, predicted empty, and a :class:`FeatureWarning`. A table
+        without the flare-history column is refused with a :class:`DataError`.
         """
         ids = records(table)
         out = ids[[c for c in ("region", "harpnum", "t_rec") if c in ids.columns]].copy()
         probability = pd.Series(self.predict_proba(table), index=table.index)
         derived = self.pipeline.named_steps["derive"]
+        history = list(history_features(self.history))
+        keywords = [f for f in self.numeric if f not in history]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FeatureWarning)  # predict_proba has said it
-            blank = derived.transform(table)[self.numeric].isna().all(axis=1) if self.numeric else \
-                pd.Series(False, index=table.index)
+            block = derived.transform(table)
+        blank = block[keywords].isna().all(axis=1) if keywords else pd.Series(False, index=table.index)
         if blank.any():
             warnings.warn(f"{int(blank.sum())} row(s) hold none of the model's features and are not scored",
                           FeatureWarning, stacklevel=2)
+        unknown = block[history].isna().any(axis=1) & ~blank if history else pd.Series(False, index=table.index)
+        if unknown.any():
+            warnings.warn(f"{int(unknown.sum())} row(s) have no known flare history ({history_column(self.history)} "
+                          f"empty: no NOAA number, or outside the event list) and are not scored",
+                          FeatureWarning, stacklevel=2)
+        blank |= unknown
         out["probability"] = probability.mask(blank)
         out["predicted"] = (probability >= self.threshold).astype("Int64").mask(blank)
         return out
@@ -360,11 +441,18 @@ def usable_features(table: pd.DataFrame, settings: ClassifySettings) -> tuple[li
     Dropped with a :class:`FeatureWarning`: columns with no value in any row, and
     categoricals with one value in every row (a one-hot column equal to the intercept would
     only split it, and show a coefficient that means nothing). Deciding on the training
-    rows alone keeps the test rows out of every choice.
+    rows alone keeps the test rows out of every choice. Rows of unknown flare history are
+    refused (:class:`DataError`): the caller leaves them out rather than impute a past.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FeatureWarning)
-        block = KeywordFeatures(settings.features, settings.log_features, settings.categorical).transform(table)
+        block = KeywordFeatures(settings.numeric_features, settings.log_features, settings.categorical,
+                                settings.flare_history).transform(table)
+    history = list(history_features(settings.flare_history))
+    unknown = int(block[history].isna().any(axis=1).sum()) if history else 0
+    if unknown:
+        raise DataError(f"{unknown} training record(s) have no known flare history "
+                        f"({history_column(settings.flare_history)} empty); leave them out or set flare_history: none")
     empty = [c for c in block.columns if block[c].isna().all()]
     if empty:
         warnings.warn(f"dropping feature column(s) with no value in any training row: {', '.join(empty)}",
@@ -374,7 +462,7 @@ def usable_features(table: pd.DataFrame, settings: ClassifySettings) -> tuple[li
         values = ", ".join(f"{c} ({block[c].iloc[0]})" for c in single)
         warnings.warn(f"dropping categorical column(s) with one value in every training row: {values}",
                       FeatureWarning, stacklevel=2)
-    numeric = [c for c in settings.features if c not in empty]
+    numeric = [c for c in settings.numeric_features if c not in empty]
     categorical = [c for c in settings.categorical if c not in empty + single]
     if not numeric and not categorical:
         raise DataError("every feature column is empty in the training rows; nothing to classify with")

@@ -9,6 +9,10 @@ The label of a SHARP record (:func:`flare_labels`): 1 if the largest flare with 
 (T_REC, T_REC + window] of any NOAA region of the HARP (``NOAA_ARS``) reaches the threshold
 class (default M1.0 in 24 h), else 0. Flares count by their peak; a flare with no region
 number cannot be attributed and is left out.
+
+The flare history of a record (:func:`flare_history`), a feature of the forecast: the peak
+flux of the largest flare of the same regions with peak in [T_REC - window, T_REC), strictly
+before the record, so it never overlaps the label window; ``0`` when there was none.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ import pandas as pd
 
 from ffnn.errors import ConfigError, DataError, FFNNError
 from ffnn.files import write_csv
-from ffnn.keywords import noaa_numbers
+from ffnn.keywords import noaa_numbers, records as table_records
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD_CLASS = "M1.0"
 DEFAULT_WINDOW = "24h"
+#: Stem of the flare-history column name; the window in hours follows (``flare_history_24h``).
+HISTORY_STEM = "flare_history"
 #: The NOAA/NCEI event-list columns, in order.
 NCEI_COLUMNS = ("Flare Class", "Start Time", "Peak Time", "End Time", "Active Region Number")
 _NCEI_TIME = "%Y-%m-%dT%H:%MZ"
@@ -175,6 +181,28 @@ def coverage(events: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
 # ---------------------------------------------------------------- labels
 
 
+def _record_flares(records: pd.DataFrame, events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each record's NOAA numbers, one per row (``row``, ``time``, ``noaa``), and the pairs of
+    such a row with every listed flare of that region (``peak``, ``flux``, ``flare_class``)."""
+    exploded = pd.DataFrame({"row": records.index, "time": records["time"].to_numpy(),
+                             "noaa": records["noaa_ars"].map(noaa_numbers).to_numpy()}).explode("noaa")
+    exploded = exploded.dropna(subset=["noaa", "time"])
+    exploded["noaa"] = exploded["noaa"].astype("int64")
+    listed = events.dropna(subset=["noaa"]).astype({"noaa": "int64"})[["noaa", "peak", "flux", "flare_class"]]
+    return exploded, exploded.merge(listed, on="noaa")
+
+
+def _known(records: pd.DataFrame, exploded: pd.DataFrame, inside: pd.Series, what: str,
+           span: tuple[pd.Timestamp, pd.Timestamp]) -> np.ndarray:
+    """Rows with a time and a NOAA number whose window is inside the list's span; logs the others."""
+    known = records.index.isin(exploded["row"])
+    outside = known & ~inside.to_numpy()
+    if outside.any():
+        log.warning("%s: %d record(s) whose window is not inside the event list (%s .. %s) are left unknown",
+                    what, int(outside.sum()), f"{span[0]:%Y-%m-%d}", f"{span[1]:%Y-%m-%d}")
+    return known & inside.to_numpy()
+
+
 def flare_labels(records: pd.DataFrame, events: pd.DataFrame, *, window: str = DEFAULT_WINDOW,
                  threshold_class: str = DEFAULT_THRESHOLD_CLASS) -> pd.DataFrame:
     """The largest flare after each record and its 0/1 label.
@@ -201,12 +229,7 @@ def flare_labels(records: pd.DataFrame, events: pd.DataFrame, *, window: str = D
     span = window_timedelta(window)
     threshold = threshold_flux(threshold_class)
     first, last = coverage(events)
-    exploded = pd.DataFrame({"row": records.index, "time": records["time"].to_numpy(),
-                             "noaa": records["noaa_ars"].map(noaa_numbers).to_numpy()}).explode("noaa")
-    exploded = exploded.dropna(subset=["noaa", "time"])
-    exploded["noaa"] = exploded["noaa"].astype("int64")
-    listed = events.dropna(subset=["noaa"]).astype({"noaa": "int64"})[["noaa", "peak", "flux", "flare_class"]]
-    pairs = exploded.merge(listed, on="noaa")
+    exploded, pairs = _record_flares(records, events)
     pairs = pairs[(pairs["peak"] > pairs["time"]) & (pairs["peak"] <= pairs["time"] + span)]
     largest = pairs.sort_values("flux", kind="stable").groupby("row").last()
 
@@ -214,14 +237,58 @@ def flare_labels(records: pd.DataFrame, events: pd.DataFrame, *, window: str = D
     out["flare_class"] = largest["flare_class"].reindex(records.index).fillna("").astype(str)
     flux = largest["flux"].reindex(records.index).fillna(0.0)
     label = (flux >= threshold).astype(float)
-    known = records.index.isin(exploded["row"])
     inside = (records["time"] >= first) & (records["time"] + span <= last)
-    outside = known & ~inside.to_numpy()
-    if outside.any():
-        log.warning("labels: %d record(s) whose %s window is not inside the event list (%s .. %s) are unlabelled",
-                    int(outside.sum()), window, f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}")
-    out["label"] = label.where(known & inside.to_numpy())
+    out["label"] = label.where(_known(records, exploded, inside, f"labels ({window} after T_REC)", (first, last)))
     return out
+
+
+def history_column(window: str = DEFAULT_WINDOW) -> str:
+    """Name of the flare-history column of a window: ``flare_history_24h`` (the window in hours)."""
+    hours = window_timedelta(window) / pd.Timedelta(hours=1)
+    return f"{HISTORY_STEM}_{hours:g}h"
+
+
+def flare_history(records: pd.DataFrame, events: pd.DataFrame, *, window: str = DEFAULT_WINDOW) -> pd.Series:
+    """The peak flux of the largest flare of each record's regions in the ``window`` before it.
+
+    A flare counts when its peak lies in [time - window, time): strictly before the record
+    (a flare peaking at T_REC itself does not count; its class is not known yet), so the
+    history never overlaps the label window (time, time + window] of :func:`flare_labels`.
+    Flares of every NOAA region of the HARP count; flares without a region number do not.
+
+    Parameters
+    ----------
+    records : pandas.DataFrame
+        ``time`` (UTC) and ``noaa_ars`` per record (:func:`ffnn.keywords.records`).
+    events : pandas.DataFrame
+        An event list from :func:`read_events`.
+    window : str
+        How far back flares count.
+
+    Returns
+    -------
+    pandas.Series
+        Named :func:`history_column`, index as ``records``: peak GOES 1-8 Å flux in W m^-2
+        of the largest flare, 0.0 for none, NaN where the record has no time or NOAA
+        number or its window is not inside the event list's :func:`coverage` (unknown,
+        not "no flare").
+    """
+    span = window_timedelta(window)
+    first, last = coverage(events)
+    exploded, pairs = _record_flares(records, events)
+    pairs = pairs[(pairs["peak"] < pairs["time"]) & (pairs["peak"] >= pairs["time"] - span)]
+    flux = pairs.groupby("row")["flux"].max().reindex(records.index).fillna(0.0)
+    inside = (records["time"] - span >= first) & (records["time"] <= last)
+    known = _known(records, exploded, inside, f"flare history ({window} before T_REC)", (first, last))
+    return flux.where(known).astype(float).rename(history_column(window))
+
+
+def add_flare_history(table: pd.DataFrame, events: pd.DataFrame, window: str = DEFAULT_WINDOW) -> pd.DataFrame:
+    """``table`` (keyword or summary table) with its :func:`flare_history` column added or replaced."""
+    history = flare_history(table_records(table), events, window=window)
+    if history.name in table.columns:
+        log.info("flare history: column %s of the table replaced by the one from the event list", history.name)
+    return table.assign(**{history.name: history})
 
 
 # ---------------------------------------------------------------- HEK

@@ -55,6 +55,7 @@ from tqdm import tqdm
 
 from ffnn import __version__
 from ffnn.errors import ConfigError, DataError, FFNNError
+from ffnn.boundary import COMPONENTS
 from ffnn.model import FFNN, curl_div, describe
 from ffnn.settings import from_mapping
 from ffnn.wcs import wcs_attrs
@@ -63,10 +64,7 @@ from ffnn.sampling import (BoundaryArrays, UnitBox, boundary_arrays, grid_of_poi
 
 log = logging.getLogger(__name__)
 
-BC_ERROR_MODES = ("none", "tolerance", "weighted")
-# 'weighted' caps the inverse-variance weight, so a pixel with a tiny quoted error cannot
-# take over the boundary term
-MAX_ERROR_WEIGHT = 100.0
+BC_ERROR_MODES = ("none", "tolerance", "component")
 RAMP_START = 1e-3  # where the physics ramp starts after a warm-up without physics
 HISTORY_COLUMNS = ("iteration", "evaluations", "elapsed_s", "loss", "loss_bc", "loss_div", "loss_ff")
 
@@ -92,11 +90,13 @@ class TrainConfig:
     n_boundary: int | None = None          # observed boundary points per round (None: all)
     n_potential: int | None = None         # potential-field boundary points per round (None: all)
     potential_weight: float = 1.0          # trust in potential-field faces relative to data
-    bc_errors: str = "none"                # observed-data errors: "none", "tolerance", "weighted"
+    bc_errors: str = "none"                # observed-data errors: "none", "tolerance", "component"
     error_scale: float = 1.0               # tolerance: residuals within error_scale x 1 sigma are free
+    normal_weight: float = 1.0             # observed Bz (the normal field, the flux) over Bx, By
     n_interior: int = 20_000
     interior_bottom_fraction: float = 0.5  # share of interior points drawn denser near z = 0
     resample_every: int = 0                # iterations between new draws of all points (0: never)
+    potential_iterations: int = 0          # first fit the potential field in the volume (needs one)
     warmup_iterations: int = 150           # boundary-dominated start (cheap: few interior points)
     warmup_physics_weight: float = 0.01    # multiplies lambda_div and lambda_ff during the warm-up
     warmup_interior: int = 1000            # interior points during the warm-up
@@ -144,8 +144,10 @@ class TrainConfig:
             ("bc_errors", self.bc_errors in BC_ERROR_MODES),
             ("physics_norm", self.physics_norm in ("none", "field")),
             ("error_scale", self.error_scale >= 0),
+            ("normal_weight", self.normal_weight > 0),
             ("resample_every", self.resample_every >= 0),
             ("warmup_iterations", self.warmup_iterations >= 0),
+            ("potential_iterations", self.potential_iterations >= 0),
             ("warmup_physics_weight", self.warmup_physics_weight >= 0),
             ("warmup_interior", self.warmup_interior >= 1),
             ("ramp_iterations", self.ramp_iterations >= 0),
@@ -254,20 +256,21 @@ def boundary_weights(bd: BoundaryArrays, profile, config: TrainConfig) -> np.nda
 
     The product of: the mask (0 for a missing component); the height weight of
     :func:`ffnn.sampling.height_weights`; ``potential_weight`` on potential-field points;
-    and, with ``bc_errors="weighted"``, the inverse variance (sigma_med/sigma)^2 of
-    observed components with a known error (sigma_med: the median error of that
-    component, so a typical pixel keeps weight 1; capped at :data:`MAX_ERROR_WEIGHT`).
+    and, with ``bc_errors="component"``, each observed component's inverse variance
+    relative to the others, from their median errors: w_c = 3 sigma_c^-2 / sum_k sigma_k^-2
+    (mean 1 over the components). SHARP's Bz (Br) is measured about three times better
+    than the transverse field, so the normal component, which carries the flux, counts
+    about seven times more. (Per-pixel inverse variances were measured worse on NOAA
+    11158: weak-field pixels have the smallest errors and took the fit from the spots.)
     """
     w = bd.mask * height_weights(bd.xyz[:, 2], profile, config.height_weighting)[:, None]
     w = w * np.where(bd.potential, config.potential_weight, 1.0)[:, None]
-    if config.bc_errors == "weighted":
+    if config.bc_errors == "component":
         known = np.isfinite(bd.error) & (bd.error > 0) & ~bd.potential[:, None]
-        for c in range(3):
-            if known[:, c].any():
-                sigma = bd.error[:, c]
-                med = np.median(sigma[known[:, c]])
-                inv = np.minimum((med / np.where(known[:, c], sigma, med)) ** 2, MAX_ERROR_WEIGHT)
-                w[:, c] *= inv
+        if known.any(axis=0).all():
+            inv = np.array([np.median(bd.error[known[:, c], c]) ** -2.0 for c in range(3)])
+            w[~bd.potential] *= 3 * inv / inv.sum()
+    w[~bd.potential, 2] *= config.normal_weight
     return w
 
 
@@ -278,7 +281,8 @@ class Trainer:
     at the end, ``model.pt``. Construct, then call :meth:`fit`.
     """
 
-    def __init__(self, boundary: xr.Dataset, config: TrainConfig, out_dir=None, init_model=None):
+    def __init__(self, boundary: xr.Dataset, config: TrainConfig, out_dir=None, init_model=None,
+                 potential: xr.Dataset | None = None):
         config.validate()
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -292,6 +296,10 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(int(config.threads))
         self.boundary = boundary_arrays(boundary, self.box)
+        self.potential = None
+        if potential is not None and config.potential_iterations:
+            self.potential = (tuple(potential[c].values for c in ("x", "y", "z")),
+                              np.stack([potential[c].transpose("x", "y", "z").values for c in COMPONENTS]))
         bd = self.boundary
         self._profile = height_profile(bd.xyz, bd.target, bd.mask)
         self._boundary_weight = boundary_weights(bd, self._profile, config)
@@ -341,21 +349,48 @@ class Trainer:
     def _tensor(self, a) -> torch.Tensor:
         return torch.as_tensor(np.asarray(a), dtype=self.dtype, device=self.device)
 
-    def _in_warmup(self, round_index: int) -> bool:
-        return self.config.warmup_iterations > 0 and round_index == 0
+    def _phases(self) -> list[tuple[str, int]]:
+        """The starting phases and their lengths in iterations, before the physics phase."""
+        cfg, out = self.config, []
+        if self.potential is not None:
+            out.append(("potential", cfg.potential_iterations))
+        if cfg.warmup_iterations > 0:
+            out.append(("warmup", cfg.warmup_iterations))
+        return out
+
+    def phase(self, round_index: int | None = None) -> str:
+        """``potential`` (fitting the potential field), ``warmup`` or ``physics``."""
+        phases = self._phases()
+        r = self._round if round_index is None else round_index
+        return phases[r][0] if r < len(phases) else "physics"
 
     def _make_samples(self, round_index: int) -> Samples:
         cfg, bd = self.config, self.boundary
         rng = np.random.default_rng([cfg.seed, 1, round_index])
-        n = cfg.warmup_interior if self._in_warmup(round_index) else cfg.n_interior
+        phase = self.phase(round_index)
+        n = cfg.n_interior if phase == "physics" else cfg.warmup_interior
         xi = interior_samples(self.box, n, rng, cfg.interior_bottom_fraction)
         wi = height_weights(xi[:, 2], self._profile, cfg.height_weighting)
+        if phase == "potential":
+            xyz, target = self._potential_samples(cfg.n_interior, rng)
+            weight = np.repeat(height_weights(xyz[:, 2], self._profile, cfg.height_weighting)[:, None], 3, 1)
+            return Samples(self._tensor(xyz), self._tensor(target), self._tensor(weight),
+                           self._tensor(np.zeros_like(target)), float(len(xyz)), self._tensor(xi), self._tensor(wi))
         pick = np.concatenate([_subset(np.flatnonzero(~bd.potential), cfg.n_boundary, rng),
                                _subset(np.flatnonzero(bd.potential), cfg.n_potential, rng)])
         weight = self._boundary_weight[pick]
         return Samples(self._tensor(bd.xyz[pick]), self._tensor(bd.target[pick]), self._tensor(weight),
                        self._tensor(self._boundary_tolerance[pick]), max(float(bd.mask[pick].sum()) / 3, 1.0),
                        self._tensor(xi), self._tensor(wi))
+
+    def _potential_samples(self, n: int, rng: np.random.Generator):
+        """``n`` grid points of the potential-field cube (unit coordinates (n, 3)) and its
+        field there (n, 3), G; heights drawn denser near the bottom like interior points."""
+        (x, y, z), field = self.potential
+        u = interior_samples(UnitBox(0, 1, 0, 1, 0, 1), n, rng, self.config.interior_bottom_fraction)
+        i, j = (np.minimum((u[:, k] * n_).astype(int), n_ - 1) for k, n_ in ((0, x.size), (1, y.size)))
+        k = np.minimum((u[:, 2] * z.size).astype(int), z.size - 1)
+        return self.box.to_unit(x[i], y[j], z[k]), field[:, i, j, k].T
 
     def _make_optimizer(self) -> torch.optim.LBFGS:
         k = self.config.iterations_per_step
@@ -387,7 +422,7 @@ class Trainer:
                 if backward:
                     (cfg.lambda_bc * term).backward()
                 bc += float(term.detach())
-            n = s.interior_xyz.shape[0]
+            n = s.interior_xyz.shape[0] if physics > 0 else 0
             step = cfg.chunk_size or (2048 if cpu else 65536)
             for start in range(0, n, step):
                 b, jac = self.model.field_and_jacobian(s.interior_xyz[start:start + step])
@@ -414,9 +449,10 @@ class Trainer:
         in the warm-up, then growing geometrically to 1 over ``ramp_iterations`` (a
         continuation: the boundary fit is kept while the physics is switched on)."""
         cfg = self.config
-        if self._in_warmup(self._round):
-            return cfg.warmup_physics_weight
-        done = self.iteration - cfg.warmup_iterations
+        phase = self.phase()
+        if phase != "physics":
+            return cfg.warmup_physics_weight if phase == "warmup" else 0.0
+        done = self.iteration - sum(length for _, length in self._phases())
         if cfg.ramp_iterations <= 0 or done >= cfg.ramp_iterations:
             return 1.0
         start = cfg.warmup_physics_weight or RAMP_START
@@ -594,13 +630,13 @@ class Trainer:
 
     def _round_end(self) -> int | None:
         """Iteration at which the current sample round ends (None: never)."""
-        cfg = self.config
-        if self._in_warmup(self._round):
-            return cfg.warmup_iterations
+        cfg, phases = self.config, self._phases()
+        if self._round < len(phases):
+            return sum(length for _, length in phases[:self._round + 1])
         if not cfg.resample_every:
             return None
-        after_warmup = self._round - (1 if cfg.warmup_iterations > 0 else 0)
-        return cfg.warmup_iterations + (after_warmup + 1) * cfg.resample_every
+        start = sum(length for _, length in phases)
+        return start + (self._round - len(phases) + 1) * cfg.resample_every
 
     def _maybe_resample(self) -> None:
         end = self._round_end()
@@ -681,14 +717,14 @@ def load_model(path, device: str = "cpu") -> tuple[FFNN, dict]:
 
 
 def train(boundary: xr.Dataset, config: TrainConfig, out_dir, resume: bool = True,
-          callback=None, init_model=None) -> TrainResult:
+          callback=None, init_model=None, potential: xr.Dataset | None = None) -> TrainResult:
     """Train on ``boundary`` points, writing checkpoint, ``loss.csv``, ``model.pt`` and
     ``train.json`` (settings, final loss terms, wall time) into ``out_dir``.
 
     ``init_model``: a ``model.pt`` of the same architecture to start from instead of a
     random start (a checkpoint in ``out_dir``, when resuming, still wins)."""
     out_dir = Path(out_dir)
-    trainer = Trainer(boundary, config, out_dir, init_model=init_model)
+    trainer = Trainer(boundary, config, out_dir, init_model=init_model, potential=potential)
     result = trainer.fit(resume=resume, callback=callback)
     if not result.trained and all((out_dir / name).exists() for name in ("model.pt", "train.json")):
         return result  # a finished training: its files stay as they are

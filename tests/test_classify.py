@@ -23,7 +23,7 @@ from ffnn.errors import ConfigError, DataError
 from flare_data import summary_layout, synthetic_flares
 
 REPO = Path(__file__).resolve().parents[1]
-FAST = {"folds": 3, "repeats": 2, "min_rows": 10}
+FAST = {"folds": 3, "repeats": 2, "min_rows": 10, "flare_history": None}
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,33 @@ def data():
     ids = kw.records(table)
     y = lbl.flare_labels(ids, lbl.events_from_ncei(events.astype(str)))["label"].astype(int)
     return table, y, ids["harpnum"].astype("int64"), ids["time"]
+
+
+def with_history_flares(table, events, labels, seed=2):
+    """The synthetic event list plus a flare of the region 6 h before many records: M1.5
+    before 60 % of the positive records, C2.0 before half of the negative ones (on the second
+    NOAA number of two-region HARPs). No such flare falls in another record's label window:
+    records of a region are 48 h apart."""
+    rng = np.random.default_rng(seed)
+    extra = []
+    for t, ars, label in zip(kw.records(table)["time"], table["NOAA_ARS"], labels):
+        if rng.random() < (0.6 if label else 0.5):
+            peak = t - pd.Timedelta(hours=6)
+            extra.append({"Flare Class": "M1.5" if label else "C2.0",
+                          "Start Time": (peak - pd.Timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%MZ"),
+                          "Peak Time": peak.strftime("%Y-%m-%dT%H:%MZ"),
+                          "End Time": (peak + pd.Timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%MZ"),
+                          "Active Region Number": int(str(ars).split(",")[-1])})
+    return pd.concat([events, pd.DataFrame(extra)], ignore_index=True).sort_values("Peak Time", kind="stable")
+
+
+@pytest.fixture
+def history_inputs(tmp_path):
+    """The synthetic keyword table and an event list with flares before the records, as files."""
+    table, events, labels = synthetic_flares()
+    table.to_csv(tmp_path / "keywords.csv", index=False)
+    with_history_flares(table, events, labels).to_csv(tmp_path / "events.csv", index=False)
+    return table, tmp_path / "keywords.csv", tmp_path / "events.csv"
 
 
 @pytest.fixture
@@ -197,9 +224,15 @@ def test_too_little_data_and_bad_settings_are_clear_errors(data):
     s = cls.ClassifySettings.from_mapping({"features": "USFLUX, TOTPOT", "log_features": ["USFLUX"], "C": 2,
                                            "class_weight": "none", "split_date": None, "table": "x.csv"})
     assert s.features == ("USFLUX", "TOTPOT") and s.C == 2.0 and s.class_weight is None
+    assert cls.ClassifySettings().flare_history == "24h"  # on by default
+    for off in (None, False, "none", "off"):
+        assert cls.ClassifySettings.from_mapping({"flare_history": off}).numeric_features == cls.DEFAULT_FEATURES
+    assert cls.ClassifySettings.from_mapping({"flare_history": "2 days"}).numeric_features[-2:] == (
+        "flare_history_48h", "flare_history_48h_any")
     for bad in ({"colour": 1}, {"folds": 1}, {"window": "soon"}, {"threshold_class": "Z1"}, {"seed": "x"},
                 {"categorical": ["sunspot_type"]}, {"log_features": ["R_VALUE"]}, {"split_date": "someday"},
-                {"class_weight": "heavy"}):
+                {"class_weight": "heavy"}, {"flare_history": "lately"}, {"flare_history": 24},
+                {"features": ["USFLUX", "flare_history_24h"], "log_features": []}):
         with pytest.raises(ConfigError):
             cls.ClassifySettings.from_mapping(bad)
 
@@ -233,37 +266,96 @@ def test_cli_fit_writes_skill_against_climatology_and_a_model(inputs, tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
-def test_saved_model_scores_a_raw_table_in_a_fresh_process(inputs, tmp_path):
-    table, keywords, events = inputs
+def test_saved_model_scores_a_raw_table_in_a_fresh_process(history_inputs, tmp_path):
+    table, keywords, events = history_inputs
     fit = tmp_path / "fit"
     assert _main(["classify", keywords, "--events", events, "--outdir", fit, "--folds", "3", "--repeats", "1",
-                  "--config", "{min_rows: 10}"]) == 0
-    new = table.sample(25, random_state=1)
-    new.to_csv(tmp_path / "new.csv", index=False)
-    summary_layout(new).to_csv(tmp_path / "new_summary.tsv", sep="\t", index=False)
+                  "--config", "{min_rows: 10}"]) == 0  # with the flare history (the default)
+    history = "flare_history_24h"
+    labels = pd.read_csv(fit / "labels.csv")  # the fit writes the history it used beside the labels
+    assert labels[history].gt(0).any() and labels[history].eq(0).any()
+    # 25 records, and one a decade after the event list ends (its history is unknown)
+    late = table.iloc[[0]].assign(T_REC="2031.01.01_00:00:37_TAI").set_axis([len(table)])
+    new = pd.concat([table.sample(25, random_state=1), late])
+    new.to_csv(tmp_path / "raw.csv", index=False)
+    with_history = new.assign(**{history: labels[history].reindex(new.index)})  # the late row: NaN, unknown
+    with_history.to_csv(tmp_path / "keyed.csv", index=False)
+    summary_layout(with_history).to_csv(tmp_path / "keyed_summary.tsv", sep="\t", index=False)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    # one new process (not the one that fitted) scores both layouts through the command line
-    calls = [["classify", "--predict", "--model", str(fit / "model.skops"), str(tmp_path / name), "--outdir",
-              str(tmp_path / name.split(".")[0])] for name in ("new.csv", "new_summary.tsv")]
-    code = f"import sys; from ffnn import cli; sys.exit(max(cli.main(argv) for argv in {calls!r}))"
+
+    # one new process (not the one that fitted) scores: the raw table alone (refused), the raw
+    # table with the event list, and both layouts that carry the history column
+    def call(name, out, *extra):
+        return ["classify", "--predict", "--model", str(fit / "model.skops"), str(tmp_path / name), "--outdir",
+                str(tmp_path / out), *map(str, extra)]
+
+    calls = [call("raw.csv", "refused"), call("raw.csv", "raw", "--events", events), call("keyed.csv", "keyed"),
+             call("keyed_summary.tsv", "keyed_summary")]
+    code = f"import json; from ffnn import cli; print(json.dumps([cli.main(argv) for argv in {calls!r}]))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
-    keyword_rows = pd.read_csv(tmp_path / "new" / "predictions.csv")
-    summary_rows = pd.read_csv(tmp_path / "new_summary" / "predictions.csv")
-    assert list(keyword_rows.columns) == ["harpnum", "t_rec", "probability", "predicted"]
-    assert keyword_rows["t_rec"].tolist() == new["T_REC"].tolist()
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == [2, 0, 0, 0], run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("ffnn classify: error:")]
+    assert len(errors) == 1 and f"table {tmp_path / 'raw.csv'} has no such column" in errors[0]
+    assert f"forecasts with the flare history ({history}" in errors[0] and "give --events" in errors[0]
+    assert not (tmp_path / "refused").exists()
+
+    from_events = pd.read_csv(tmp_path / "raw" / "predictions.csv")
+    keyed = pd.read_csv(tmp_path / "keyed" / "predictions.csv")
+    summary_rows = pd.read_csv(tmp_path / "keyed_summary" / "predictions.csv")
+    assert list(keyed.columns) == ["harpnum", "t_rec", "probability", "predicted", history]
+    assert keyed["t_rec"].tolist() == new["T_REC"].tolist()
+    # the history computed from the event list in the predict step is the one the fit wrote
+    np.testing.assert_allclose(from_events[history], keyed[history], rtol=1e-12)
     model = cls.load_model(fit / "model.skops")
-    np.testing.assert_allclose(keyword_rows["probability"], model.predict_proba(new), rtol=1e-12)
-    assert (keyword_rows["predicted"] == (keyword_rows["probability"] >= model.threshold)).all()
-    np.testing.assert_allclose(summary_rows["probability"], keyword_rows["probability"], rtol=1e-12)
+    assert model.history == "24h"
+    expected = model.predict_proba(with_history.iloc[:-1])
+    for rows in (from_events, keyed, summary_rows):
+        np.testing.assert_allclose(rows["probability"].iloc[:-1], expected, rtol=1e-12)
+        assert rows["probability"].isna().tolist() == [False] * 25 + [True]  # unknown history: not scored
+        scored = rows.iloc[:-1]
+        assert (scored["predicted"] == (scored["probability"] >= model.threshold)).all()
     assert summary_rows["region"].tolist() == summary_layout(new)["region"].tolist()
 
-    # with an event list: the new records' labels and the model's skill on them
-    assert _main(["classify", "--predict", "--model", fit / "model.skops", tmp_path / "new.csv",
-                  "--events", events, "--outdir", tmp_path / "checked"]) == 0
-    metrics = json.loads((tmp_path / "checked" / "metrics.json").read_text())
+    # with the event list: the new records' labels and the model's skill on them
+    metrics = json.loads((tmp_path / "raw" / "metrics.json").read_text())
     assert metrics["n_scored"] == 25 and metrics["climatology"]["bss"] == 0
     assert metrics["model_skill"]["auc"] > 0.5
+    assert from_events["label"].iloc[:-1].notna().all() and np.isnan(from_events["label"].iloc[-1])
+
+
+def test_flare_history_is_derived_in_the_pipeline_and_informs_the_forecast(history_inputs):
+    table, _, events_file = history_inputs
+    events = lbl.read_events(events_file)
+    ids = kw.records(table)
+    y = lbl.flare_labels(ids, events)["label"].astype(int)
+    groups = ids["harpnum"].astype("int64")
+    keyed = lbl.add_flare_history(table, events)
+    flux = keyed["flare_history_24h"]
+    assert flux.notna().all() and (flux > 0).any() and (flux == 0).any()
+    model = cls.fit_model(keyed, y, groups, cls.ClassifySettings(**{**FAST, "flare_history": "24h"}))
+    derived = model.pipeline.named_steps["derive"].transform(keyed)
+    np.testing.assert_allclose(derived["flare_history_24h"], np.log10(flux.clip(lower=cls.HISTORY_FLOOR)))
+    np.testing.assert_array_equal(derived["flare_history_24h_any"], (flux > 0).astype(float))
+    coef = model.coefficients().set_index("feature")["coefficient"]
+    assert coef["flare_history_24h"] > 0
+    # the history carries information the keywords lack: out-of-sample skill rises with it
+    with_history = ver.cross_validate(keyed, y, groups, cls.ClassifySettings(**{**FAST, "flare_history": "24h"}))
+    without = ver.cross_validate(keyed, y, groups, cls.ClassifySettings(**FAST))
+    assert with_history.summary()["model"]["auc"] > without.summary()["model"]["auc"] + 0.02
+    # no history column: refused, never imputed as "no flare"; unknown history: not scored
+    with pytest.raises(DataError, match="no flare_history_24h column"):
+        model.predict(table)
+    with pytest.raises(DataError, match="no flare_history_24h column"):
+        cls.fit_model(table, y, groups, cls.ClassifySettings(**{**FAST, "flare_history": "24h"}))
+    unknown = keyed.head(3).copy()
+    unknown.loc[unknown.index[1], "flare_history_24h"] = np.nan
+    with pytest.warns(cls.FeatureWarning, match="1 row.* no known flare history"):
+        scored = model.predict(unknown)
+    assert scored["probability"].isna().tolist() == [False, True, False]
+    keyed.loc[keyed.index[1], "flare_history_24h"] = np.nan
+    with pytest.raises(DataError, match="1 training record.* no known flare history"):
+        cls.fit_model(keyed, y, groups, cls.ClassifySettings(**{**FAST, "flare_history": "24h"}))
 
 
 def test_model_files_with_untrusted_types_are_refused(tmp_path):

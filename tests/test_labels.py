@@ -65,6 +65,46 @@ def test_labels_window_edges_multi_noaa_harp_and_tai(tmp_path):
     assert wide["flare_class"].iloc[0] == "X5.0" and wide["label"].tolist()[:4] == [1.0, 1.0, 1.0, 1.0]
 
 
+def test_flare_history_counts_flares_strictly_before_t_rec_of_every_noaa_region(tmp_path):
+    # T_REC 20:00:34 TAI is 20:00:00 UTC in 2011. The history window is [T_REC - 24 h, T_REC):
+    # the mirror of the label window (T_REC, T_REC + 24 h], so no flare is in both.
+    events = tmp_path / "events.csv"
+    events.write_text(HEADER + "\n".join([
+        "B1.0,2011-02-01T00:00Z,2011-02-01T00:05Z,2011-02-01T00:10Z,0",      # opens the list's coverage
+        "X5.0,2011-02-13T19:50Z,2011-02-13T19:59Z,2011-02-13T20:10Z,11158",  # 24 h + 1 min before: too early
+        "C5.0,2011-02-13T19:50Z,2011-02-13T20:00Z,2011-02-13T20:10Z,11158",  # exactly T_REC - 24 h: counts
+        "X1.0,2011-02-14T09:55Z,2011-02-14T10:00Z,2011-02-14T10:10Z,0",      # no region: not attributable
+        "X3.0,2011-02-14T09:55Z,2011-02-14T10:00Z,2011-02-14T10:10Z,1158",   # 1158 is not 11158
+        "M2.0,2011-02-14T19:50Z,2011-02-14T19:59Z,2011-02-14T20:10Z,11159",  # a minute before, 2nd NOAA of the HARP
+        "X2.2,2011-02-14T19:50Z,2011-02-14T20:00Z,2011-02-14T20:10Z,11158",  # exactly at T_REC: not yet
+        "B1.0,2011-03-10T00:00Z,2011-03-10T00:05Z,2011-03-10T00:10Z,0",      # closes the coverage
+    ]) + "\n")
+    records = _records(
+        ["2011.02.14_20:00:34_TAI", "2011.02.14_20:00:34_TAI", "2011.02.14_20:01:34_TAI",
+         "2011.02.01_12:00:34_TAI", "2011.02.14_20:00:34_TAI", "2011.03.10_12:00:34_TAI"],
+        ["11158,11159", "11158", "11158", "11158", "", "11158"])
+    listed = lbl.read_events(events)
+    history = lbl.flare_history(records, listed)
+    assert history.name == "flare_history_24h"
+    assert history.tolist()[:3] == [pytest.approx(2.0e-5), pytest.approx(5.0e-6), pytest.approx(2.2e-4)]
+    # the X2.2 at T_REC counts for neither the history nor the label of that record
+    assert lbl.flare_labels(records, listed)["flare_class"].iloc[1] == ""
+    # window reaching before the list, no NOAA number, T_REC after the list: unknown, not 0
+    assert all(math.isnan(v) for v in history.tolist()[3:])
+    wide = lbl.flare_history(records, listed, window="2 days")
+    assert wide.name == "flare_history_48h" and wide.iloc[1] == pytest.approx(5.0e-4)
+    quiet = lbl.flare_history(records, listed, window="30min")
+    assert quiet.name == "flare_history_0.5h" and quiet.tolist()[:3] == [pytest.approx(2.0e-5), 0.0,
+                                                                         pytest.approx(2.2e-4)]
+    # the same column for a keyword table and a summary table
+    table = pd.DataFrame({"HARPNUM": [377], "T_REC": ["2011.02.14_20:00:34_TAI"], "NOAA_ARS": ["11158,11159"]})
+    summary = table.rename(columns={"HARPNUM": "harpnum", "T_REC": "t_rec", "NOAA_ARS": "noaa_ars"})
+    for layout in (table, summary):
+        added = lbl.add_flare_history(layout, listed)
+        assert added["flare_history_24h"].tolist() == [pytest.approx(2.0e-5)]
+        assert list(added.columns[:-1]) == list(layout.columns)
+
+
 def test_read_events_drops_unreadable_rows_and_says_so(tmp_path, caplog):
     path = tmp_path / "events.csv"
     path.write_text(HEADER + "B8.4,1998-11-04T22:41Z,1998-11-04T//://Z,1998-11-04T23:59Z,18378\n"

@@ -165,3 +165,51 @@ def test_training_log_has_a_line_per_step(faces, caplog):
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("iteration ")]
     assert len(lines) == 4  # 20 iterations in steps of 5
     assert "iteration 20: loss" in lines[-1] and "it/s" in lines[-1] and "s left" in lines[-1]
+
+
+def test_potential_field_start_fits_the_potential_field_first(faces, tmp_path):
+    from ffnn.boundary import cube_faces as faces_of
+    from ffnn.boundary import from_cube
+    from ffnn.potential import potential_cube
+
+    ref = lowlou_cube(shape=(10, 10, 10))
+    pf = potential_cube(from_cube(ref), nz=10)
+    cfg = TrainConfig(**SMALL, potential_iterations=20, warmup_iterations=10, max_iterations=40)
+    tr = Trainer(faces_of(ref, ("bottom",)), cfg, None, potential=pf)
+    phases, weights = [], []
+
+    def watch(t):
+        phases.append(t.phase())
+        weights.append(t.physics_weight())
+
+    tr.fit(callback=watch)
+    assert phases[:4] == ["potential"] * 4 and phases[4:6] == ["warmup"] * 2 and phases[-1] == "physics"
+    assert weights[:4] == [0.0] * 4 and weights[-1] == 1.0
+    # after the potential phase the network is close to the potential field in the volume
+    model_err = tr.history[3]["loss_bc"]
+    assert model_err < 0.1 * tr.history[0]["loss_bc"]
+    with pytest.raises(ConfigError, match="potential_iterations=20 needs the potential-field cube"):
+        from ffnn.commands.model import cmd_train
+        import argparse
+
+        faces.to_netcdf(tmp_path / "f.nc")
+        cmd_train(argparse.Namespace(boundary=[tmp_path / "f.nc"], config=None, threads=None, device=None,
+                                     set=["potential_iterations=20"], outdir=tmp_path, no_resume=False,
+                                     init_model=None, potential=None))
+
+
+def test_boundary_weights_trust_data_by_source_and_component():
+    from ffnn.sampling import BoundaryArrays
+    from ffnn.train import boundary_weights
+
+    n = 4
+    bd = BoundaryArrays(xyz=np.zeros((n, 3)), target=np.ones((n, 3)), mask=np.ones((n, 3), bool),
+                        error=np.tile([19.0, 19.0, 7.0], (n, 1)), potential=np.array([False, False, True, True]))
+    flat = (np.zeros(1), np.ones(1))  # no height dependence
+    plain = boundary_weights(bd, flat, TrainConfig(potential_weight=0.1))
+    np.testing.assert_allclose(plain[:2], 1.0)
+    np.testing.assert_allclose(plain[2:], 0.1)  # potential-field points trusted less
+    comp = boundary_weights(bd, flat, TrainConfig(bc_errors="component", normal_weight=2.0))
+    inv = np.array([19.0, 19.0, 7.0]) ** -2
+    np.testing.assert_allclose(comp[0], 3 * inv / inv.sum() * [1, 1, 2])  # mean 1, then Bz doubled
+    np.testing.assert_allclose(comp[2:], 1.0)  # errors of observed data only

@@ -6,15 +6,19 @@ Fit (labels from a GOES event list; TABLE a keyword table or a summary table)::
 
 writes into DIR: ``model.skops`` (fitted on every labelled record), ``skill.tsv`` (time split
 and grouped cross-validation against climatology), ``folds.tsv``, ``predictions.csv`` (the
-out-of-sample forecasts behind the skill table), ``labels.csv``, ``coefficients.tsv``,
-``reliability.png``, ``roc.png`` and, last, ``metrics.json``.
+out-of-sample forecasts behind the skill table), ``labels.csv`` (with the flare history),
+``coefficients.tsv``, ``reliability.png``, ``roc.png`` and, last, ``metrics.json``. The
+flare-history feature (setting ``flare_history``, default 24 h) is computed from the same
+event list; records of unknown history are left out.
 
 Score a table with a saved model (in any process)::
 
     ffnn classify --predict --model DIR/model.skops TABLE2 --outdir DIR2 [--events GOES.csv]
 
-writes ``DIR2/predictions.csv`` (``harpnum, t_rec, probability, predicted``; with
-``--events`` also ``label`` and ``DIR2/metrics.json`` with the scores).
+writes ``DIR2/predictions.csv`` (``harpnum, t_rec, probability, predicted``, and the flare
+history the model used; with ``--events`` also ``label`` and ``DIR2/metrics.json`` with the
+scores). A model with flare history takes it from ``--events`` (computed for TABLE2's
+records) or else from TABLE2's own ``flare_history_24h`` column; with neither it stops.
 """
 
 from __future__ import annotations
@@ -32,14 +36,15 @@ from ffnn import keywords as kw
 from ffnn import labels as lbl
 from ffnn import verification as ver
 from ffnn.cli import add_command
-from ffnn.errors import ConfigError
+from ffnn.errors import ConfigError, DataError
 from ffnn.files import write_csv, write_json
 from ffnn.settings import gather
 
 log = logging.getLogger(__name__)
 
 # CLI option dest -> settings key; options left at None do not override --config.
-_SETTING_OPTIONS = ("split_date", "folds", "repeats", "seed", "window", "threshold_class", "C", "class_weight")
+_SETTING_OPTIONS = ("split_date", "folds", "repeats", "seed", "window", "threshold_class", "flare_history", "C",
+                    "class_weight")
 
 
 def register(subparsers) -> None:
@@ -48,7 +53,8 @@ def register(subparsers) -> None:
                     "forecast flares >= M1.0 within 24 h from SHARP keywords (fit, verify, predict)")
     p.add_argument("table", help="SHARP keyword table (CSV) or summary table (TSV)")
     p.add_argument("--outdir", required=True, help="output directory")
-    p.add_argument("--events", help="GOES event list (NCEI columns; ffnn flare-events writes one): the labels")
+    p.add_argument("--events", help="GOES event list (NCEI columns; ffnn flare-events writes one): the labels "
+                                    "and the flare history")
     p.add_argument("--config", help="classify settings: a YAML file (top level or under 'classify:') "
                                     "or an inline YAML/JSON mapping")
     p.add_argument("--predict", action="store_true", help="score TABLE with --model instead of fitting")
@@ -61,6 +67,8 @@ def register(subparsers) -> None:
     g.add_argument("--seed", type=int, help="seed of the folds (default 0)")
     g.add_argument("--window", help="forecast window after T_REC (default 24h)")
     g.add_argument("--threshold-class", help="smallest GOES class counted as a flare (default M1.0)")
+    g.add_argument("--flare-history", help="window of the flare-history feature before T_REC, or 'none' "
+                                           "(default 24h)")
     g.add_argument("--C", dest="C", type=float, help="inverse L2 regularisation strength (default 1.0)")
     g.add_argument("--class-weight", help="'balanced' or 'none' (default none: calibrated probabilities)")
 
@@ -97,11 +105,19 @@ def cmd_classify(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     table = kw.read_table(args.table)
     ids = kw.records(table)
-    label = lbl.flare_labels(ids, lbl.read_events(args.events), window=settings.window,
-                             threshold_class=settings.threshold_class)
+    events = lbl.read_events(args.events)
+    label = lbl.flare_labels(ids, events, window=settings.window, threshold_class=settings.threshold_class)
     rows = label["label"].notna() & ids["harpnum"].notna()
     log.info("classify: %d of %d records labelled (%d positive: flare >= %s within %s)", int(rows.sum()),
              len(table), int((label["label"][rows] == 1).sum()), settings.threshold_class, settings.window)
+    if settings.flare_history:
+        table = lbl.add_flare_history(table, events, settings.flare_history)
+        history = table[lbl.history_column(settings.flare_history)]
+        label[history.name] = history
+        if (rows & history.isna()).any():
+            log.warning("classify: %d labelled record(s) of unknown flare history left out",
+                        int((rows & history.isna()).sum()))
+        rows &= history.notna()
     out = Path(args.outdir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").unlink(missing_ok=True)  # written last: present only after a finished fit
@@ -167,12 +183,23 @@ def _run_predict(args: argparse.Namespace) -> int:
         raise ConfigError("--predict needs --model PATH (a model.skops written by ffnn classify)")
     model = cls.load_model(args.model)
     table = kw.read_table(args.table)
+    events = lbl.read_events(args.events) if args.events else None
+    if model.history:
+        history = lbl.history_column(model.history)
+        if events is not None:
+            table = lbl.add_flare_history(table, events, model.history)
+        elif history not in table.columns:
+            raise DataError(f"model {args.model} forecasts with the flare history ({history}: the largest flare of "
+                            f"the region in the {model.history} before T_REC) and table {args.table} has no such "
+                            f"column; give --events GOES.csv (a GOES event list covering those times) to compute it")
     with _warnings_to_log():
         predictions = model.predict(table)
+    if model.history:
+        predictions[history] = table[history]
     out = Path(args.outdir)
     out.mkdir(parents=True, exist_ok=True)
-    if args.events:
-        label = lbl.flare_labels(kw.records(table), lbl.read_events(args.events), window=model.window,
+    if events is not None:
+        label = lbl.flare_labels(kw.records(table), events, window=model.window,
                                  threshold_class=model.threshold_class)
         predictions = pd.concat([predictions, label], axis=1)
         scored = predictions["label"].notna() & predictions["probability"].notna()

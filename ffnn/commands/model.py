@@ -68,6 +68,8 @@ def register(subparsers) -> None:
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--init-model", help="model.pt of the same network to start from (warm start)")
+    p.add_argument("--potential", help="potential-field cube (ffnn potential --cube): fitted first "
+                   "when potential_iterations > 0")
 
     p = add_command(subparsers, "cube", cmd_cube, "evaluate a trained model on its grid (NetCDF cube)")
     p.add_argument("model", help="model.pt written by 'ffnn train'")
@@ -158,7 +160,16 @@ def cmd_train(args) -> int:
 
     cfg = TrainConfig.from_dict(gather(args.config, "train", args.set, threads=args.threads, device=args.device))
     boundary = load_boundary(args.boundary)
-    result = train(boundary, cfg, args.outdir, resume=not args.no_resume, init_model=args.init_model)
+    potential = None
+    if args.potential:
+        from ffnn.cube import read_cube
+
+        potential = read_cube(args.potential)
+    elif cfg.potential_iterations:
+        raise ConfigError(f"potential_iterations={cfg.potential_iterations} needs the potential-field "
+                          "cube: give --potential")
+    result = train(boundary, cfg, args.outdir, resume=not args.no_resume, init_model=args.init_model,
+                   potential=potential)
     log.info("model in %s", Path(args.outdir) / "model.pt")
     return 0 if result.stop_reason else 1
 

@@ -1,8 +1,9 @@
 # Flare forecast (issue 14): P(flare >= M1.0 within 24 h) of a SHARP record from its
-# keywords. classify fits and verifies the model on a keyword table with GOES labels (by
-# default the 2010-2014 data shipped in ffnn/data/flares, offline); classify_predict scores
-# the SHARP regions of the summary table with it; flare_events fetches the GOES list from
-# HEK when config classify.events is "hek". Inputs: ffnn.jobs.Jobs.
+# keywords and flare history. classify fits and verifies the model on a keyword table with
+# GOES labels (by default the 2010-2014 data shipped in ffnn/data/flares, offline);
+# classify_predict scores the SHARP regions of the summary table with it, their flare
+# history (and labels, where known) from the same GOES list; flare_events fetches the GOES
+# list from HEK when config classify.events is "hek". Inputs: ffnn.jobs.Jobs.
 
 
 rule classify:
@@ -59,6 +60,7 @@ rule classify_predict:
     input:
         model=rules.classify.output.model,
         table=rules.summary.output.tsv,
+        events=JOBS.classify_events,
     output:
         report(
             "results/classify/regions/predictions.csv",
@@ -79,8 +81,8 @@ rule classify_predict:
     params:
         outdir=lambda wildcards, output: str(Path(output[0]).parent),
     shell:
-        "ffnn classify --predict --model {input.model:q} {input.table:q} --outdir {params.outdir:q} "
-        "> {log:q} 2>&1"
+        "ffnn classify --predict --model {input.model:q} {input.table:q} --events {input.events:q} "
+        "--outdir {params.outdir:q} > {log:q} 2>&1"
 
 
 rule flare_events:

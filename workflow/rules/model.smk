@@ -53,6 +53,7 @@ rule potential:
 rule train:
     input:
         boundary=JOBS.train_boundary,
+        potential=rules.potential.output.cube,
     output:
         model="results/{region}/train/model.pt",
         record="results/{region}/train/train.json",
@@ -72,8 +73,8 @@ rule train:
         outdir=lambda wildcards, output: str(Path(output.model).parent),
         args=JOBS.train_args,
     shell:
-        "ffnn train {input.boundary:q} --outdir {params.outdir:q} --threads {threads} "
-        "{params.args} > {log:q} 2>&1"
+        "ffnn train {input.boundary:q} --potential {input.potential:q} --outdir {params.outdir:q} "
+        "--threads {threads} {params.args} > {log:q} 2>&1"
 
 
 rule cube:
