@@ -34,6 +34,16 @@ SOURCES = {"observed": 0, "potential": 1}
 BOX_KEYS = ("x_min", "x_max", "y_min", "y_max", "z_min", "z_max")
 COMPONENTS = ("Bx", "By", "Bz")
 ERRORS = ("Bx_err", "By_err", "Bz_err")
+# CF attributes of the boundary-point variables (UDUNITS spellings)
+POINT_ATTRS = {
+    "x": {"units": "Mm", "long_name": "x of the boundary point (west), centred on the region"},
+    "y": {"units": "Mm", "long_name": "y of the boundary point (north), centred on the region"},
+    "z": {"units": "Mm", "long_name": "height of the boundary point above the photosphere"},
+    **{c: {"units": "gauss", "long_name": f"magnetic field {c} at the boundary point"} for c in COMPONENTS},
+    **{e: {"units": "gauss", "long_name": f"1-sigma uncertainty of {e[:2]} at the boundary point"} for e in ERRORS},
+    "face": {"long_name": "face of the box the point lies on"},
+    "source": {"long_name": "where the boundary value comes from: observed data or a potential field"},
+}
 # No solar field comes near this (sunspot umbrae reach ~4 kG): a larger value is a fill
 # value or a unit error, and would overflow the squared residuals of training in float32.
 MAX_FIELD_G = 1e5
@@ -115,10 +125,8 @@ def make_points(x, y, z, bx, by, bz, face, box: dict[str, float], attrs=None,
     data["face"] = ("point", face.copy())
     data["source"] = ("point", np.full(n, SOURCES[source], np.int8))
     ds = xr.Dataset(data, attrs={**(attrs or {}), **{k: float(box[k]) for k in BOX_KEYS}})
-    for name in ("x", "y", "z"):
-        ds[name].attrs["units"] = "Mm"
-    for name in (*COMPONENTS, *ERRORS[:len(errors)]):
-        ds[name].attrs["units"] = "G"
+    for name in ds.data_vars:
+        ds[name].attrs.update(POINT_ATTRS[name])
     for name, codes in (("face", FACES), ("source", SOURCES)):
         ds[name].attrs["flag_values"] = np.array(list(codes.values()), dtype=np.int8)
         ds[name].attrs["flag_meanings"] = " ".join(codes)
@@ -188,7 +196,7 @@ def _complete(ds: xr.Dataset) -> xr.Dataset:
     n = ds.sizes["point"]
     for name in ERRORS:
         if name not in ds:
-            ds[name] = ("point", np.full(n, np.nan), {"units": "G"})
+            ds[name] = ("point", np.full(n, np.nan), POINT_ATTRS[name])
     if "source" not in ds:
         ds["source"] = ("point", np.full(n, SOURCES["observed"], np.int8))
     return ds

@@ -3,7 +3,8 @@ construction with CF-style attributes, reading and checking.
 
 A cube is an ``xarray.Dataset`` with dims ``(x, y, z)`` (coordinates in Mm, regular
 spacing) and field variables in G (``Bx``, ``By``, ``Bz``; optionally ``Jx``, ``Jy``, ``Jz``
-in G/Mm as the curl of B, and ``divB`` in G/Mm).
+in G/Mm as the curl of B, and ``divB`` in G/Mm), their units attributes in UDUNITS'
+spelling (``gauss``, ``gauss Mm-1``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from ffnn import __version__
 from ffnn.errors import DataError
 from ffnn.files import read_dataset
 
-UNITS = {"Bx": "G", "By": "G", "Bz": "G", "Jx": "G Mm-1", "Jy": "G Mm-1", "Jz": "G Mm-1",
-         "divB": "G Mm-1"}
+# UDUNITS spellings (CF): gauss, not G
+UNITS = {"Bx": "gauss", "By": "gauss", "Bz": "gauss", "Jx": "gauss Mm-1", "Jy": "gauss Mm-1", "Jz": "gauss Mm-1",
+         "divB": "gauss Mm-1"}
 LONG_NAMES = {
     "Bx": "magnetic field, x component (solar west)",
     "By": "magnetic field, y component (solar north)",
@@ -47,7 +49,7 @@ def make_cube(fields: dict, x, y, z, attrs=None, dtype=None) -> xr.Dataset:
         "z": ("z", z, {"units": "Mm", "long_name": "height above the photosphere", "axis": "Z",
                        "positive": "up"}),
     }
-    return xr.Dataset(data, coords=coords, attrs={"Conventions": "CF-1.10", **(attrs or {})})
+    return xr.Dataset(data, coords=coords, attrs=dict(attrs or {}))
 
 
 def spacing(ds: xr.Dataset) -> tuple[float, float, float]:

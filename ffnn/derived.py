@@ -415,7 +415,6 @@ def _dataset(cube, alpha, hc, xf, yf, foot, log10_q, summary, log10_q_slice, y_s
                                      "positive": "up"}),
     }
     attrs = {
-        "Conventions": "CF-1.8",
         "title": "Quantities derived from a magnetic-field cube: alpha, current helicity, twist number, "
                  "squashing factor",
         "source": f"ffnn derived, from the cube: {cube.attrs.get('title', 'untitled')}",

@@ -111,7 +111,9 @@ def height_profiles(b: np.ndarray, dxyz, z, b_pot: np.ndarray | None = None, der
         e_pot = (b_pot * b_pot).sum(axis=(0, 1, 2)) / (8 * np.pi) * dv
         data["energy_pot"] = ("z", e_pot, {"units": "erg", "long_name": "potential-field energy of the layer"})
         data["free_energy"] = ("z", e_layer - e_pot, {"units": "erg", "long_name": "free energy of the layer"})
-    return xr.Dataset(data, coords={"z": ("z", np.asarray(z), {"units": "Mm"})})
+    z_attrs = {"units": "Mm", "long_name": "height above the photosphere", "axis": "Z", "positive": "up"}
+    return xr.Dataset(data, coords={"z": ("z", np.asarray(z), z_attrs)},
+                      attrs={"title": "height profiles of a magnetic-field cube"})
 
 
 def cube_metrics(cube: xr.Dataset, reference: xr.Dataset | None = None,

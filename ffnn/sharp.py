@@ -326,12 +326,12 @@ def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
         # negation is exact and commutes with the NaN-mean, so flip after binning
         binned = bin_mean(oriented[seg][0], f)
         data_vars[name] = (("x", "y"), (-binned if sign < 0 else binned).T,
-                           {"units": "G", "long_name": f"{name} = {'-' if sign < 0 else ''}{seg}",
+                           {"units": "gauss", "long_name": f"{name} = {'-' if sign < 0 else ''}{seg}",
                             "source_segment": seg})
     for name, seg in SEGMENT_ERRORS.items():
         if seg in oriented:
             data_vars[name] = (("x", "y"), bin_error(oriented[seg][0], f).T,
-                               {"units": "G", "long_name": f"uncertainty of {name[:2]} (from {seg})",
+                               {"units": "gauss", "long_name": f"uncertainty of {name[:2]} (from {seg})",
                                 "source_segment": seg})
     nx, ny = data_vars["Bz"][1].shape
     dx, dy = dx0 * f, dy0 * f
@@ -348,8 +348,8 @@ def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
         "nan_pixels": int(np.count_nonzero(~np.isfinite(data_vars["Bz"][1]))),
     })
     ds = xr.Dataset(data_vars, coords={
-        "x": ("x", x, {"units": "Mm", "long_name": "x (westward), centred on the map"}),
-        "y": ("y", y, {"units": "Mm", "long_name": "y (northward), centred on the map"}),
+        "x": ("x", x, {"units": "Mm", "long_name": "x (westward), centred on the map", "axis": "X"}),
+        "y": ("y", y, {"units": "Mm", "long_name": "y (northward), centred on the map", "axis": "Y"}),
     }, attrs=attrs)
     return ds
 

@@ -55,6 +55,7 @@ from tqdm import tqdm
 
 from ffnn import __version__
 from ffnn.errors import ConfigError, DataError, FFNNError
+from ffnn.files import atomic_write
 from ffnn.boundary import COMPONENTS
 from ffnn.model import FFNN, curl_div, describe
 from ffnn.settings import from_mapping
@@ -678,20 +679,18 @@ _RESUMABLE = {"max_iterations", "time_budget_s", "loss_tolerance", "checkpoint_e
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def write_history(history: list[dict], path) -> None:
     """Write the loss history as CSV (columns :data:`HISTORY_COLUMNS`), atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(history)
-    os.replace(tmp, path)
+    def write(tmp):
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(history)
+
+    atomic_write(path, write)
 
 
 def save_model(result: TrainResult, path) -> None:

@@ -219,3 +219,19 @@ def test_a_config_file_of_several_sections_gives_each_command_its_own(tmp_path):
     config.write_text("width: 16\n")  # a train file may hold its settings at the top level
     assert gather(config, "train", ["depth=2"]) == {"width": 16, "depth": 2}
     assert gather("{train: {width: 8}}", "train") == {"width": 8}
+
+
+def test_a_yaml_error_names_the_file_and_the_line(tmp_path, capsys):
+    from ffnn import cli
+    from ffnn.settings import read_yaml
+
+    bad = tmp_path / "train.yaml"
+    bad.write_text("train:\n  width: 16\n\tdepth: 2\n")
+    with pytest.raises(ConfigError) as err:
+        read_yaml(bad)
+    assert str(err.value) == f"{bad} line 3: a tab character; YAML indents with spaces only"
+    assert cli.main(["train", str(bad), "--outdir", str(tmp_path / "t"), "--config", str(bad)]) == 2
+    assert capsys.readouterr().err == f"ffnn train: error: {bad} line 3: a tab character; YAML indents with spaces only\n"
+    (tmp_path / "c.yaml").write_text("classify: {folds: [2\n")
+    with pytest.raises(ConfigError, match=r"c.yaml line 2: expected ',' or '\]'"):
+        read_yaml(tmp_path / "c.yaml")

@@ -250,8 +250,10 @@ def test_fetch_downloads_six_fits_files_once(jsoc_server, run, tmp_path, fast_js
     assert not list(out.glob(".*"))  # no temporary files left
 
     jsoc_server.reset_log()
-    status, text, _ = run(*args)
-    assert status == 0 and "0 of 6 file(s) downloaded" in text
+    status, text, _ = run(*args)  # the same command again: its work is done
+    assert status == 0 and not text and not jsoc_server.requests
+    status, text, _ = run(*args, "--segments", "Br", "Bp", "Bt")  # another, whose files are there
+    assert status == 0 and "0 of 3 file(s) downloaded" in text
     assert jsoc_server.count("exp_request") == 0 and jsoc_server.count("file") == 0
 
 

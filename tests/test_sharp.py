@@ -94,7 +94,7 @@ def test_unbinned_components_are_the_served_segments_exactly(sharp_dir):
     np.testing.assert_allclose(np.diff(x), PIXEL_MM, rtol=1e-12)
     np.testing.assert_allclose(np.diff(y), PIXEL_MM, rtol=1e-12)
     assert x.mean() == pytest.approx(0, abs=1e-12) and y.mean() == pytest.approx(0, abs=1e-12)
-    assert ds["x"].attrs["units"] == "Mm" and ds["Bz"].attrs["units"] == "G"
+    assert ds["x"].attrs["units"] == "Mm" and ds["Bz"].attrs["units"] == "gauss"
 
 
 def test_binning_is_a_nan_mean_and_keeps_the_mask(sharp_dir):
@@ -141,7 +141,7 @@ def test_attributes_box_and_netcdf_round_trip(sharp_dir, tmp_path):
     assert back.attrs["l0_mm"] == max(box["x_max"], box["y_max"], box["z_max"])
     assert box["x_max"] == pytest.approx(47 / 2 * 2 * PIXEL_MM) and box["z_max"] == 40.0
     np.testing.assert_array_equal(back["Bz"].values, ds["Bz"].values)  # NaN survives
-    assert back["Bz_err"].attrs["units"] == "G"
+    assert back["Bz_err"].attrs["units"] == "gauss"
     pts = bnd.load_boundary([path])  # the training side reads it
     assert pts.sizes["point"] == 48 * 32 and (pts["face"] == bnd.FACES["bottom"]).all()
 

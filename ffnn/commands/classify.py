@@ -50,7 +50,8 @@ _SETTING_OPTIONS = ("split_date", "folds", "repeats", "seed", "window", "thresho
 def register(subparsers) -> None:
     """Add the ``classify`` subcommand to the top-level parser."""
     p = add_command(subparsers, "classify", cmd_classify,
-                    "forecast flares >= M1.0 within 24 h from SHARP keywords (fit, verify, predict)")
+                    "forecast flares >= M1.0 within 24 h from SHARP keywords (fit, verify, predict)",
+                    inputs=("table", "events", "model", "config"), outputs=("outdir",))
     p.add_argument("table", help="SHARP keyword table (CSV) or summary table (TSV)")
     p.add_argument("--outdir", required=True, help="output directory")
     p.add_argument("--events", help="GOES event list (NCEI columns; ffnn flare-events writes one): the labels "

@@ -23,7 +23,8 @@ log = logging.getLogger("ffnn")
 def register(subparsers) -> None:
     """Add this group's subcommands to the top-level parser."""
     p = add_command(subparsers, "derived", cmd_derived,
-                    "alpha, current helicity, twist number Tw and squashing factor Q of a cube")
+                    "alpha, current helicity, twist number Tw and squashing factor Q of a cube",
+                    inputs=("cube", "boundary"), outputs=("output", "figures"))
     p.add_argument("cube", help="model cube (cube.nc)")
     p.add_argument("-o", "--output", required=True, help="derived.nc")
     p.add_argument("--boundary", help="bottom map (boundary.nc): the observed Bz under the figures")
@@ -43,7 +44,8 @@ def register(subparsers) -> None:
     p.add_argument("--dpi", type=int, default=110)
 
     p = add_command(subparsers, "export", cmd_export,
-                    "the cube as VTK (ParaView) and the footpoint maps as FITS (with WCS)")
+                    "the cube as VTK (ParaView) and the footpoint maps as FITS (with WCS)",
+                    inputs=("cube", "derived"), outputs=("outdir",))
     p.add_argument("cube", help="model cube (cube.nc)")
     p.add_argument("--format", nargs="+", choices=("vtk", "fits"), default=["vtk"], dest="formats",
                    help="vtk and/or fits (default vtk)")

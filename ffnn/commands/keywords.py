@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 def register(subparsers) -> None:
     """Add ``sharp-keywords`` and ``flare-events`` to the top-level parser."""
     p = add_command(subparsers, "sharp-keywords", cmd_sharp_keywords,
-                    "fetch a SHARP keyword table for a time range from JSOC")
+                    "fetch a SHARP keyword table for a time range from JSOC",
+                    outputs=("output",))
     p.add_argument("--start", required=True, help="first T_REC: ISO UTC (2014-01-01T00:00) or JSOC TAI form")
     p.add_argument("--end", required=True, help="last T_REC (included), same forms")
     p.add_argument("--harpnum", help="comma-separated HARP numbers (default: every HARP)")
@@ -42,12 +43,14 @@ def register(subparsers) -> None:
     net.add_argument("--backoff", type=float, help="first retry delay in s, doubled each time (default 2)")
 
     e = add_command(subparsers, "flare-events", cmd_flare_events,
-                    "fetch GOES flares from HEK as an event list (NCEI columns)")
+                    "fetch GOES flares from HEK as an event list (NCEI columns)",
+                    inputs=("table",), outputs=("output",))
     e.add_argument("--table", help="keyword or summary table: fetch from its first T_REC to its last + --window")
     e.add_argument("--start", help="start (ISO UTC), instead of --table")
     e.add_argument("--end", help="end (ISO UTC), instead of --table")
     e.add_argument("--window", default="24h", help="forecast window added after the table's last record (default 24h)")
     e.add_argument("-o", "--output", required=True, help="output CSV")
+    e.add_argument("--hek-url", help="HEK search URL (default LMSAL's, https://www.lmsal.com/hek/her?)")
 
 
 def _harps(text: str | None) -> list[int] | None:
@@ -85,7 +88,7 @@ def cmd_flare_events(args: argparse.Namespace) -> int:
     """Ask the Heliophysics Event Knowledgebase for the GOES flares of a time range (or of the
     records of a table plus the forecast window) and write them in the NOAA/NCEI event-
     list format that `ffnn classify --events` reads. Needs network and sunpy's net
-    extras."""
+    extras (dependencies of ffnn)."""
     from ffnn import labels
     from ffnn.keywords import read_table, records
 
@@ -103,7 +106,7 @@ def cmd_flare_events(args: argparse.Namespace) -> int:
             raise ConfigError(f"--start/--end must be ISO UTC times: {err}") from err
     else:
         raise ConfigError("give --table, or --start and --end")
-    events = labels.fetch_hek_events(start, end)
+    events = labels.fetch_hek_events(start, end, url=args.hek_url)
     labels.write_events(events, args.output)
     log.info("flare-events: %d GOES flares %s .. %s -> %s", len(events), f"{start:%Y-%m-%dT%H:%M}",
              f"{end:%Y-%m-%dT%H:%M}", args.output)

@@ -24,7 +24,8 @@ log = logging.getLogger("ffnn")
 
 def register(subparsers) -> None:
     """Add this group's subcommands to the top-level parser."""
-    p = add_command(subparsers, "lowlou", cmd_lowlou, "Low & Lou (1990) reference field on a grid")
+    p = add_command(subparsers, "lowlou", cmd_lowlou, "Low & Lou (1990) reference field on a grid",
+                    outputs=("output",))
     p.add_argument("--n", type=int, default=1)
     p.add_argument("--m", type=int, default=1)
     p.add_argument("--l", type=float, default=0.3, help="source depth below the photosphere")
@@ -34,19 +35,22 @@ def register(subparsers) -> None:
                    metavar=("X0", "X1", "Y0", "Y1", "Z0", "Z1"))
     p.add_argument("-o", "--output", required=True)
 
-    p = add_command(subparsers, "faces", cmd_faces, "boundary points on faces of a cube (e.g. a reference)")
+    p = add_command(subparsers, "faces", cmd_faces, "boundary points on faces of a cube (e.g. a reference)",
+                    inputs=("cube",), outputs=("output",))
     p.add_argument("cube")
     p.add_argument("--faces", nargs="+", default=["bottom", "top", "x_min", "x_max", "y_min", "y_max"])
     p.add_argument("-o", "--output", required=True)
 
-    p = add_command(subparsers, "metrics", cmd_metrics, "a cube against a reference field (SPEC section 3)")
+    p = add_command(subparsers, "metrics", cmd_metrics, "a cube against a reference field (SPEC section 3)",
+                    inputs=("cube", "reference", "potential"), outputs=("output",))
     p.add_argument("cube")
     p.add_argument("--reference", help="reference cube on the same grid (without it: reference-free "
                    "figures only)")
     p.add_argument("--potential", help="potential-field cube on the same grid (energies, epsilon_p)")
     p.add_argument("-o", "--output", help="write the metrics (JSON) here (default: print them)")
 
-    p = add_command(subparsers, "lowlou-table", cmd_lowlou_table, "Low & Lou benchmark table (Markdown)")
+    p = add_command(subparsers, "lowlou-table", cmd_lowlou_table, "Low & Lou benchmark table (Markdown)",
+                    inputs=("rows",), outputs=("output",))
     p.add_argument("rows", nargs="+", help="row JSON files of the benchmark regions")
     p.add_argument("-o", "--output", required=True, help="Markdown file")
 

@@ -39,7 +39,8 @@ class SharpOptions:
 def register(subparsers) -> None:
     """Add this group's subcommands to the top-level parser."""
     p = add_command(subparsers, "boundary", cmd_boundary,
-                    "bottom map (boundary.nc) of a SHARP record or of a cube")
+                    "bottom map (boundary.nc) of a SHARP record or of a cube",
+                    inputs=("source", "record", "config"), outputs=("output",))
     p.add_argument("source", help="directory with one record's FITS files (<record>.Br.fits or Br.fits, "
                    "Bp, Bt, errors likewise), or a cube (NetCDF)")
     p.add_argument("-o", "--output", required=True, help="output NetCDF (boundary.nc)")
@@ -51,7 +52,8 @@ def register(subparsers) -> None:
     sharp.add_argument("--config", help="YAML file with a 'sharp:' section (bin, height_mm)")
 
     p = add_command(subparsers, "potential", cmd_potential,
-                    "potential-field faces (and cube) above a bottom map")
+                    "potential-field faces (and cube) above a bottom map",
+                    inputs=("boundary",), outputs=("output", "cube"))
     p.add_argument("boundary", help="bottom map (boundary.nc)")
     p.add_argument("-o", "--output", required=True, help="boundary points of the 4 sides and the top")
     p.add_argument("--cube", help="also write the full potential-field cube here")
@@ -71,14 +73,16 @@ def register(subparsers) -> None:
     p.add_argument("--potential", help="potential-field cube (ffnn potential --cube): fitted first "
                    "when potential_iterations > 0")
 
-    p = add_command(subparsers, "cube", cmd_cube, "evaluate a trained model on its grid (NetCDF cube)")
+    p = add_command(subparsers, "cube", cmd_cube, "evaluate a trained model on its grid (NetCDF cube)",
+                    inputs=("model",), outputs=("output",))
     p.add_argument("model", help="model.pt written by 'ffnn train'")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--chunk", type=int, default=16384, help="points per evaluation batch")
     p.add_argument("--device", default="cpu")
 
     p = add_command(subparsers, "quality", cmd_quality,
-                    "how far to trust a cube: figures of merit, checks, profiles")
+                    "how far to trust a cube: figures of merit, checks, profiles",
+                    inputs=("cube", "potential", "boundary", "train"), outputs=("output", "profiles"))
     p.add_argument("cube")
     p.add_argument("-o", "--output", required=True, help="quality JSON (quality.json)")
     p.add_argument("--profiles", help="also write the height profiles (NetCDF) here")

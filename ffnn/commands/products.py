@@ -23,7 +23,8 @@ log = logging.getLogger("ffnn")
 
 def register(subparsers) -> None:
     """Add this group's subcommands to the top-level parser."""
-    p = add_command(subparsers, "figures", cmd_figures, "figures of one region (PNG)")
+    p = add_command(subparsers, "figures", cmd_figures, "figures of one region (PNG)",
+                    inputs=("boundary", "cube", "profiles", "loss", "reference"), outputs=("outdir",))
     p.add_argument("--boundary", required=True, help="bottom map (boundary.nc) with the observed field")
     p.add_argument("--cube", required=True, help="model cube (cube.nc)")
     p.add_argument("--profiles", required=True, help="height profiles (profiles.nc)")
@@ -34,7 +35,9 @@ def register(subparsers) -> None:
     p.add_argument("--dpi", type=int, default=110)
     p.add_argument("--outdir", required=True, help="directory for the PNG files")
 
-    p = add_command(subparsers, "summary-row", cmd_summary_row, "one region's summary row (JSON)")
+    p = add_command(subparsers, "summary-row", cmd_summary_row, "one region's summary row (JSON)",
+                    inputs=("train", "quality", "profiles", "record", "reference", "potential_reference",
+                            "derived"), outputs=("output",))
     p.add_argument("--region", required=True, help="region id")
     p.add_argument("--train", required=True, help="train.json written by ffnn train")
     p.add_argument("--quality", required=True, help="quality JSON of the model (ffnn quality)")
@@ -47,7 +50,8 @@ def register(subparsers) -> None:
                    help="extra value for the row (YAML value), e.g. noaa=11158 or lowlou_n=1")
     p.add_argument("-o", "--output", required=True, help="row JSON")
 
-    p = add_command(subparsers, "summary", cmd_summary, "gather summary rows into the summary table")
+    p = add_command(subparsers, "summary", cmd_summary, "gather summary rows into the summary table",
+                    inputs=("rows",), outputs=("tsv", "nc", "json", "checks"))
     p.add_argument("rows", nargs="+", help="row JSON files (ffnn summary-row)")
     p.add_argument("--tsv", help="tab-separated table")
     p.add_argument("--nc", help="NetCDF table (dim region, units as attributes)")

@@ -137,14 +137,16 @@ def cmd_fetch_sharp(args) -> int:
 
 def register(subparsers) -> None:
     """Add this group's subcommands to the top-level parser."""
-    p = add_command(subparsers, "resolve", cmd_resolve, "NOAA region + time -> HARP and SHARP record")
+    p = add_command(subparsers, "resolve", cmd_resolve, "NOAA region + time -> HARP and SHARP record",
+                    inputs=("sharp_dir", "config"), outputs=("output",))
     _add_jsoc_options(p, need_email=False)
     p.add_argument("--sharp-dir", help="directory with one record's FITS files (JSOC export "
                    "or as-is names): the record is read from their headers, JSOC is not asked")
     p.add_argument("-o", "--output", help="also write the record (harpnum, t_rec, quality, keywords) "
                    "as JSON to this file")
 
-    p = add_command(subparsers, "fetch-sharp", cmd_fetch_sharp, "download a SHARP record's Br, Bp, Bt (+errors)")
+    p = add_command(subparsers, "fetch-sharp", cmd_fetch_sharp, "download a SHARP record's Br, Bp, Bt (+errors)",
+                    inputs=("record", "config"), outputs=("outdir",))
     _add_jsoc_options(p, need_email=True)
     p.add_argument("--record", help="record JSON written by 'ffnn resolve -o': download "
                    "that record, with no second query")

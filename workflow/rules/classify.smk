@@ -42,8 +42,6 @@ rule classify:
         "logs/classify.log",
     benchmark:
         "results/benchmarks/classify.tsv"
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],
@@ -72,8 +70,6 @@ rule classify_predict:
         "logs/classify_predict.log",
     benchmark:
         "results/benchmarks/classify_predict.tsv"
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],
@@ -92,8 +88,6 @@ rule flare_events:
         config["classify"]["events_cache"],
     log:
         "logs/flare_events.log",
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],

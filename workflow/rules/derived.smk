@@ -35,8 +35,6 @@ rule derived:
         "logs/{region}/derived.log",
     benchmark:
         "results/{region}/benchmarks/derived.tsv"
-    conda:
-        "../../environment.yml"
     threads: config["derived"]["threads"]
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],
@@ -59,8 +57,6 @@ rule export:
         "logs/{region}/export.log",
     benchmark:
         "results/{region}/benchmarks/export.tsv"
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],

@@ -13,8 +13,6 @@ rule lowlou:
         "results/{region}/benchmarks/lowlou.tsv"
     wildcard_constraints:
         region=JOBS.patterns["lowlou"],
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],
@@ -36,8 +34,6 @@ rule faces:
         "results/{region}/benchmarks/faces.tsv"
     wildcard_constraints:
         region=JOBS.patterns["lowlou"],
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],
@@ -59,8 +55,6 @@ rule metrics:
         "results/{region}/benchmarks/metrics_{model}.tsv"
     wildcard_constraints:
         region=JOBS.patterns["lowlou"],
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],
@@ -83,8 +77,6 @@ rule lowlou_table:
         "logs/lowlou_table.log",
     benchmark:
         "results/benchmarks/lowlou_table.tsv"
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],

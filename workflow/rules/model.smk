@@ -12,8 +12,6 @@ rule boundary:
         "logs/{region}/boundary.log",
     benchmark:
         "results/{region}/benchmarks/boundary.tsv"
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],
@@ -34,8 +32,6 @@ rule potential:
         "logs/{region}/potential.log",
     benchmark:
         "results/{region}/benchmarks/potential.tsv"
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],
@@ -62,8 +58,6 @@ rule train:
         "logs/{region}/train.log",
     benchmark:
         "results/{region}/benchmarks/train.tsv"
-    conda:
-        "../../environment.yml"
     threads: JOBS.resources["train"]["threads"]
     resources:
         mem_mb=JOBS.resources["train"]["mem_mb"],
@@ -86,8 +80,6 @@ rule cube:
         "logs/{region}/cube.log",
     benchmark:
         "results/{region}/benchmarks/cube.tsv"
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],
@@ -109,8 +101,6 @@ rule quality:
         "logs/{region}/quality.log",
     benchmark:
         "results/{region}/benchmarks/quality.tsv"
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],

@@ -49,8 +49,6 @@ rule figures:
         "logs/{region}/figures.log",
     benchmark:
         "results/{region}/benchmarks/figures.tsv"
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],
@@ -73,8 +71,6 @@ rule summary_row:
         "logs/{region}/summary_row.log",
     benchmark:
         "results/{region}/benchmarks/summary_row.tsv"
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],
@@ -108,8 +104,6 @@ rule summary:
         "logs/summary.log",
     benchmark:
         "results/benchmarks/summary.tsv"
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=JOBS.resources["default"]["mem_mb"],

@@ -16,8 +16,6 @@ rule resolve:
         "results/{region}/benchmarks/resolve.tsv"
     wildcard_constraints:
         region=JOBS.patterns["sharp"],
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -44,8 +42,6 @@ rule fetch_sharp:
         "results/{region}/benchmarks/fetch_sharp.tsv"
     wildcard_constraints:
         region=JOBS.patterns["jsoc"],
-    conda:
-        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=1000,
