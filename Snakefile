@@ -8,10 +8,12 @@
 # Stages, one file each in workflow/rules/, each rule running the `ffnn` command of its
 # name: sharp.smk (resolve, fetch_sharp), model.smk (boundary, potential, train, cube,
 # quality), products.smk (figures, summary rows and table), lowlou.smk (the benchmark's
-# reference field, faces, metrics and table), derived.smk (twist, squashing factor, alpha; VTK/FITS
-# exports), classify.smk (flare forecast). common.smk reads the config (config/config.yaml)
-# into ffnn.jobs.Jobs, which gives every rule its inputs and command line. README.md has
-# the table rule -> command -> function -> product, the config keys and every output.
+# reference field, faces, metrics and table), derived.smk (twist, squashing factor,
+# alpha; VTK/FITS exports), series.smk (time series of a region: snapshots from one JSOC
+# query, trained as a warm-started chain), classify.smk (flare forecast). common.smk reads
+# the config (config/config.yaml) into ffnn.jobs.Jobs, which gives every rule its inputs
+# and command line. README.md has the table rule -> command -> function -> product, the
+# config keys and every output.
 
 from snakemake.utils import min_version
 
@@ -27,6 +29,7 @@ include: "workflow/rules/model.smk"
 include: "workflow/rules/products.smk"
 include: "workflow/rules/lowlou.smk"
 include: "workflow/rules/derived.smk"
+include: "workflow/rules/series.smk"
 include: "workflow/rules/classify.smk"
 
 
@@ -37,9 +40,11 @@ wildcard_constraints:
 
 localrules:
     all,
+    snapshot_record,
 
 
 rule all:
     default_target: True
     input:
         JOBS.final_targets(rules),
+        series_products,

@@ -33,6 +33,7 @@ COMMANDS = {
     "ffnn.commands.derived": ("derived", "export"),
     "ffnn.commands.classify": ("classify",),
     "ffnn.commands.keywords": ("sharp-keywords", "flare-events"),
+    "ffnn.commands.series": ("series-records", "snapshot-record", "series"),
 }
 COMMAND_MODULES = tuple(COMMANDS)
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from importlib import resources
 from pathlib import Path
 
+from ffnn.data import GOES_FLARES_1996_2022, SHARP_KEYWORDS_2010_2014
 from ffnn.errors import ConfigError, FFNNError
 from ffnn.regions import region_table
 from ffnn.settings import read_yaml, validate
@@ -30,8 +30,8 @@ FILES = {
     "potential": "potential.nc", "train": "train/train.json", "cube": "cube.nc",
     "quality": "quality.json", "profiles": "profiles.nc", "derived": "derived.nc",
     "metrics_ffnn": "metrics_ffnn.json", "metrics_potential": "metrics_potential.json",
+    "row": "row.json", "model": "train/model.pt",
 }
-SHIPPED_FLARES = resources.files("ffnn") / "data" / "flares"
 
 
 def region_file(region: str, name: str) -> str:
@@ -39,9 +39,11 @@ def region_file(region: str, name: str) -> str:
     return f"results/{region}/{FILES[name]}"
 
 
-def region_pattern(names) -> str:
-    """A wildcard constraint matching exactly ``names`` (nothing when empty)."""
-    return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
+def region_pattern(names, pattern: str | None = None) -> str:
+    """A wildcard constraint matching exactly ``names`` and the regular expression
+    ``pattern`` (nothing when there are neither)."""
+    alternatives = [re.escape(n) for n in names] + ([pattern] if pattern else [])
+    return "|".join(alternatives) if alternatives else "(?!x)x"
 
 
 def command_line(words) -> str:
@@ -63,13 +65,16 @@ class Jobs:
         schemas = Path(schemas)
         validate(config, read_yaml(schemas / "config.schema.yaml"), "config", defaults=True)
         self.config = config
-        self.regions = region_table(config, read_yaml(schemas / "regions.schema.yaml"))
+        self.regions = region_table(config, read_yaml(schemas / "regions.schema.yaml"),
+                                    read_yaml(schemas / "series.schema.yaml"))
         self.sharp = [r for r, v in self.regions.items() if v["kind"] == "sharp"]
         self.jsoc = [r for r in self.sharp if not self.regions[r]["sharp_dir"]]
         self.lowlou = [r for r, v in self.regions.items() if v["kind"] == "lowlou"]
         self.resources = config["resources"]  # "train" and "default": threads, mem_mb, runtime, gpu
-        self.patterns = {"sharp": region_pattern(self.sharp), "jsoc": region_pattern(self.jsoc),
-                         "lowlou": region_pattern(self.lowlou), "all": region_pattern(self.regions)}
+        snapshots = self.regions.snapshot_pattern()  # series snapshots: SHARP regions from JSOC
+        self.patterns = {"sharp": region_pattern(self.sharp, snapshots), "jsoc": region_pattern(self.jsoc, snapshots),
+                         "lowlou": region_pattern(self.lowlou), "all": region_pattern(self.regions, snapshots),
+                         "series": region_pattern(self.regions.series)}
         if check_settings:
             self.check_settings()
 
@@ -80,9 +85,10 @@ class Jobs:
         return {**self.config["train"], **self.regions[region]["train"]}
 
     def check_settings(self) -> None:
-        """Every region's training settings (:class:`ffnn.train.TrainConfig`) and the
-        classify block (:class:`ffnn.classify.ClassifySettings`, when enabled)."""
-        if self.regions:
+        """Every region's training settings (:class:`ffnn.train.TrainConfig`), those of
+        every series' first and later snapshots, and the classify block
+        (:class:`ffnn.classify.ClassifySettings`, when enabled)."""
+        if self.regions or self.regions.series:
             from ffnn.train import TrainConfig
 
             for region, info in self.regions.items():
@@ -90,6 +96,11 @@ class Jobs:
                     TrainConfig.from_dict(self.train_settings(region))
                 except FFNNError as err:
                     raise ConfigError(f"{info['label']} (region {region}): {err}") from None
+            for name, info in self.regions.series.items():
+                try:
+                    TrainConfig.from_dict({**self.config["train"], **info["train"], **info["warm"]})
+                except FFNNError as err:
+                    raise ConfigError(f"{info['label']} (series {name}): {err}") from None
         if self.config["classify"]["enabled"]:
             from ffnn.classify import ClassifySettings
 
@@ -173,6 +184,15 @@ class Jobs:
         if info["kind"] == "lowlou" and info["boundary"] == "faces":
             return [region_file(region, "faces")]
         return [region_file(region, "boundary"), region_file(region, "pf_faces")]
+
+    def init_model(self, wildcards) -> list[str]:
+        """The model a region's training starts from: a series snapshot's, the previous
+        snapshot's model (the first starts cold); none for any other region."""
+        model = self.regions[wildcards.region].get("init_model")
+        return [model] if model else []
+
+    def init_model_arg(self, wildcards, input) -> str:
+        return command_line(["--init-model", input.init]) if input.init else ""
 
     def train_args(self, wildcards) -> str:
         """``--set KEY=VALUE`` for every training setting of the region (values as JSON)."""
@@ -270,7 +290,7 @@ class Jobs:
     @property
     def classify_table(self) -> str:
         """The keyword (or summary) table the forecast is fitted on."""
-        return self.config["classify"]["table"] or str(SHIPPED_FLARES / "sharp_keywords_2010_2014.csv.gz")
+        return self.config["classify"]["table"] or str(SHARP_KEYWORDS_2010_2014)
 
     @property
     def classify_events(self) -> str:
@@ -278,11 +298,40 @@ class Jobs:
         block = self.config["classify"]
         if block["events"] == "hek":
             return block["events_cache"]
-        return block["events"] or str(SHIPPED_FLARES / "goes_flares_1996_2022.csv.gz")
+        return block["events"] or str(GOES_FLARES_1996_2022)
 
     @property
     def classify_args(self) -> str:
         return command_line(["--config", json.dumps(self.config["classify"])])
+
+    # ------------------------------------------------------------ time series
+    # A series' snapshots are known once its checkpoint series_records has listed them:
+    # the input functions below are called by common.smk after it has asked for it.
+
+    def series_records_args(self, wildcards) -> str:
+        info = self.regions.series[wildcards.series]
+        words = ["--name", wildcards.series, "--start", info["start"], "--end", info["end"],
+                 "--cadence", f"{info['cadence_s']:g}s", "--quality", self.config["jsoc"]["quality"],
+                 "--tolerance", self.config["jsoc"]["tolerance"]]
+        for key in ("noaa", "harpnum"):
+            if info[key]:
+                words += [f"--{key}", info[key]]
+        return command_line(words)
+
+    @property
+    def series_flares(self) -> str:
+        """The GOES event list of the series figure: the config's, or the one shipped."""
+        return self.config["series"]["flares"] or str(GOES_FLARES_1996_2022)
+
+    def series_rows(self, series: str) -> list[str]:
+        """The summary rows of the snapshots of ``series`` (listed)."""
+        return [region_file(r, "row") for r in self.regions.snapshots(series)]
+
+    def series_products(self, rules) -> list[str]:
+        """The figures and derived products of every snapshot of every series (listed)."""
+        patterns = [*rules.figures.output, *(rules.derived.output if self.derived_enabled else [])]
+        return [str(p).format(region=r) for series in self.regions.series for r in self.regions.snapshots(series)
+                for p in patterns]
 
     # ------------------------------------------------------------ the default target
 
@@ -302,6 +351,7 @@ class Jobs:
             targets += [rules.summary.output.tsv, rules.summary.output.nc]
         if self.lowlou:
             targets.append(rules.lowlou_table.output[0])
+        targets += [str(p).format(series=s) for s in self.regions.series for p in rules.series.output]
         classify = self.config["classify"]
         if classify["enabled"]:
             targets.append(rules.classify.output.skill)

@@ -125,4 +125,6 @@ def test_sunpy_comes_with_the_extras_ffnn_uses():
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     conda_spec = next(Requirement(re.sub(r"\s+", "", s)) for s in pip if s.startswith("sunpy"))
     assert spec.extras == conda_spec.extras == {"map", "net"}
-    from sunpy.net.hek import HEKClient  # noqa: F401 - importable: its dependencies are installed
+    from sunpy.net import hek  # importable: its dependencies are installed
+
+    assert hek.HEKClient().url.startswith("https://")

@@ -33,3 +33,16 @@ try:
     )
 except FFNNError as err:
     raise WorkflowError(str(err)) from None
+
+
+# Input functions that need a series' snapshots, known once its checkpoint has listed them
+# (series.smk): asking the checkpoint makes Snakemake list them first.
+def series_rows(wildcards):
+    checkpoints.series_records.get(series=wildcards.series)
+    return JOBS.series_rows(wildcards.series)
+
+
+def series_products(wildcards):
+    for series in JOBS.regions.series:
+        checkpoints.series_records.get(series=series)
+    return JOBS.series_products(rules)

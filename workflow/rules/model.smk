@@ -45,11 +45,13 @@ rule potential:
 
 # Training checkpoints into results/{region}/train/checkpoint.pt, which is not a declared
 # output: Snakemake keeps it when a job fails or is killed, and the rerun resumes from it.
-# Settings: the config's train block with the region's overrides, passed as --set.
+# Settings: the config's train block with the region's overrides, passed as --set. A
+# series snapshot starts from the previous snapshot's model (init).
 rule train:
     input:
         boundary=JOBS.train_boundary,
         potential=rules.potential.output.cube,
+        init=JOBS.init_model,
     output:
         model="results/{region}/train/model.pt",
         record="results/{region}/train/train.json",
@@ -66,9 +68,10 @@ rule train:
     params:
         outdir=lambda wildcards, output: str(Path(output.model).parent),
         args=JOBS.train_args,
+        init=JOBS.init_model_arg,
     shell:
         "ffnn train {input.boundary:q} --potential {input.potential:q} --outdir {params.outdir:q} "
-        "--threads {threads} {params.args} > {log:q} 2>&1"
+        "--threads {threads} {params.init} {params.args} > {log:q} 2>&1"
 
 
 rule cube:
