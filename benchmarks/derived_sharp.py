@@ -32,9 +32,10 @@ def potential_region(sharp_dir: Path, out: Path, bin_factor: int = 2, height_mm:
     """boundary.nc and the potential-field cube.nc of a SHARP record (with its WCS)."""
     import sunpy.map
 
-    from ffnn.cube import compressed_encoding, write_atomic
+    from ffnn.cube import compressed_encoding
+    from ffnn.files import write_netcdf
     from ffnn.potential import potential_cube
-    from ffnn.sharp import bottom_map
+    from ffnn.sharp import segments_map
     from ffnn.wcs import binned, wcs_attrs
 
     segments = {}
@@ -42,14 +43,14 @@ def potential_region(sharp_dir: Path, out: Path, bin_factor: int = 2, height_mm:
         path = next(sharp_dir.glob(f"*{seg}.fits"))
         smap = sunpy.map.Map(path)
         segments[seg] = (np.asarray(smap.data, dtype=np.float64), smap.fits_header)
-    bottom = bottom_map(segments, bin_factor=bin_factor, height_mm=height_mm)
+    bottom = segments_map(segments, bin_factor=bin_factor, height_mm=height_mm)
     keys = binned(wcs_attrs(segments["Br"][1]), bin_factor)  # the WCS of the binned grid
     bottom.attrs.update({k: v for k, v in keys.items()})
     cube = potential_cube(bottom)
     cube.attrs.update(keys)
     cube.attrs["title"] = f"potential field above {sharp_dir.name} (bin {bin_factor})"
-    write_atomic(bottom, out / "boundary.nc")
-    write_atomic(cube, out / "cube.nc", encoding=compressed_encoding(cube))
+    write_netcdf(bottom, out / "boundary.nc")
+    write_netcdf(cube, out / "cube.nc", encoding=compressed_encoding(cube))
     return out / "cube.nc", out / "boundary.nc", cube.sizes
 
 

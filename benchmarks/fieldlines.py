@@ -143,14 +143,14 @@ def sharp_potential_cube(directory, bin_factor=2, height_mm=100.0):
     import sunpy.map
 
     from ffnn.potential import potential_cube
-    from ffnn.sharp import bottom_map
+    from ffnn.sharp import segments_map
 
     segments = {}
     for seg in ("Br", "Bp", "Bt"):
         path = next(Path(directory).glob(f"*{seg}.fits"))
         smap = sunpy.map.Map(path)
         segments[seg] = (np.asarray(smap.data, dtype=np.float64), smap.fits_header)
-    return potential_cube(bottom_map(segments, bin_factor=bin_factor, height_mm=height_mm))
+    return potential_cube(segments_map(segments, bin_factor=bin_factor, height_mm=height_mm))
 
 
 def main() -> None:

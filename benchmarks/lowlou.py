@@ -21,13 +21,13 @@ import numpy as np
 import torch
 
 from ffnn import summary
-from ffnn.boundary import cube_faces, merge_points
-from ffnn.commands.core import bottom_map, load_train_config
-from ffnn.evaluate import evaluate_cube
+from ffnn.boundary import cube_faces, from_cube, merge_points
+from ffnn.cube import model_cube
 from ffnn.lowlou import lowlou_cube
 from ffnn.metrics import cube_metrics
 from ffnn.potential import potential_cube, potential_faces
-from ffnn.train import Trainer
+from ffnn.settings import gather
+from ffnn.train import TrainConfig, Trainer
 
 CASES = {1: dict(n=1, m=1, l=0.3, phi=np.pi / 4), 2: dict(n=3, m=1, l=0.3, phi=4 * np.pi / 5)}
 # the published rows of the workflow's Low & Lou table, keyed there by (n, boundary)
@@ -42,7 +42,7 @@ CASE_BOUNDARY = {1: "faces", 2: "bottom"}
 def boundary_for(ref, boundary: str, pf_method: str = "fft"):
     """The training boundary of reference ``ref`` and its potential-field cube: ``faces``, all
     six reference faces; ``bottom``, the reference bottom with potential-field sides and top."""
-    bottom = bottom_map(ref)
+    bottom = from_cube(ref)
     pf = potential_cube(bottom, pf_method, nz=ref.sizes["z"])
     if boundary == "faces":
         return cube_faces(ref), pf
@@ -61,7 +61,7 @@ def fit_with_snapshots(trainer: Trainer, ref, marks):
             return
         while marks and tr.elapsed_s >= marks[0]:
             marks.pop(0)
-        m = cube_metrics(evaluate_cube(tr.model, tr.metadata({}, None)), reference=ref)
+        m = cube_metrics(model_cube(tr.model, tr.metadata({}, None)), reference=ref)
         m.update(wall_s=tr.elapsed_s, iteration=tr.iteration)
         results.append(m)
         print(f"  t={tr.elapsed_s:7.1f} s it={tr.iteration:5d}  "
@@ -94,8 +94,8 @@ def main(argv=None) -> int:
     ref = lowlou_cube(**CASES[args.case], shape=(args.shape,) * 3)
     boundary, pf = boundary_for(ref, CASE_BOUNDARY[args.case])
     pf_metrics = cube_metrics(pf, reference=ref)
-    cfg = load_train_config(args.config, [*args.set, f"time_budget_s={args.budget}", "progress=false"],
-                            threads=args.threads)
+    cfg = TrainConfig.from_dict(gather(args.config, "train", [*args.set, f"time_budget_s={args.budget}",
+                                                              "progress=false"], threads=args.threads))
     out = Path(args.out) if args.out else None
     trainer = Trainer(boundary, cfg, out, potential=pf)
     marks = [s for s in args.snapshots if s <= args.budget] + [args.budget]

@@ -37,11 +37,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ffnn.commands.core import load_train_config
 from ffnn.cube import make_cube
 from ffnn.lowlou import lowlou_cube
 from ffnn.metrics import cube_metrics
-from ffnn.train import Trainer
+from ffnn.settings import gather
+from ffnn.train import TrainConfig, Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lowlou import CASES, KEYS, boundary_for, fit_with_snapshots, row  # noqa: E402  (sibling)
@@ -158,8 +158,8 @@ def main(argv=None) -> int:
             table.append("| NF2 | installed, but it needs hours on a CPU: not run within these budgets |")
         else:
             table.append("| NF2 | not installed (optional; pip install nf2): skipped |")
-        cfg = load_train_config(args.config, [*SETTINGS[setup], *args.set, "progress=false"],
-                                threads=args.threads)
+        cfg = TrainConfig.from_dict(gather(args.config, "train", [*SETTINGS[setup], *args.set, "progress=false"],
+                                           threads=args.threads))
         these = sorted(set(budgets) | {round(k * res["pyamafil"]["wall_s"]) for k in args.multiples
                                        if "pyamafil" in res})
         snaps = run_ffnn(ref, boundary, pf, cfg, these, args.every)

@@ -23,18 +23,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import xarray as xr
 
-from ffnn.boundary import map_to_points, merge_points
-from ffnn.commands.core import load_train_config
-from ffnn.cube import make_cube
-from ffnn.evaluate import evaluate_cube
+from ffnn.boundary import from_sharp, map_to_points, merge_points
+from ffnn.cube import make_cube, model_cube
 from ffnn.metrics import cube_metrics
 from ffnn.potential import potential_cube, potential_faces
 from ffnn.quality import bottom_fit
 from ffnn.regions import sharp_directory
-from ffnn.sharp import boundary_from_dir
-from ffnn.train import Trainer
+from ffnn.settings import gather
+from ffnn.train import TrainConfig, Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import pyamafil_nlfff  # noqa: E402  (sibling)
@@ -72,7 +69,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
-    bottom = boundary_from_dir(sharp_directory(RECORD), bin_factor=args.bin, height_mm=args.height_mm)
+    bottom = from_sharp(sharp_directory(RECORD), bin_factor=args.bin, height_mm=args.height_mm)
     pot = potential_cube(bottom)
     x, y, z = pot.x.values, pot.y.values, pot.z.values
     header = (f"NOAA 11158 (HARP 377, 2011-02-15 02:00 TAI), bin {args.bin}: {x.size}x{y.size}x{z.size} grid; "
@@ -95,8 +92,8 @@ def main(argv=None) -> int:
         table.append(line("pyAMaFiL 1.2.2 (converged, buffer 0.1)", m, f"{wall:.0f} s ({cpu:.0f} s CPU)"))
         print(table[-1], flush=True)
     budgets = sorted(set(args.budgets) | ({round(k * wall) for k in args.multiples} if wall else set()))
-    cfg = load_train_config(args.config or "config/config.yaml", [*args.set, "progress=false"],
-                            threads=args.threads)
+    cfg = TrainConfig.from_dict(gather(args.config or "config/config.yaml", "train", [*args.set, "progress=false"],
+                                       threads=args.threads))
     cfg.time_budget_s, cfg.max_iterations = max(budgets), 10 ** 9
     points = merge_points([map_to_points(bottom), potential_faces(bottom)])
     trainer = Trainer(points, cfg, None)
@@ -105,7 +102,7 @@ def main(argv=None) -> int:
     def snapshot(tr):
         if marks and tr.elapsed_s >= marks[0]:
             marks.pop(0)
-            cube = evaluate_cube(tr.model, tr.metadata({}, None), x, y, z)
+            cube = model_cube(tr.model, tr.metadata({}, None), x, y, z)
             m = figures(cube, pot, bottom)
             snaps.append({**m, "wall_s": tr.elapsed_s, "iteration": tr.iteration})
             table.append(line(f"ffnn at {tr.elapsed_s:.0f} s (it {tr.iteration})", m, f"{tr.elapsed_s:.0f} s"))

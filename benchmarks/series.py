@@ -41,7 +41,7 @@ import numpy as np
 import torch
 import yaml
 
-from ffnn.evaluate import evaluate_cube
+from ffnn.cube import model_cube
 from ffnn.lowlou import lowlou_cube
 from ffnn.metrics import cube_metrics
 from ffnn.sampling import UnitBox
@@ -169,7 +169,7 @@ def main(argv=None) -> int:
         entry["traces"] = {"cold": _rounded(cold_trace), "warm": _rounded(warm_trace) if k else None}
         snapshots.append(entry)
         for name, result in (("cold", cold), ("warm", warm)):
-            rows[name].append(row_of(result, cube_metrics(evaluate_cube(result.model, result.meta),
+            rows[name].append(row_of(result, cube_metrics(model_cube(result.model, result.meta),
                                                           reference=ref, potential=pf)))
         rows["exact"].append(cube_metrics(ref, potential=pf))
         reached = "not reached" if entry["warm_s"] is None else f"{entry['warm_s']:.1f} s"

@@ -2,7 +2,7 @@
 
 Writes a synthetic SHARP record (Low & Lou field, default 1000 x 600 CEA pixels, NaN patch,
 six compressed FITS segments as JSOC exports them) into a temporary directory, then runs in
-a fresh Python process: FITS → bottom map (``ffnn.sharp.boundary_from_dir``) → NetCDF,
+a fresh Python process: FITS → bottom map (``ffnn.boundary.from_sharp``) → NetCDF,
 and the potential field on the five other faces (``ffnn.potential.potential_faces``) →
 NetCDF. That process reports its peak resident memory (``ru_maxrss``: interpreter and
 libraries included) and the wall time of each step.
@@ -40,17 +40,17 @@ def make_files(directory: Path, nx: int, ny: int) -> None:
 def measure(directory: Path, bin_factor: int, height_mm: float, method: str) -> dict:
     """Run the two steps in this process; return timings (s) and peak RSS (MB)."""
     t_import = time.perf_counter()
-    from ffnn import sharp
-    from ffnn.cube import write_atomic
+    from ffnn import boundary
+    from ffnn.files import write_netcdf
     from ffnn.potential import potential_faces
 
     rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    bottom = sharp.boundary_from_dir(directory, bin_factor=bin_factor, height_mm=height_mm)
-    sharp.write_boundary(bottom, directory / "boundary.nc")
+    bottom = boundary.from_sharp(directory, bin_factor=bin_factor, height_mm=height_mm)
+    boundary.write_map(bottom, directory / "boundary.nc")
     t1 = time.perf_counter()
     faces = potential_faces(bottom, method=method)
-    write_atomic(faces, directory / "pf.nc")
+    write_netcdf(faces, directory / "pf_faces.nc")
     t2 = time.perf_counter()
     return {"nx": bottom.sizes["x"], "ny": bottom.sizes["y"], "points": faces.sizes["point"],
             "import_s": t0 - t_import, "boundary_s": t1 - t0, "potential_s": t2 - t1,

@@ -1,4 +1,6 @@
-"""Boundary data: the two file formats training consumes, and conversions between them.
+"""Boundary data: the two file formats training consumes, how a bottom map is made (from a
+SHARP record's files, :func:`from_sharp`; from a cube's lowest layer, :func:`from_cube`),
+and conversions between the formats.
 
 Two kinds of NetCDF file carry boundary data (all lengths in Mm, all fields in G):
 
@@ -18,10 +20,13 @@ for data, which training trusts less); optionally the 1-sigma errors ``Bx_err``,
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import xarray as xr
 
 from ffnn.errors import DataError
+from ffnn.files import read_dataset, write_netcdf
 from ffnn.wcs import wcs_attrs
 
 FACES = {"bottom": 0, "top": 1, "x_min": 2, "x_max": 3, "y_min": 4, "y_max": 5}
@@ -29,6 +34,16 @@ SOURCES = {"observed": 0, "potential": 1}
 BOX_KEYS = ("x_min", "x_max", "y_min", "y_max", "z_min", "z_max")
 COMPONENTS = ("Bx", "By", "Bz")
 ERRORS = ("Bx_err", "By_err", "Bz_err")
+# CF attributes of the boundary-point variables (UDUNITS spellings)
+POINT_ATTRS = {
+    "x": {"units": "Mm", "long_name": "x of the boundary point (west), centred on the region"},
+    "y": {"units": "Mm", "long_name": "y of the boundary point (north), centred on the region"},
+    "z": {"units": "Mm", "long_name": "height of the boundary point above the photosphere"},
+    **{c: {"units": "gauss", "long_name": f"magnetic field {c} at the boundary point"} for c in COMPONENTS},
+    **{e: {"units": "gauss", "long_name": f"1-sigma uncertainty of {e[:2]} at the boundary point"} for e in ERRORS},
+    "face": {"long_name": "face of the box the point lies on"},
+    "source": {"long_name": "where the boundary value comes from: observed data or a potential field"},
+}
 # No solar field comes near this (sunspot umbrae reach ~4 kG): a larger value is a fill
 # value or a unit error, and would overflow the squared residuals of training in float32.
 MAX_FIELD_G = 1e5
@@ -46,6 +61,50 @@ def box_of_map(ds: xr.Dataset) -> dict[str, float]:
     x, y = ds["x"].values, ds["y"].values
     return dict(x_min=float(x.min()), x_max=float(x.max()), y_min=float(y.min()),
                 y_max=float(y.max()), z_min=0.0, z_max=float(ds.attrs["height_mm"]))
+
+
+def map_box_attrs(x, y, height_mm: float) -> dict[str, float]:
+    """The box attributes of a bottom map on x, y (Mm): ``height_mm`` and ``l0_mm``, the
+    unit length of SPEC section 1 as training computes it (:class:`ffnn.sampling.UnitBox`)."""
+    from ffnn.sampling import UnitBox
+
+    box = UnitBox(float(np.min(x)), float(np.max(x)), float(np.min(y)), float(np.max(y)), 0.0, float(height_mm))
+    return {"height_mm": box.z_max, "l0_mm": box.l0}
+
+
+def from_sharp(directory, *, bin_factor: int | None = None, height_mm: float | None = None,
+               record=None) -> xr.Dataset:
+    """The bottom map of the SHARP record whose segment files lie in ``directory``
+    (:func:`ffnn.sharp.segments_map`: Bx = Bp, By = -Bt, Bz = Br, binned ``bin_factor``
+    (default 2), box ``height_mm`` high (default 100 Mm)).
+
+    Keywords: the Br header's, completed by the record JSON ``record`` (default
+    ``directory/sharp.json``, when present): the header wins. Raises DataError for a
+    directory without one record's Br, Bp, Bt, or segments that cannot be read.
+    """
+    from ffnn import sharp
+
+    directory = Path(directory)
+    paths = sharp.find_segments(directory)
+    segments = {seg: sharp.read_segment(p) for seg, p in paths.items()}
+    extra = sharp.read_record_json(record if record is not None else directory / sharp.RECORD_JSON)
+    extra["source_files"] = " ".join(p.name for p in paths.values())
+    return sharp.segments_map(segments, extra_attrs=extra,
+                              bin_factor=sharp.DEFAULT_BIN if bin_factor is None else bin_factor,
+                              height_mm=sharp.DEFAULT_HEIGHT_MM if height_mm is None else height_mm)
+
+
+def from_cube(cube: xr.Dataset) -> xr.Dataset:
+    """The z = 0 layer of a cube as a bottom map; the box is as high as the cube."""
+    z = cube["z"].values
+    bottom = cube[list(COMPONENTS)].isel(z=0, drop=True).transpose("x", "y")
+    bottom.attrs = {**cube.attrs, **map_box_attrs(cube["x"].values, cube["y"].values, z.max() - z.min())}
+    return bottom
+
+
+def write_map(ds: xr.Dataset, path) -> Path:
+    """Write a bottom map as NetCDF (zlib-compressed, NaN kept)."""
+    return write_netcdf(ds, path, encoding={name: {"zlib": True, "complevel": 4} for name in ds.data_vars})
 
 
 def make_points(x, y, z, bx, by, bz, face, box: dict[str, float], attrs=None,
@@ -66,10 +125,8 @@ def make_points(x, y, z, bx, by, bz, face, box: dict[str, float], attrs=None,
     data["face"] = ("point", face.copy())
     data["source"] = ("point", np.full(n, SOURCES[source], np.int8))
     ds = xr.Dataset(data, attrs={**(attrs or {}), **{k: float(box[k]) for k in BOX_KEYS}})
-    for name in ("x", "y", "z"):
-        ds[name].attrs["units"] = "Mm"
-    for name in (*COMPONENTS, *ERRORS[:len(errors)]):
-        ds[name].attrs["units"] = "G"
+    for name in ds.data_vars:
+        ds[name].attrs.update(POINT_ATTRS[name])
     for name, codes in (("face", FACES), ("source", SOURCES)):
         ds[name].attrs["flag_values"] = np.array(list(codes.values()), dtype=np.int8)
         ds[name].attrs["flag_meanings"] = " ".join(codes)
@@ -139,7 +196,7 @@ def _complete(ds: xr.Dataset) -> xr.Dataset:
     n = ds.sizes["point"]
     for name in ERRORS:
         if name not in ds:
-            ds[name] = ("point", np.full(n, np.nan), {"units": "G"})
+            ds[name] = ("point", np.full(n, np.nan), POINT_ATTRS[name])
     if "source" not in ds:
         ds["source"] = ("point", np.full(n, SOURCES["observed"], np.int8))
     return ds
@@ -149,10 +206,7 @@ def load_boundary(paths) -> xr.Dataset:
     """Read bottom maps and/or boundary-point files and return all of them as points."""
     parts = []
     for path in paths:
-        try:
-            ds = xr.load_dataset(path)
-        except (OSError, ValueError) as err:
-            raise DataError(f"cannot read boundary file {path}: {err}") from err
+        ds = read_dataset(path, "boundary file")
         missing = [c for c in COMPONENTS if c not in ds]
         if missing:
             raise DataError(f"boundary file {path} lacks variable(s) {missing}")

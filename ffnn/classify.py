@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -43,9 +43,11 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from ffnn.errors import ConfigError, DataError
-from ffnn.keywords import atomic_write, column, noaa_numbers, records
+from ffnn.files import atomic_write, plain
+from ffnn.keywords import column, noaa_numbers, records
 from ffnn.labels import DEFAULT_THRESHOLD_CLASS, DEFAULT_WINDOW, HISTORY_STEM, history_column, threshold_flux, \
     window_timedelta
+from ffnn.settings import from_mapping
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +167,10 @@ class ClassifySettings:
         be comma-separated strings; null ``split_date`` or ``class_weight`` means none.
         """
         mapping = dict(mapping or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(mapping) - known - set(WORKFLOW_KEYS))
-        if unknown:
-            raise ConfigError(f"unknown classify setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        kwargs = {name: _coerce(name, value) for name, value in mapping.items() if name in known}
-        return cls(**kwargs)
+        history = mapping.get("flare_history")  # also a switch: true is the default window
+        if isinstance(history, bool) or (isinstance(history, str) and history.strip().lower() in ("off", "false", "no")):
+            mapping["flare_history"] = DEFAULT_HISTORY if history is True else None
+        return from_mapping(cls, mapping, "classify setting", ignore=WORKFLOW_KEYS)
 
     @property
     def numeric_features(self) -> tuple[str, ...]:
@@ -180,45 +180,6 @@ class ClassifySettings:
     def to_dict(self) -> dict[str, Any]:
         """Plain-type dict (lists, not tuples) for JSON and for saving with the model."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-
-def _coerce(name: str, value: Any) -> Any:
-    """One config value as the type its settings field wants."""
-    try:
-        if name in ("features", "log_features", "categorical"):
-            if value is None:
-                return ()
-            if isinstance(value, str):
-                value = [v for v in (p.strip() for p in value.split(",")) if v]
-            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-                raise TypeError
-            return tuple(dict.fromkeys(value))
-        if name == "C":
-            if isinstance(value, bool):
-                raise TypeError
-            return float(value)
-        if name in ("seed", "max_iter", "min_rows", "folds", "repeats"):
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise TypeError
-            return int(value)
-        if name == "flare_history":
-            if value is True:
-                return DEFAULT_HISTORY
-            if value is None or value is False or (isinstance(value, str) and value.strip().lower() in
-                                                   ("", "none", "null", "off", "false", "no")):
-                return None
-            if not isinstance(value, str):
-                raise TypeError
-            return value
-        if name in ("class_weight", "split_date"):
-            if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
-                return None
-            return str(value)
-        if not isinstance(value, str):
-            raise TypeError
-        return value
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"classify setting {name} has an unusable value {value!r}") from err
 
 
 def split_timestamp(split_date: str) -> pd.Timestamp:
@@ -570,7 +531,7 @@ def save_model(model: FlareModel, path: str | os.PathLike) -> Path:
         "base_rate": float(model.base_rate),
         "threshold_class": str(model.threshold_class),
         "window": str(model.window),
-        "details": _plain(model.details),
+        "details": plain(model.details),
     }
     return atomic_write(path, lambda tmp: sio.dump(bundle, tmp))
 
@@ -599,33 +560,3 @@ def load_model(path: str | os.PathLike) -> FlareModel:
         raise DataError(f"model file {path} is not an ffnn classify model (format {MODEL_FORMAT})")
     return FlareModel(bundle["pipeline"], float(bundle["threshold"]), float(bundle["base_rate"]),
                       str(bundle["threshold_class"]), str(bundle["window"]), dict(bundle.get("details") or {}))
-
-
-def _plain(value: Any) -> Any:
-    """Plain JSON-like types (skops stores dicts of builtins without extra trust)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def write_json(data: Mapping[str, Any], path: str | os.PathLike) -> Path:
-    """Write JSON atomically; NaN and inf as null (strict JSON has no NaN: null = undefined)."""
-    import json
-
-    def safe(value):
-        if isinstance(value, dict):
-            return {str(k): safe(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [safe(v) for v in value]
-        if isinstance(value, (float, np.floating)):
-            return float(value) if np.isfinite(value) else None
-        if isinstance(value, np.generic):
-            return value.item()
-        return value
-
-    text = json.dumps(safe(dict(data)), indent=2, allow_nan=False) + "\n"
-    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))

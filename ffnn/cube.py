@@ -1,23 +1,26 @@
-"""Field cubes on regular grids: construction with CF-style attributes, atomic NetCDF I/O.
+"""Field cubes on regular grids: a trained model evaluated on its grid (:func:`model_cube`),
+construction with CF-style attributes, reading and checking.
 
 A cube is an ``xarray.Dataset`` with dims ``(x, y, z)`` (coordinates in Mm, regular
 spacing) and field variables in G (``Bx``, ``By``, ``Bz``; optionally ``Jx``, ``Jy``, ``Jz``
-in G/Mm as the curl of B, and ``divB`` in G/Mm).
+in G/Mm as the curl of B, and ``divB`` in G/Mm), their units attributes in UDUNITS'
+spelling (``gauss``, ``gauss Mm-1``).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
+import json
 
 import numpy as np
 import xarray as xr
 
+from ffnn import __version__
 from ffnn.errors import DataError
+from ffnn.files import read_dataset
 
-UNITS = {"Bx": "G", "By": "G", "Bz": "G", "Jx": "G Mm-1", "Jy": "G Mm-1", "Jz": "G Mm-1",
-         "divB": "G Mm-1"}
+# UDUNITS spellings (CF): gauss, not G
+UNITS = {"Bx": "gauss", "By": "gauss", "Bz": "gauss", "Jx": "gauss Mm-1", "Jy": "gauss Mm-1", "Jz": "gauss Mm-1",
+         "divB": "gauss Mm-1"}
 LONG_NAMES = {
     "Bx": "magnetic field, x component (solar west)",
     "By": "magnetic field, y component (solar north)",
@@ -46,7 +49,7 @@ def make_cube(fields: dict, x, y, z, attrs=None, dtype=None) -> xr.Dataset:
         "z": ("z", z, {"units": "Mm", "long_name": "height above the photosphere", "axis": "Z",
                        "positive": "up"}),
     }
-    return xr.Dataset(data, coords=coords, attrs={"Conventions": "CF-1.10", **(attrs or {})})
+    return xr.Dataset(data, coords=coords, attrs=dict(attrs or {}))
 
 
 def spacing(ds: xr.Dataset) -> tuple[float, float, float]:
@@ -58,10 +61,10 @@ def spacing(ds: xr.Dataset) -> tuple[float, float, float]:
         c = ds[name].values
         if c.size < 3:
             raise DataError(f"cube axis {name} has {c.size} points; at least 3 are needed")
-        d = np.diff(c)
-        if not np.allclose(d, d[0], rtol=1e-5):
+        steps = np.diff(c)
+        if not np.allclose(steps, steps[0], rtol=1e-5):
             raise DataError(f"cube axis {name} is not regularly spaced")
-        out.append(float(d[0]))
+        out.append(float(steps[0]))
     return tuple(out)
 
 
@@ -87,21 +90,6 @@ def check_same_grid(a: xr.Dataset, b: xr.Dataset, what: str = "reference") -> No
                 f"[{cb.min():g}, {cb.max():g}] vs {ca.size} points [{ca.min():g}, {ca.max():g}]")
 
 
-def write_atomic(ds: xr.Dataset, path, encoding=None) -> Path:
-    """Write ``ds`` to NetCDF at ``path`` through a temporary name in the same directory."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, encoding=encoding, engine="netcdf4")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def compressed_encoding(ds: xr.Dataset, dtype="float32", chunk_z: int = 16) -> dict:
     """NetCDF encoding: zlib-compressed float32 variables chunked in slabs of z."""
     enc = {}
@@ -115,10 +103,73 @@ def compressed_encoding(ds: xr.Dataset, dtype="float32", chunk_z: int = 16) -> d
 
 def read_cube(path) -> xr.Dataset:
     """Load a cube from NetCDF, checking it has B on a regular (x, y, z) grid."""
-    try:
-        ds = xr.load_dataset(path)
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot read cube {path}: {err}") from err
+    ds = read_dataset(path, "cube")
     field_array(ds)
     spacing(ds)
     return ds.transpose("x", "y", "z", ...)
+
+
+# ---------------------------------------------------------------- from a trained model
+
+def evaluate_points(model, box, x, y, z, chunk: int = 16384):
+    """B (G), curl B and div B (G/Mm) of ``model`` (:class:`ffnn.model.FFNN`) at physical
+    points (Mm, equal-shape arrays) of the :class:`ffnn.sampling.UnitBox` ``box``.
+
+    Returns three arrays of shape (3, *x.shape), (3, *x.shape), x.shape. Points go through
+    the network ``chunk`` at a time, so memory is bounded whatever the grid size.
+    """
+    import torch
+
+    from ffnn.model import curl_div
+
+    shape = np.shape(x)
+    unit = box.to_unit(x, y, z)
+    p = next(model.parameters())
+    out_b = np.empty((unit.shape[0], 3))
+    out_j = np.empty((unit.shape[0], 3))
+    out_div = np.empty(unit.shape[0])
+    for start in range(0, unit.shape[0], chunk):
+        xs = torch.as_tensor(unit[start:start + chunk], dtype=p.dtype, device=p.device)
+        with torch.no_grad():
+            b, jac = model.field_and_jacobian(xs)
+            curl, div = curl_div(jac)
+        sl = slice(start, start + xs.shape[0])
+        out_b[sl] = b.cpu().numpy()
+        out_j[sl] = curl.cpu().numpy() / box.l0  # unit-coordinate derivatives -> per Mm
+        out_div[sl] = div.cpu().numpy() / box.l0
+    return (out_b.T.reshape((3, *shape)), out_j.T.reshape((3, *shape)), out_div.reshape(shape))
+
+
+def model_cube(model, meta: dict, x=None, y=None, z=None, chunk: int = 16384) -> xr.Dataset:
+    """The trained ``model`` (an :class:`ffnn.model.FFNN`; ``meta`` as saved with it by
+    :func:`ffnn.train.save_model`) on the grid x, y, z (1-D, Mm; default: the training
+    data's grid) as a cube.
+
+    Variables Bx, By, Bz (G), Jx, Jy, Jz (curl B, G/Mm), divB (G/Mm); the training settings,
+    final loss terms, package version and the bottom map's WCS keywords (:mod:`ffnn.wcs`,
+    valid for the cube's x, y grid) go into the attributes.
+    """
+    from ffnn.sampling import UnitBox
+
+    grid = meta["grid"]
+    x = np.asarray(grid["x"] if x is None else x, dtype=np.float64)
+    y = np.asarray(grid["y"] if y is None else y, dtype=np.float64)
+    z = np.asarray(grid["z"] if z is None else z, dtype=np.float64)
+    box = UnitBox(**meta["box"])
+    X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
+    b, j, div = evaluate_points(model, box, X, Y, Z, chunk)
+    fields = {"Bx": b[0], "By": b[1], "Bz": b[2], "Jx": j[0], "Jy": j[1], "Jz": j[2], "divB": div}
+    attrs = {
+        "title": "force-free neural network extrapolation",
+        "source": f"ffnn {__version__}",
+        "ffnn_version": __version__,
+        "training_config": json.dumps(meta["config"]),
+        "training_final_loss": json.dumps(meta.get("final", {})),
+        "training_iterations": int(meta.get("iterations", 0)),
+        "training_wall_time_s": float(meta.get("elapsed_s", 0.0)),
+        "training_stop_reason": str(meta.get("stop_reason")),
+        "architecture": meta.get("architecture", ""),
+        "l0_mm": box.l0,
+        **{k: v.item() if isinstance(v, np.generic) else v for k, v in (meta.get("wcs") or {}).items()},
+    }
+    return make_cube(fields, x, y, z, attrs=attrs)

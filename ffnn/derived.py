@@ -37,6 +37,7 @@ import xarray as xr
 from ffnn.cube import field_array, spacing
 from ffnn.errors import ConfigError
 from ffnn.fieldlines import FACE_AXIS, FACE_CODES, FACE_UV, UNFINISHED, FieldGrid, trace
+from ffnn.metrics import curl
 from ffnn.wcs import WCS_KEYS, has_wcs, wcs_attrs
 
 log = logging.getLogger("ffnn")
@@ -92,15 +93,6 @@ class DerivedSettings:
 
 
 # ---------------------------------------------------------------- volume
-
-def curl(b: np.ndarray, d) -> np.ndarray:
-    """curl of a (3, nx, ny, nz) field on spacings ``d`` (Mm): second-order finite
-    differences (``numpy.gradient``, ``edge_order=2``), one derivative at a time."""
-    def grad(i, k):
-        return np.gradient(b[i], d[k], axis=k, edge_order=2)
-
-    return np.stack([grad(2, 1) - grad(1, 2), grad(0, 2) - grad(2, 0), grad(1, 0) - grad(0, 1)])
-
 
 def current(cube: xr.Dataset) -> tuple[np.ndarray, str]:
     """curl B of the cube (3, nx, ny, nz) in G/Mm and where it comes from."""
@@ -320,7 +312,7 @@ def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSetting
     DataError
         The cube lacks B or is not on a regular grid.
     """
-    d = spacing(cube)
+    dxyz = spacing(cube)
     b = field_array(cube)
     j, j_source = current(cube)
     alpha, hc = alpha_and_helicity(b, j)
@@ -347,7 +339,7 @@ def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSetting
     if settings.slice:
         X, Z = np.meshgrid(xs_, zs_, indexing="ij")
         pts = np.stack([X.ravel(), np.full(X.size, y_slice), Z.ravel()], axis=1)
-        q_slice = volume_q(grid, pts, delta=settings.delta * min(d[0], d[2]), step=step).reshape(X.shape)
+        q_slice = volume_q(grid, pts, delta=settings.delta * min(dxyz[0], dxyz[2]), step=step).reshape(X.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
             log10_q_slice = np.log10(q_slice)
     unfinished = float(np.mean(foot["end_face"] == UNFINISHED))
@@ -423,7 +415,6 @@ def _dataset(cube, alpha, hc, xf, yf, foot, log10_q, summary, log10_q_slice, y_s
                                      "positive": "up"}),
     }
     attrs = {
-        "Conventions": "CF-1.8",
         "title": "Quantities derived from a magnetic-field cube: alpha, current helicity, twist number, "
                  "squashing factor",
         "source": f"ffnn derived, from the cube: {cube.attrs.get('title', 'untitled')}",

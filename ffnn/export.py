@@ -13,8 +13,6 @@ FITS: one image per footpoint product of ``derived.nc`` (``twist``, ``log10_q``,
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,28 +20,12 @@ import xarray as xr
 
 from ffnn.cube import field_array, spacing
 from ffnn.errors import DataError
+from ffnn.files import atomic_write
 
 FORMATS = ("vtk", "fits")
 FITS_PRODUCTS = {  # derived.nc variable -> FITS BUNIT
     "twist": "", "log10_q": "", "end_face": "", "bz": "G",
 }
-
-
-def _atomic(path: Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_vtk(cube: xr.Dataset, path, *, alpha: np.ndarray | None = None,
@@ -68,15 +50,14 @@ def write_vtk(cube: xr.Dataset, path, *, alpha: np.ndarray | None = None,
     Raises
     ------
     DataError
-        The cube lacks B or is not on a regular grid.
+        No B in the cube, or its grid is irregular.
     """
     from ffnn.derived import alpha_and_helicity, current as cube_current
 
-    d = spacing(cube)
     b = field_array(cube)
     j = current if current is not None else cube_current(cube)[0]
-    if alpha is None:
-        alpha = alpha_and_helicity(b, j)[0]
+    alpha = alpha if alpha is not None else alpha_and_helicity(b, j)[0]
+    dxyz = spacing(cube)
     nx, ny, nz = b.shape[1:]
     origin = [float(cube[c].values[0]) for c in ("x", "y", "z")]
 
@@ -87,7 +68,7 @@ def write_vtk(cube: xr.Dataset, path, *, alpha: np.ndarray | None = None,
         with open(tmp, "wb") as f:
             header = (f"# vtk DataFile Version 3.0\n{title[:250]}\nBINARY\nDATASET STRUCTURED_POINTS\n"
                       f"DIMENSIONS {nx} {ny} {nz}\nORIGIN {origin[0]!r} {origin[1]!r} {origin[2]!r}\n"
-                      f"SPACING {d[0]!r} {d[1]!r} {d[2]!r}\nPOINT_DATA {nx * ny * nz}\n")
+                      f"SPACING {dxyz[0]!r} {dxyz[1]!r} {dxyz[2]!r}\nPOINT_DATA {nx * ny * nz}\n")
             f.write(header.encode("ascii"))
             for name, v in (("B", b), ("J", j)):
                 f.write(f"VECTORS {name} float\n".encode("ascii"))
@@ -97,7 +78,7 @@ def write_vtk(cube: xr.Dataset, path, *, alpha: np.ndarray | None = None,
             f.write(np.ascontiguousarray(np.transpose(alpha, (2, 1, 0)), dtype=">f4").tobytes())
             f.write(b"\n")
 
-    return _atomic(path, write)
+    return atomic_write(path, write)
 
 
 def write_fits_maps(derived: xr.Dataset, out_dir, *, products=tuple(FITS_PRODUCTS)) -> list[Path]:
@@ -138,5 +119,5 @@ def write_fits_maps(derived: xr.Dataset, out_dir, *, products=tuple(FITS_PRODUCT
         def write(tmp, data=data, hdr=hdr):
             fits.PrimaryHDU(data, hdr).writeto(tmp, overwrite=True, output_verify="silentfix")
 
-        written.append(_atomic(Path(out_dir) / f"{name}.fits", write))
+        written.append(atomic_write(Path(out_dir) / f"{name}.fits", write))
     return written

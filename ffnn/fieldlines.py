@@ -357,8 +357,11 @@ def _trace_chunk(grid: FieldGrid, tracer: _Tracer, seeds, sign, idx, max_length,
                 pieces[i].append(xs[j, :inside[j] + 1] if not pieces[i] else xs[j, 1:inside[j] + 1])
                 if done[j] and (e[j] != p_in[j]).any():
                     pieces[i].append(e[j][None])
-        # a full buffer: the line goes on; a shorter one that did not leave met a NaN
-        more = ~done & (last == m - 1) & (length[todo] + 0.5 * tracer.step < max_length)
+        # a full buffer: the line goes on; a shorter one that did not leave met a NaN, and
+        # one that moved less than half a step in a whole buffer sits in a sink of the
+        # field (RK4 steps shrink to nothing at a null B runs into): both stay unfinished
+        moved = seg.sum(axis=1) >= 0.5 * tracer.step
+        more = ~done & (last == m - 1) & moved & (length[todo] + 0.5 * tracer.step < max_length)
         todo = todo[more]
         starts = p_in[more]
     out.end[idx], out.face[idx], out.length[idx] = end, face, length

@@ -16,16 +16,16 @@ bottom map carries its WCS (:mod:`ffnn.wcs`).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from ffnn.boundary import COMPONENTS
 from ffnn.errors import DataError
+from ffnn.files import save_figure
 from ffnn.fieldlines import FieldGrid, default_step, trace
 
-COMPONENTS = ("Bx", "By", "Bz")
 FIGURE_NAMES = ("bottom.png", "fieldlines_xy.png", "fieldlines_3d.png", "profiles.png", "loss.png")
 
 
@@ -36,21 +36,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def save_figure(fig, path) -> Path:
-    """Save ``fig`` as PNG at ``path`` through a temporary name, then close it."""
-    plt = _pyplot()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 # ---------------------------------------------------------------- field lines

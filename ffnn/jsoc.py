@@ -5,7 +5,7 @@ Three steps, each a function of plain values:
 * :func:`resolve`: NOAA region number + time → the HARP holding the region (keyword
   ``NOAA_ARS``, comma-split, exact match) and the SHARP record nearest the time within a
   tolerance, with its keywords (:class:`SharpRecord`).
-* :func:`fetch_record`: export that record's segments (Br, Bp, Bt and their errors) as FITS
+* :func:`fetch_sharp`: export that record's segments (Br, Bp, Bt and their errors) as FITS
   with keywords and download them; each file is complete or absent.
 * :func:`make_client`: a ``drms.Client`` for any base URL (JSOC, a mirror, a test server).
 * :func:`resolve_local`: the same description of a record whose FITS files are already on
@@ -27,18 +27,15 @@ region and the cause.
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 import math
-import os
 import re
 import socket
-import tempfile
 import time
 import urllib.error
 import urllib.request
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import drms
@@ -48,6 +45,8 @@ from astropy.time import Time, TimeDelta
 
 from ffnn import sharp
 from ffnn.errors import ConfigError, DataError, FFNNError
+from ffnn.files import atomic_write, read_json, write_json
+from ffnn.settings import from_mapping
 
 log = logging.getLogger(__name__)
 
@@ -144,14 +143,7 @@ class JsocSettings:
         if "tolerance" in values:
             values["tolerance_s"] = parse_duration(values.pop("tolerance"))
         values.update({k: v for k, v in overrides.items() if v is not None})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown jsoc setting(s) {unknown}; known: {sorted(known)}")
-        try:
-            return cls(**values)
-        except TypeError as err:
-            raise ConfigError(f"bad jsoc settings: {err}") from err
+        return from_mapping(cls, values, "jsoc setting")
 
 
 def parse_duration(text) -> float:
@@ -567,13 +559,14 @@ def _download(url: str, dest: Path, settings: JsocSettings) -> int:
     complete file without an image raises :class:`ffnn.sharp.SegmentWithoutData` (not
     retried). The temporary file is removed either way, so ``dest`` is complete or absent.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    got = 0
+
+    def fetch(tmp):
+        nonlocal got
+        with open(tmp, "wb") as out:
             req = drms.utils.create_request_with_header(url)
             with urllib.request.urlopen(req, timeout=settings.http_timeout_s) as resp:
                 expected = resp.headers.get("Content-Length")
-                got = 0
                 while chunk := resp.read(1 << 20):
                     out.write(chunk)
                     got += len(chunk)
@@ -584,10 +577,9 @@ def _download(url: str, dest: Path, settings: JsocSettings) -> int:
             raise sharp.SegmentWithoutData(f"{url} holds {NO_IMAGE}")
         if problem:
             raise IncompleteDownload(f"incomplete file from {url}: {problem}")
-        os.replace(tmp, dest)
-        return got
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+
+    atomic_write(dest, fetch)
+    return got
 
 
 @dataclass
@@ -599,7 +591,7 @@ class FetchResult:
     downloaded: list[str]
 
 
-def fetch_record(rec: SharpRecord, out_dir, settings: JsocSettings, *, segments=SEGMENTS,
+def fetch_sharp(rec: SharpRecord, out_dir, settings: JsocSettings, *, segments=SEGMENTS,
                  client=None) -> FetchResult:
     """Export ``rec``'s ``segments`` as FITS (keywords in the headers) into ``out_dir``.
 
@@ -703,25 +695,21 @@ def _export_urls(client, rec: SharpRecord, segments, settings: JsocSettings) -> 
     return urls
 
 
-def write_json(rec: SharpRecord, path) -> Path:
-    """Write :meth:`SharpRecord.to_dict` as JSON through a temporary name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(rec.to_dict(), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
-    return path
+def write_record(rec: SharpRecord, path) -> Path:
+    """Write :meth:`SharpRecord.to_dict` as JSON."""
+    return write_json(rec.to_dict(), path)
 
 
-def read_json(path) -> SharpRecord:
-    """Read a record written by :func:`write_json`."""
+def read_record(path) -> SharpRecord:
+    """Read a record written by :func:`write_record`."""
+    data = read_json(path, "SHARP record file")
     try:
-        return SharpRecord.from_dict(json.loads(Path(path).read_text()))
-    except (OSError, ValueError, KeyError) as err:
-        raise DataError(f"cannot read SHARP record file {path}: {err}") from err
+        return SharpRecord.from_dict(data)
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataError(f"cannot read SHARP record file {path}: {err!r} missing or malformed") from err
 
 
 __all__ = ["JsocSettings", "SharpRecord", "FetchResult", "make_client", "server_config",
            "resolve", "resolve_local", "find_harps", "nearest_record", "check_quality",
-           "fetch_record", "fits_problem", "parse_time", "parse_trec", "jsoc_time", "parse_hex", "noaa_list",
-           "with_retries", "write_json", "read_json"]
+           "fetch_sharp", "fits_problem", "parse_time", "parse_trec", "jsoc_time", "parse_hex", "noaa_list",
+           "with_retries", "write_record", "read_record"]

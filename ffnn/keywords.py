@@ -19,7 +19,6 @@ import gzip
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -154,30 +153,6 @@ def records(table: pd.DataFrame) -> pd.DataFrame:
     out["noaa_ars"] = (ars.map(lambda v: ",".join(map(str, noaa_numbers(v)))) if ars is not None
                        else "")
     return out
-
-
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(tmp)`` for a temporary file beside ``path``, then rename it to ``path``:
-    a reader never sees a half-written file, and a failed write leaves none behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide results from the rest of a group
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_csv(frame: pd.DataFrame, path: str | os.PathLike, sep: str = ",") -> Path:
-    """Write ``frame`` as CSV (TSV with ``sep="\\t"``) atomically."""
-    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, sep=sep))
 
 
 # ---------------------------------------------------------------- JSOC keyword query

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from ffnn.errors import ConfigError, DataError, FFNNError
-from ffnn.keywords import noaa_numbers, records as table_records, write_csv
+from ffnn.files import write_csv
+from ffnn.keywords import noaa_numbers, records as table_records
 
 log = logging.getLogger(__name__)
 
@@ -311,32 +312,23 @@ def events_frame(result: Any) -> pd.DataFrame:
     return events_from_ncei(table, source="HEK answer")
 
 
-def fetch_hek_events(start: pd.Timestamp, end: pd.Timestamp, client: Any = None) -> pd.DataFrame:
-    """GOES flares with peak in [start, end] from the HEK (LMSAL), as an event list.
+def fetch_hek_events(start: pd.Timestamp, end: pd.Timestamp, url: str | None = None) -> pd.DataFrame:
+    """GOES flares with peak in [start, end] from the HEK, as an event list.
 
-    ``client`` defaults to ``sunpy.net.hek.HEKClient()``; another object with the same
-    ``search(*attrs)`` serves for tests. Raises :class:`FFNNError` (one line) when sunpy's
-    network extras are missing or the search fails.
+    Asks with sunpy's ``HEKClient`` (sunpy's ``net`` extra, a dependency of ffnn) at ``url``
+    (default: LMSAL's HEK, https://www.lmsal.com/hek/her?) for events of type FL observed
+    by GOES. Raises :class:`FFNNError` (one line) when the search fails.
     """
-    if client is None:
-        try:
-            from sunpy.net.hek import HEKClient
-        except Exception as err:  # sunpy.net needs optional extras (bs4, zeep)
-            raise FFNNError(f"sunpy.net cannot be imported to ask HEK for GOES flares ({err}); "
-                            f"give an event list file instead (NCEI columns)") from err
-        client = HEKClient()
-    try:
-        from sunpy.net import attrs as a
+    from sunpy.net import attrs as a
+    from sunpy.net.hek import HEKClient
 
-        iso = "%Y-%m-%dT%H:%M:%S"  # naive UTC: sunpy's time parsing wants no offset
-        query = (a.Time(start.strftime(iso), end.strftime(iso)), a.hek.EventType("FL"),
-                 a.hek.OBS.Observatory == "GOES")
-    except Exception:  # sunpy.net absent with a test client: it ignores the query anyway
-        query = (start, end)
+    client = HEKClient(url) if url else HEKClient()
+    iso = "%Y-%m-%dT%H:%M:%S"  # naive UTC: sunpy's time parsing wants no offset
     try:
-        result = client.search(*query)
+        result = client.search(a.Time(start.strftime(iso), end.strftime(iso)), a.hek.EventType("FL"),
+                               a.hek.OBS.Observatory == "GOES")
     except Exception as err:  # network errors arrive as many types; all mean the same here
-        raise FFNNError(f"HEK query {start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} failed ({err}); "
-                        f"rerun when online or give an event list file") from err
+        raise FFNNError(f"HEK query {start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} at {client.url} failed "
+                        f"({err}); rerun when online or give an event list file") from err
     events = events_frame(result)
     return events[(events["peak"] >= start) & (events["peak"] <= end)].reset_index(drop=True)

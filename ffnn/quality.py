@@ -15,8 +15,10 @@ Computed for every region from its products (no reference field needed):
 * **Training**: a stop inside the boundary warm-up (the physics terms were hardly on).
 
 :func:`check` turns these into flags (:data:`LIMITS` gives each threshold); a raised flag
-is logged as a warning by the command that computes it, lands in the ``flags`` column of
-``summary.tsv`` and is shown in the report.
+is logged as a warning (:func:`trust_checks`), lands in the ``flags`` column of
+``summary.tsv`` and is shown in the report. :func:`assess` is all of it for one cube (the
+``quality`` rule and command): the figures of merit of :mod:`ffnn.metrics`, the checks, and
+the height profiles, from one pass of finite differences.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import numpy as np
 import xarray as xr
 
 from ffnn.boundary import COMPONENTS, ERRORS
+from ffnn.cube import field_array, spacing
+from ffnn.metrics import cube_metrics, derivatives, height_profiles
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +117,46 @@ def describe(flag: str, values: dict) -> str:
             "divergence": "<|f_i|> (mean fractional flux)"}[flag]
     relation = {"min": "below", "max": "above", "max_abs": "beyond ±"}[how]
     return f"{text} is {value:.4g}, {relation} {limit:g}"
+
+
+def trust_checks(cube: xr.Dataset, metrics: dict, observed: xr.Dataset | None = None,
+                 train: dict | None = None, region: str = "") -> dict:
+    """Bottom fit of ``cube`` against the ``observed`` bottom map and the flags of
+    :func:`check` for ``metrics`` (of :func:`ffnn.metrics.cube_metrics`) and the training
+    record ``train`` (``train.json``); each raised flag is logged as a warning naming
+    ``region``. Returns ``bottom_fit`` (with ``observed``), ``flags`` and ``flag_text``."""
+    out, values = {}, dict(metrics)
+    if observed is not None:
+        layer = cube[list(COMPONENTS)].isel(z=0, drop=True).interp(x=observed["x"], y=observed["y"])
+        out["bottom_fit"] = bottom_fit(observed, layer)
+        values.update(out["bottom_fit"])
+    train = train or {}
+    flags = check(values, (train.get("config") or {}).get("warmup_iterations"), train.get("iterations"))
+    out["flags"] = flags
+    out["flag_text"] = [describe(f, values) for f in flags]
+    for text in out["flag_text"]:
+        log.warning("%scheck failed: %s", f"{region}: " if region else "", text)
+    return out
+
+
+def assess(cube: xr.Dataset, potential: xr.Dataset | None = None, observed: xr.Dataset | None = None,
+           train: dict | None = None, region: str = "") -> tuple[dict, xr.Dataset]:
+    """How far to trust a model ``cube``: (figures, height profiles).
+
+    The figures are the reference-free ones of :func:`ffnn.metrics.cube_metrics` (energies
+    against the ``potential`` cube), with :func:`trust_checks` when the ``observed`` bottom
+    map or the training record ``train`` is given, and the whole-height profiles of the
+    divergence- and force-free factors (``profiles``: ``z_mm`` and both factors). The
+    profiles dataset is :func:`ffnn.metrics.height_profiles`.
+    """
+    b, dxyz = field_array(cube), spacing(cube)
+    derivs = derivatives(b, dxyz)
+    figures = cube_metrics(cube, None, potential, derivs=derivs)
+    b_pot = field_array(potential) if potential is not None else None
+    profiles = height_profiles(b, dxyz, cube["z"].values, b_pot, derivs=derivs)
+    if observed is not None or train is not None:
+        figures.update(trust_checks(cube, figures, observed, train, region))
+    figures["profiles"] = {"z_mm": profiles["z"].values.tolist(),
+                           "div_free_factor": profiles["div_free_factor"].values.tolist(),
+                           "force_free_factor": profiles["force_free_factor"].values.tolist()}
+    return figures, profiles

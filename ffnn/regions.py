@@ -20,17 +20,20 @@ record list when they are asked for.
 
 Every problem is a :class:`~ffnn.errors.ConfigError` whose message is one line naming the
 sheet, the row and the key or value (the workflow prints it as is).
+
+:func:`region_table` is the workflow's table of every region: the sheet's rows and the
+Low & Lou benchmark cases of the config.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import re
 from importlib import resources
 from pathlib import Path
 
 from ffnn.errors import ConfigError
+from ffnn.settings import validate
 
 PACKAGE_PREFIX = "ffnn:"
 # Cells read as text even when they look like numbers.
@@ -74,52 +77,6 @@ def sharp_directory(value: str) -> str:
     if value.startswith(PACKAGE_PREFIX):
         return str(resources.files("ffnn") / "data" / "sharp" / value[len(PACKAGE_PREFIX):])
     return value
-
-
-def schema_message(err, what: str) -> str:
-    """One line for a jsonschema ``ValidationError`` ``err`` in ``what`` (a config or a
-    sheet row): the unknown keys with the allowed ones, a malformed time, a missing key,
-    or the offending value with the schema's complaint."""
-    path = [str(p) for p in err.absolute_path]
-    where = ".".join(path)
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        known = sorted(err.schema.get("properties", {}))
-        patterns = list(err.schema.get("patternProperties", {}))
-        unknown = sorted(
-            k for k in err.instance
-            if k not in known and not any(re.search(p, k) for p in patterns)
-        )
-        inside = f" in '{where}'" if where else ""
-        allowed = ", ".join(known + [f"/{p}/" for p in patterns])
-        return (f"{what}: unknown key(s) {', '.join(repr(k) for k in unknown)}{inside}; "
-                f"allowed: {allowed}")
-    if err.validator == "pattern" and path and path[-1] == "time":
-        return f"{what}: malformed time {err.instance!r}; use ISO 8601 UTC like 2011-02-14T20:00"
-    if err.validator == "required":
-        return f"{what} {where}: {err.message}" if where else f"{what}: {err.message}"
-    value = json.dumps(err.instance, default=str)
-    return f"{what}: {where or 'top level'} = {value}: {err.message}"
-
-
-def load_schema(path) -> dict:
-    """A JSON schema from a YAML file."""
-    import yaml
-
-    try:
-        return yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read schema {path}: {err}") from None
-
-
-def validate(data: dict, schema: dict, what: str) -> None:
-    """Check ``data`` against ``schema``; ConfigError with :func:`schema_message` of the
-    first error (the one Snakemake's ``validate`` reports)."""
-    import jsonschema
-
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    error = next(iter(validator.iter_errors(data)), None)
-    if error is not None:
-        raise ConfigError(schema_message(error, what))
 
 
 def _sheet_rows(path, schema: dict, noun: str, key: str, text_columns) -> list[dict]:
@@ -322,3 +279,45 @@ class RegionTable(dict):
         if snapshot not in known:  # input functions ask for the same snapshot many times
             known[snapshot] = snapshot_settings(self.series[series], doc, snapshot, self.results)
         return known[snapshot]
+
+
+# Training settings the workflow sets itself (`ffnn train` options), never in a train block.
+WORKFLOW_TRAIN_KEYS = {"threads": "resources.train.threads", "progress": "(always off in the workflow)"}
+
+
+def check_train_block(block: dict, what: str) -> None:
+    """ConfigError when a training block sets what the workflow sets itself."""
+    for key, instead in WORKFLOW_TRAIN_KEYS.items():
+        if key in block:
+            raise ConfigError(f"{what}: '{key}' is set by the workflow, not in train: use {instead}")
+
+
+def region_table(config: dict, sheet_schema: dict, series_schema: dict | None = None) -> RegionTable:
+    """Every region of a run: region id → settings, in the order of the sheet
+    (:func:`sharp_regions` of config ``regions``; none when null) and then of config
+    ``lowlou.regions``; and the series of config ``series.sheet`` (:func:`series_table`,
+    read with ``series_schema``), whose snapshots the table answers for once listed. A Low
+    & Lou entry holds ``kind`` ("lowlou"), its case's ``n``, ``m``, ``l``, ``phi``,
+    ``boundary``, ``train`` and a ``label``. Raises ConfigError for a bad sheet, an unknown
+    case, or a train block that sets ``threads`` or ``progress``."""
+    check_train_block(config["train"], "config train")
+    table = RegionTable()
+    if config["regions"]:
+        table.update(sharp_regions(read_sheet(config["regions"], sheet_schema), config["sharp"]))
+    for info in table.values():
+        check_train_block(info["train"], info["label"])
+    cases = config["lowlou"]["cases"]
+    for name in config["lowlou"].get("regions", []):
+        if name not in cases:
+            raise ConfigError(f"config lowlou.regions: no case {name!r} in lowlou.cases "
+                              f"(defined: {', '.join(sorted(cases)) or 'none'})")
+        check_train_block(cases[name]["train"], f"config lowlou.cases.{name}.train")
+        table[name] = {"kind": "lowlou", **cases[name], "label": f"config lowlou.cases.{name}"}
+    series = config.get("series") or {}
+    check_train_block(series.get("warm") or {}, "config series.warm")
+    if series.get("sheet"):
+        rows = read_series_sheet(series["sheet"], series_schema, series["cadence"])
+        table.series.update(series_table(rows, config["sharp"], series["warm"]))
+        for info in table.series.values():
+            check_train_block({**info["train"], **info["warm"]}, info["label"])
+    return table

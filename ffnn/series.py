@@ -21,15 +21,14 @@ is known at every step.
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ffnn.errors import ConfigError, DataError
+from ffnn.files import read_json, write_json, write_netcdf
 
 log = logging.getLogger(__name__)
 
@@ -191,25 +190,15 @@ def _plain(value):
 
 
 def write_records(doc: dict, path) -> Path:
-    """Write a record list as JSON through a temporary name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    """Write a record list as JSON."""
+    return write_json(doc, path)
 
 
 def read_records(path) -> dict:
     """A record list written by :func:`write_records`; DataError naming the file if it is
     missing or not one."""
-    try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError as err:
-        raise DataError(f"record list {path} does not exist") from err
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot read record list {path}: {err}") from err
-    missing = [k for k in RECORDS_KEYS if not isinstance(doc, dict) or k not in doc]
+    doc = read_json(path, "record list")
+    missing = [k for k in RECORDS_KEYS if k not in doc]
     if missing:
         raise DataError(f"{path} is not a series record list (no {', '.join(missing)})")
     return doc
@@ -328,10 +317,9 @@ def _float(value) -> float:
 
 
 def write_series(ds, path) -> Path:
-    """Write ``series.nc`` (NetCDF-4) through a temporary name."""
-    from ffnn.cube import write_atomic
-
-    return write_atomic(ds, path)
+    """Write ``series.nc`` (NetCDF-4; text as character arrays, which CF's checker reads)."""
+    return write_netcdf(ds, path, encoding={name: {"dtype": "S1"} for name, var in ds.data_vars.items()
+                                            if var.dtype == object})
 
 
 # ---------------------------------------------------------------- offline series

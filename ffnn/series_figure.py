@@ -65,7 +65,7 @@ def plot_series(datasets: dict, path, *, reference=None, flares=None, title: str
     of a known field (the exact Low & Lou field of a benchmark), drawn as a black dotted
     line. ``flares`` (:func:`region_flares`): vertical lines at the peak of every C, M and
     X flare, the M and X ones labelled with their class. Written through a temporary
-    name (:func:`ffnn.figures.save_figure`).
+    name (:func:`ffnn.files.save_figure`).
     """
     import matplotlib
 
@@ -73,7 +73,7 @@ def plot_series(datasets: dict, path, *, reference=None, flares=None, title: str
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    from ffnn.figures import save_figure
+    from ffnn.files import save_figure
 
     if not datasets:
         raise DataError("no series to draw")

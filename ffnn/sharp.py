@@ -1,4 +1,5 @@
-"""SHARP CEA segments (FITS) → the bottom map ``boundary.nc`` (format of :mod:`ffnn.boundary`).
+"""SHARP records on disk: their segment files (FITS) and the bottom map they make
+(:func:`segments_map`; :func:`ffnn.boundary.from_sharp` reads a record's directory into it).
 
 Files (SPEC section 8): one FITS file per segment, named as JSOC exports them
 (``hmi.sharp_cea_720s.377.20110215_020000_TAI.Br.fits``, ``<series>.<recnum>.Br.fits``) or
@@ -37,7 +38,6 @@ the same pixels of the FITS map do.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -49,12 +49,15 @@ import xarray as xr
 from astropy.io import fits
 
 from ffnn import wcs
+from ffnn.boundary import map_box_attrs
 from ffnn.errors import ConfigError, DataError
+from ffnn.files import read_json
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = {"Bx": ("Bp", 1.0), "By": ("Bt", -1.0), "Bz": ("Br", 1.0)}
-ERRORS = {"Bx_err": "Bp_err", "By_err": "Bt_err", "Bz_err": "Br_err"}
+# bottom-map variable <- (segment, sign) and error variable <- error segment
+SEGMENT_COMPONENTS = {"Bx": ("Bp", 1.0), "By": ("Bt", -1.0), "Bz": ("Br", 1.0)}
+SEGMENT_ERRORS = {"Bx_err": "Bp_err", "By_err": "Bt_err", "Bz_err": "Br_err"}
 SEGMENTS = ("Br", "Bp", "Bt", "Br_err", "Bp_err", "Bt_err")
 DEFAULT_BIN = 2
 DEFAULT_HEIGHT_MM = 100.0
@@ -283,7 +286,7 @@ def _coords(n: int, d: float) -> np.ndarray:
     return (np.arange(n) - (n - 1) / 2.0) * d
 
 
-def bottom_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
+def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
                height_mm: float = DEFAULT_HEIGHT_MM, extra_attrs: dict | None = None) -> xr.Dataset:
     """The bottom map from segment images.
 
@@ -319,35 +322,34 @@ def bottom_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
             raise DataError(f"segment {seg} has another pixel size than Br")
 
     data_vars = {}
-    for name, (seg, sign) in COMPONENTS.items():
+    for name, (seg, sign) in SEGMENT_COMPONENTS.items():
         # negation is exact and commutes with the NaN-mean, so flip after binning
         binned = bin_mean(oriented[seg][0], f)
         data_vars[name] = (("x", "y"), (-binned if sign < 0 else binned).T,
-                           {"units": "G", "long_name": f"{name} = {'-' if sign < 0 else ''}{seg}",
+                           {"units": "gauss", "long_name": f"{name} = {'-' if sign < 0 else ''}{seg}",
                             "source_segment": seg})
-    for name, seg in ERRORS.items():
+    for name, seg in SEGMENT_ERRORS.items():
         if seg in oriented:
             data_vars[name] = (("x", "y"), bin_error(oriented[seg][0], f).T,
-                               {"units": "G", "long_name": f"uncertainty of {name[:2]} (from {seg})",
+                               {"units": "gauss", "long_name": f"uncertainty of {name[:2]} (from {seg})",
                                 "source_segment": seg})
     nx, ny = data_vars["Bz"][1].shape
     dx, dy = dx0 * f, dy0 * f
     x, y = _coords(nx, dx), _coords(ny, dy)
     if not np.isfinite(data_vars["Bz"][1]).any():
         raise DataError("SHARP Br map has no finite pixel")
-    l0 = max(float(x.max()), float(y.max()), float(height_mm))
     extra = {k: v for k, v in (extra_attrs or {}).items() if k not in header}
     attrs = {**header, **extra, **wcs.binned(header, f)}
     attrs.update({
         "title": "SHARP CEA bottom boundary (Bx = Bp, By = -Bt, Bz = Br)",
-        "height_mm": float(height_mm), "l0_mm": l0, "bin_factor": f,
+        **map_box_attrs(x, y, height_mm), "bin_factor": f,
         "pixel_mm_x": dx, "pixel_mm_y": dy, "unbinned_pixel_mm_x": dx0,
         "unbinned_pixel_mm_y": dy0, "rsun_ref_mm": rsun_mm,
         "nan_pixels": int(np.count_nonzero(~np.isfinite(data_vars["Bz"][1]))),
     })
     ds = xr.Dataset(data_vars, coords={
-        "x": ("x", x, {"units": "Mm", "long_name": "x (westward), centred on the map"}),
-        "y": ("y", y, {"units": "Mm", "long_name": "y (northward), centred on the map"}),
+        "x": ("x", x, {"units": "Mm", "long_name": "x (westward), centred on the map", "axis": "X"}),
+        "y": ("y", y, {"units": "Mm", "long_name": "y (northward), centred on the map", "axis": "Y"}),
     }, attrs=attrs)
     return ds
 
@@ -373,10 +375,7 @@ def read_record_json(path) -> dict:
     path = Path(path)
     if not path.exists():
         return {}
-    try:
-        d = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot read {path}: {err}") from err
+    d = read_json(path, "record file")
     out = {k: v for k, v in (d.get("keywords") or {}).items()
            if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
     if d.get("noaa") is not None:
@@ -384,26 +383,3 @@ def read_record_json(path) -> dict:
     if d.get("series"):
         out["series"] = str(d["series"])
     return out
-
-
-def boundary_from_dir(directory, *, bin_factor: int = DEFAULT_BIN,
-                      height_mm: float = DEFAULT_HEIGHT_MM, record=None) -> xr.Dataset:
-    """Read one record's segment files from ``directory`` and build :func:`bottom_map`.
-
-    Keywords: the Br header's, completed by the record JSON ``record`` (default
-    ``directory/sharp.json``, when present): the header wins.
-    """
-    directory = Path(directory)
-    paths = find_segments(directory)
-    segments = {seg: read_segment(p) for seg, p in paths.items()}
-    extra = read_record_json(record if record is not None else directory / RECORD_JSON)
-    extra["source_files"] = " ".join(p.name for p in paths.values())
-    return bottom_map(segments, bin_factor=bin_factor, height_mm=height_mm, extra_attrs=extra)
-
-
-def write_boundary(ds: xr.Dataset, path) -> Path:
-    """Write a bottom map to NetCDF (zlib-compressed float64, NaN kept) atomically."""
-    from ffnn.cube import write_atomic
-
-    enc = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars}
-    return write_atomic(ds, path, encoding=enc)

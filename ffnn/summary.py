@@ -1,9 +1,9 @@
 """Summary rows of regions, the summary table, and the Low & Lou benchmark table.
 
 A *row* describes one region after the workflow's per-region steps: identifiers, the
-reference-free figures of merit of the model cube (``ffnn metrics`` JSON), the volume
+reference-free figures of merit of the model cube (``ffnn quality``), the volume
 averages of the height profiles, the final loss terms and wall time of the training
-(``train.json``), the SHARP keywords of the record (``ffnn resolve --json``), and for
+(``train.json``), the SHARP keywords of the record (``ffnn resolve -o``), and for
 benchmark regions the comparison with the reference field (model and potential field).
 
 :func:`region_row` builds it, :func:`write_row` stores it as JSON; :func:`summary_table`
@@ -14,27 +14,30 @@ Every column and its unit is listed in :data:`COLUMNS` (the README repeats it).
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ffnn.errors import DataError
+from ffnn.files import read_json, write_csv, write_json, write_netcdf
 
-# Space-weather keywords of SHARP records (Bobra et al. 2014) with JSOC's units.
+# Space-weather keywords of SHARP records (Bobra et al. 2014) with JSOC's units, in
+# UDUNITS' spelling (maxwell, gauss, degree); R_VALUE is log10 of a flux in Mx (a number),
+# AREA_ACR in millionths of the solar hemisphere.
 SHARP_KEYWORD_UNITS = {
-    "USFLUX": "Mx", "MEANGAM": "deg", "MEANGBT": "G Mm-1", "MEANGBZ": "G Mm-1",
-    "MEANGBH": "G Mm-1", "MEANJZD": "mA m-2", "TOTUSJZ": "A", "MEANALP": "Mm-1",
-    "MEANJZH": "G2 m-1", "TOTUSJH": "G2 m-1", "ABSNJZH": "G2 m-1", "SAVNCPP": "A",
-    "MEANPOT": "erg cm-3", "TOTPOT": "erg cm-1", "MEANSHR": "deg", "SHRGT45": "percent",
-    "R_VALUE": "log10(Mx)", "AREA_ACR": "micro-hemisphere",
-    "ERRVF": "Mx", "ERRGAM": "deg", "ERRBT": "G Mm-1", "ERRBZ": "G Mm-1", "ERRBH": "G Mm-1",
-    "ERRJZ": "mA m-2", "ERRUSI": "A", "ERRALP": "Mm-1", "ERRMIH": "G2 m-1", "ERRTUI": "G2 m-1",
-    "ERRTAI": "G2 m-1", "ERRJHT": "A", "ERRMPOT": "erg cm-3", "ERRTPOT": "erg cm-1",
-    "ERRMSHA": "deg",
+    "USFLUX": "maxwell", "MEANGAM": "degree", "MEANGBT": "gauss Mm-1", "MEANGBZ": "gauss Mm-1",
+    "MEANGBH": "gauss Mm-1", "MEANJZD": "mA m-2", "TOTUSJZ": "A", "MEANALP": "Mm-1",
+    "MEANJZH": "gauss2 m-1", "TOTUSJH": "gauss2 m-1", "ABSNJZH": "gauss2 m-1", "SAVNCPP": "A",
+    "MEANPOT": "erg cm-3", "TOTPOT": "erg cm-1", "MEANSHR": "degree", "SHRGT45": "percent",
+    "R_VALUE": "1", "AREA_ACR": "1e-6",
+    "ERRVF": "maxwell", "ERRGAM": "degree", "ERRBT": "gauss Mm-1", "ERRBZ": "gauss Mm-1", "ERRBH": "gauss Mm-1",
+    "ERRJZ": "mA m-2", "ERRUSI": "A", "ERRALP": "Mm-1", "ERRMIH": "gauss2 m-1", "ERRTUI": "gauss2 m-1",
+    "ERRTAI": "gauss2 m-1", "ERRJHT": "A", "ERRMPOT": "erg cm-3", "ERRTPOT": "erg cm-1",
+    "ERRMSHA": "degree",
 }
+KEYWORD_NOTES = {"R_VALUE": "log10 of the unsigned flux near polarity inversion lines in Mx",
+                 "AREA_ACR": "area of the active pixels in millionths of the solar hemisphere"}
 
 # name -> (unit, description). Order is the column order of the table.
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -47,25 +50,27 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "noaa_ars": ("", "NOAA_ARS: every NOAA region in the HARP, comma separated"),
     "quality": ("", "QUALITY flag of the record (hex; 0x00000000 = good)"),
     "flags": ("", "trust checks that failed (ffnn.quality), comma separated; none: all passed"),
-    "lat": ("deg", "LAT_FWT: flux-weighted heliographic latitude of the region"),
-    "lon": ("deg", "LON_FWT: flux-weighted Stonyhurst longitude of the region"),
+    "lat": ("degree", "LAT_FWT: flux-weighted heliographic latitude of the region"),
+    "lon": ("degree", "LON_FWT: flux-weighted Stonyhurst longitude of the region"),
     "energy_erg": ("erg", "magnetic energy E = sum |B|^2/(8 pi) dV of the model cube"),
     "energy_pot_erg": ("erg", "energy of the potential field with the same bottom Bz"),
     "free_energy_erg": ("erg", "free energy E - E_pot"),
     "e_over_epot": ("1", "E / E_pot (epsilon_p), against the potential field of the observed bottom Bz"),
     "c_vec_bottom": ("1", "vector correlation of the model's bottom layer with the observed map"),
     "flux_error": ("1", "model / observed unsigned flux - 1 over pixels with |Bz| > 3 sigma"),
-    "unsigned_flux_mx": ("Mx", "unsigned vertical flux through the bottom, sum |Bz| dA"),
+    "unsigned_flux_mx": ("maxwell", "unsigned vertical flux through the bottom, sum |Bz| dA"),
     "total_unsigned_current_a": ("A", "total unsigned vertical current through the bottom, sum |Jz| dA"),
     "sigma_j": ("1", "current-weighted sine of the angle between J and B over the cube"),
-    "theta_j_deg": ("deg", "arcsin(sigma_j): current-weighted angle between J and B"),
+    "theta_j_deg": ("degree", "arcsin(sigma_j): current-weighted angle between J and B"),
     "mean_abs_fi": ("1", "mean fractional flux <|f_i|> = mean |div B| dx / (6 |B|)"),
     "div_free_factor": ("Mm-2", "mean |div B|^2/|B|^2 over the whole cube"),
     "force_free_factor": ("1", "mean |J x B|^2/(|J|^2 |B|^2) over the whole cube"),
     "loss_total": ("", "final total training loss"),
-    "loss_bc": ("G2", "final boundary term: mean |B - B_obs|^2 over the boundary points"),
-    "loss_div": ("G2", "final divergence term: mean (div B)^2 in unit coordinates"),
-    "loss_ff": ("1", "final force-free term: mean sin^2 of the J-B angle"),
+    "loss_bc": ("gauss2", "final boundary term: mean |B - B_obs|^2 over the boundary points"),
+    "loss_div": ("gauss2", "final divergence term: mean (div B)^2 in unit coordinates"),
+    "loss_ff": ("", "final force-free term: with ff_form lorentz (the default) mean |J x B|^2/(|B|^2 + "
+                    "floor^2), J the curl in unit coordinates, in G^2 like loss_div; with ff_form angle mean "
+                    "sin^2 of the J-B angle, dimensionless"),
     "wall_time_s": ("s", "training wall time (summed over resumed runs)"),
     "stop_reason": ("", "why training stopped: max_iterations, time_budget or loss_tolerance"),
     "c_vec": ("1", "vector correlation with the reference field"),
@@ -82,8 +87,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "mean_abs_tw": ("1", "mean |Tw| (twist number) of the field lines rooted at strong-field footpoints"),
     "max_abs_tw": ("1", "max |Tw| of the field lines rooted at strong-field footpoints"),
     "qsl_area_mm2": ("Mm2", "area of the bottom where log10 Q > 3 (quasi-separatrix layers)"),
-    "flux_tw_gt1_mx": ("Mx", "unsigned flux of the field lines with |Tw| > 1 (flux ropes; closed lines once)"),
-    **{k: (u, f"SHARP keyword {k}") for k, u in SHARP_KEYWORD_UNITS.items()},
+    "flux_tw_gt1_mx": ("maxwell", "unsigned flux of the field lines with |Tw| > 1 (flux ropes; closed lines once)"),
+    **{k: (u, f"SHARP keyword {k}" + (f": {KEYWORD_NOTES[k]}" if k in KEYWORD_NOTES else ""))
+       for k, u in SHARP_KEYWORD_UNITS.items()},
 }
 
 # summary column -> scalar of derived.nc (ffnn.derived.SUMMARY)
@@ -92,41 +98,6 @@ DERIVED_COLUMNS = {"mean_abs_tw": "mean_abs_twist", "max_abs_tw": "max_abs_twist
 REFERENCE_METRICS = ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon")
 _QUALITY_KEYS = ("energy_erg", "energy_pot_erg", "free_energy_erg", "e_over_epot", "unsigned_flux_mx",
                  "total_unsigned_current_a", "sigma_j", "theta_j_deg", "mean_abs_fi")
-
-
-def read_json(path, what: str = "JSON file") -> dict:
-    """A JSON object from ``path``; DataError naming the file when it is missing or bad."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError as err:
-        raise DataError(f"{what} {path} does not exist") from err
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot read {what} {path}: {err}") from err
-    if not isinstance(data, dict):
-        raise DataError(f"{what} {path} does not hold a JSON object")
-    return data
-
-
-def write_json(obj, path) -> Path:
-    """Write ``obj`` as JSON atomically (NaN and infinities become null)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(_clean(obj), indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def _clean(value):
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _number(value):
@@ -142,8 +113,8 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
                meta: dict | None = None, derived=None) -> dict:
     """One summary row (a flat dict of :data:`COLUMNS` plus extras) and its details.
 
-    ``train``: ``train.json``; ``quality``: ``ffnn metrics --potential`` JSON of the model;
-    ``record``: ``ffnn resolve --json`` output (SHARP regions); ``profiles``: the height
+    ``train``: ``train.json``; ``quality``: ``quality.json`` of ``ffnn quality``;
+    ``record``: the record JSON of ``ffnn resolve -o`` (SHARP regions); ``profiles``: the height
     profiles dataset (its top values are the whole-cube factors); ``reference`` and
     ``potential_reference``: ``ffnn metrics --reference`` JSON of the model and of the
     potential field (benchmark regions); ``meta``: extra columns (e.g. ``kind``, ``noaa``);
@@ -243,7 +214,8 @@ def summary_table(rows):
 
 
 def table_dataset(table):
-    """The table as an xarray Dataset on dim ``region`` with units and descriptions."""
+    """The table as an xarray Dataset on dim ``region`` (the ids in ``region_id``) with units
+    and descriptions."""
     import pandas as pd
     import xarray as xr
 
@@ -264,8 +236,10 @@ def table_dataset(table):
         if unit:
             attrs["units"] = unit
         data[col] = ("region", arr, attrs)
+    # the ids label the rows as an auxiliary coordinate: a CF coordinate variable (one
+    # named as its dimension) must be numeric
     regions = np.array([str(r) for r in table["region"]], dtype=object)
-    return xr.Dataset(data, coords={"region": ("region", regions)},
+    return xr.Dataset(data, coords={"region_id": ("region", regions, {"long_name": COLUMNS["region"][1]})},
                       attrs={"title": "ffnn workflow summary: one row per region"})
 
 
@@ -298,23 +272,16 @@ def checks_table(rows):
 def write_summary(rows, tsv=None, nc=None, json_path=None, checks=None):
     """Write the gathered table as TSV, NetCDF and/or JSON (full rows with details), and the
     trust checks of every region as TSV (``checks``), atomically."""
-    from ffnn.cube import write_atomic
-
     table = summary_table(rows)
     if tsv:
-        tsv = Path(tsv)
-        tsv.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tsv.with_name(f".{tsv.name}.tmp{os.getpid()}")
-        table.to_csv(tmp, sep="\t", index=False, na_rep="NaN", float_format="%.6g")
-        os.replace(tmp, tsv)
+        write_csv(table, tsv, sep="\t", na_rep="NaN", float_format="%.6g")
     if nc:
-        write_atomic(table_dataset(table), nc)
+        ds = table_dataset(table)
+        # text as char arrays: CF's checker knows no NetCDF-4 string type
+        write_netcdf(ds, nc, encoding={name: {"dtype": "S1"} for name, var in ds.variables.items()
+                                       if var.dtype == object})
     if checks:
-        checks = Path(checks)
-        checks.parent.mkdir(parents=True, exist_ok=True)
-        tmp = checks.with_name(f".{checks.name}.tmp{os.getpid()}")
-        checks_table(rows).to_csv(tmp, sep="\t", index=False, na_rep="", float_format="%.4g")
-        os.replace(tmp, checks)
+        write_csv(checks_table(rows), checks, sep="\t", na_rep="", float_format="%.4g")
     if json_path:
         write_json({"columns": {k: {"units": v[0], "description": v[1]} for k, v in COLUMNS.items()
                                 if k in table.columns},
@@ -417,13 +384,3 @@ def lowlou_table(rows) -> str:
                    + f" ({len(better)} of {len(BEAT_METRICS)})") if better else "does not beat the potential field"
         lines += ["", f"FFNN {verdict}.", ""]
     return "\n".join(lines)
-
-
-def write_text(text: str, path) -> Path:
-    """Write text atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text if text.endswith("\n") else text + "\n")
-    os.replace(tmp, path)
-    return path

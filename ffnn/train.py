@@ -58,7 +58,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -68,8 +68,10 @@ from tqdm import tqdm
 
 from ffnn import __version__
 from ffnn.errors import ConfigError, DataError, FFNNError
+from ffnn.files import atomic_write
 from ffnn.boundary import COMPONENTS
 from ffnn.model import FFNN, curl_div, describe
+from ffnn.settings import from_mapping
 from ffnn.wcs import wcs_attrs
 from ffnn.sampling import (BoundaryArrays, UnitBox, boundary_arrays, grid_of_points, height_profile,
                            height_weights, interior_samples)
@@ -127,15 +129,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TrainConfig":
-        """Build from a mapping, rejecting unknown keys and values of the wrong type."""
-        values = dict(values or {})
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ConfigError(f"unknown training setting(s) {unknown}; known: {sorted(known)}")
-        cfg = cls()
-        for name, value in values.items():
-            setattr(cfg, name, _coerce(name, value, getattr(cfg, name), known[name].type))
+        """Build from a mapping, rejecting unknown keys and values of the wrong type
+        (:func:`ffnn.settings.from_mapping`), then :meth:`validate`."""
+        cfg = from_mapping(cls, values, "training setting")
         cfg.validate()
         return cfg
 
@@ -174,30 +170,6 @@ class TrainConfig:
         for name in ("lambda_bc", "lambda_div", "lambda_ff"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"training setting {name}={getattr(self, name)!r} must be >= 0")
-
-
-def _coerce(name, value, default, annotation):
-    kinds = str(annotation)
-    if value is None and "None" in kinds:
-        return None
-    try:
-        if "bool" in kinds:
-            if isinstance(value, str):
-                if value.lower() in ("true", "1", "yes", "on"):
-                    return True
-                if value.lower() in ("false", "0", "no", "off"):
-                    return False
-                raise ValueError(value)
-            return bool(value)
-        if "int" in kinds and "float" not in kinds:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return int(value)
-        if "float" in kinds:
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"training setting {name}={value!r} is not of type {kinds}") from None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -720,20 +692,18 @@ _RESUMABLE = {"max_iterations", "time_budget_s", "loss_tolerance", "checkpoint_e
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def write_history(history: list[dict], path) -> None:
     """Write the loss history as CSV (columns :data:`HISTORY_COLUMNS`), atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(history)
-    os.replace(tmp, path)
+    def write(tmp):
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(history)
+
+    atomic_write(path, write)
 
 
 def save_model(result: TrainResult, path) -> None:

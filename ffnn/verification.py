@@ -29,6 +29,7 @@ from sklearn.metrics import balanced_accuracy_score, brier_score_loss, cohen_kap
 
 from ffnn.classify import ClassifySettings, FeatureWarning, FlareModel, InsufficientDataError, check_sufficient, \
     fit_model, grouped_folds, split_timestamp
+from ffnn.files import save_figure
 from ffnn.labels import window_timedelta
 
 log = logging.getLogger(__name__)
@@ -251,10 +252,7 @@ def reliability_figure(evaluations: list[Evaluation], y: pd.Series, base_rate: f
             title=f"Reliability: P({event})")
     top.legend(fontsize=8, loc="upper left")
     bottom.set(xlabel="forecast probability", ylabel="records", yscale="log")
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=dpi)
 
 
 def roc_figure(evaluations: list[Evaluation], y: pd.Series, path: str | Path, *, event: str = "flare",
@@ -280,7 +278,4 @@ def roc_figure(evaluations: list[Evaluation], y: pd.Series, path: str | Path, *,
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="false positive rate (POFD)", ylabel="true positive rate (POD)",
            title=f"ROC: P({event})")
     ax.legend(fontsize=8, loc="lower right")
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=dpi)

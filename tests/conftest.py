@@ -24,6 +24,11 @@ Fixtures
     ``ffnn.jsoc.JsocSettings`` pointing at ``jsoc_server`` with an email, no backoff delay
     and no export polling delay (fast tests).
 
+``run``
+    ``run(*argv)`` runs ``ffnn`` in this process with the commands of the SHARP stage
+    (``resolve``, ``fetch-sharp``, ``boundary``) and no JSOC_EMAIL or JSOC_URL in the
+    environment; returns (exit status, stdout, stderr).
+
 ``fast_jsoc_args``
     The same as command-line arguments for ``ffnn resolve`` / ``ffnn fetch-sharp``:
     ``["--jsoc-url", <url>, "--email", ..., "--retries", "2", "--backoff", "0", "--poll",
@@ -77,6 +82,22 @@ def jsoc_settings(jsoc_server):
 
     return JsocSettings(url=jsoc_server.url, email="tester@example.org", retries=2,
                         backoff_s=0.0, poll_s=0.0, http_timeout_s=10.0)
+
+
+@pytest.fixture
+def run(monkeypatch, capsys):
+    from ffnn import cli
+
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.sharp", "ffnn.commands.model"))
+    monkeypatch.delenv("JSOC_EMAIL", raising=False)
+    monkeypatch.delenv("JSOC_URL", raising=False)
+
+    def run_(*argv):
+        status = cli.main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run_
 
 
 @pytest.fixture

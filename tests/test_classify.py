@@ -243,7 +243,7 @@ def test_too_little_data_and_bad_settings_are_clear_errors(data):
 def test_cli_fit_writes_skill_against_climatology_and_a_model(inputs, tmp_path):
     table, keywords, events = inputs
     out = tmp_path / "fit"
-    assert _main(["classify", keywords, "--events", events, "--out", out, "--split-date", "2012-05-01",
+    assert _main(["classify", keywords, "--events", events, "--outdir", out, "--split-date", "2012-05-01",
                   "--config", json.dumps({"folds": 3, "repeats": 2, "min_rows": 10})]) == 0
     assert {p.name for p in out.iterdir()} == {"model.skops", "skill.tsv", "folds.tsv", "predictions.csv",
                                                "labels.csv", "coefficients.tsv", "reliability.png", "roc.png",
@@ -269,7 +269,7 @@ def test_cli_fit_writes_skill_against_climatology_and_a_model(inputs, tmp_path):
 def test_saved_model_scores_a_raw_table_in_a_fresh_process(history_inputs, tmp_path):
     table, keywords, events = history_inputs
     fit = tmp_path / "fit"
-    assert _main(["classify", keywords, "--events", events, "--out", fit, "--folds", "3", "--repeats", "1",
+    assert _main(["classify", keywords, "--events", events, "--outdir", fit, "--folds", "3", "--repeats", "1",
                   "--config", "{min_rows: 10}"]) == 0  # with the flare history (the default)
     history = "flare_history_24h"
     labels = pd.read_csv(fit / "labels.csv")  # the fit writes the history it used beside the labels
@@ -286,7 +286,7 @@ def test_saved_model_scores_a_raw_table_in_a_fresh_process(history_inputs, tmp_p
     # one new process (not the one that fitted) scores: the raw table alone (refused), the raw
     # table with the event list, and both layouts that carry the history column
     def call(name, out, *extra):
-        return ["classify", "--predict", "--model", str(fit / "model.skops"), str(tmp_path / name), "--out",
+        return ["classify", "--predict", "--model", str(fit / "model.skops"), str(tmp_path / name), "--outdir",
                 str(tmp_path / out), *map(str, extra)]
 
     calls = [call("raw.csv", "refused"), call("raw.csv", "raw", "--events", events), call("keyed.csv", "keyed"),
@@ -377,12 +377,12 @@ def test_cli_user_errors_exit_2_with_one_line(inputs, tmp_path, capsys):
     table, keywords, events = inputs
     out = tmp_path / "out"
     cases = [
-        (["classify", keywords, "--out", out], "no labels: give --events"),
-        (["classify", "--predict", keywords, "--out", out], "--predict needs --model"),
-        (["classify", keywords, "--events", events, "--out", out, "--config", "{colour: red}"],
-         "unknown classify setting(s): colour"),
-        (["classify", keywords, "--events", tmp_path / "none.csv", "--out", out], "event list"),
-        (["classify", keywords, "--events", events, "--out", out, "--threshold-class", "X9.9"],
+        (["classify", keywords, "--outdir", out], "no labels: give --events"),
+        (["classify", "--predict", keywords, "--outdir", out], "--predict needs --model"),
+        (["classify", keywords, "--events", events, "--outdir", out, "--config", "{colour: red}"],
+         "unknown classify setting(s) ['colour']"),
+        (["classify", keywords, "--events", tmp_path / "none.csv", "--outdir", out], "event list"),
+        (["classify", keywords, "--events", events, "--outdir", out, "--threshold-class", "X9.9"],
          "a classifier needs both classes"),
     ]
     for argv, message in cases:
@@ -398,14 +398,7 @@ def test_cli_user_errors_exit_2_with_one_line(inputs, tmp_path, capsys):
 @pytest.mark.skipif(importlib.util.find_spec("snakemake") is None, reason="snakemake not installed")
 def test_classify_rule_runs_in_a_workflow(inputs, tmp_path):
     table, keywords, events = inputs
-    # the rule's inputs are wired in common.smk, which validates the config (defaults filled in)
-    (tmp_path / "Snakefile").write_text(textwrap.dedent(f"""\
-        include: {str(REPO / "workflow" / "rules" / "common.smk")!r}
-        include: {str(REPO / "workflow" / "rules" / "classify.smk")!r}
-
-        rule all:
-            input: classify_targets()
-        """))
+    # the rule's inputs are wired by ffnn.jobs, which validates the config (defaults filled in)
     (tmp_path / "config.yaml").write_text(textwrap.dedent(f"""\
         lowlou: {{regions: []}}
         classify:
@@ -418,7 +411,9 @@ def test_classify_rule_runs_in_a_workflow(inputs, tmp_path):
         """))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
-    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config.yaml", "--quiet"],
+    run = subprocess.run([sys.executable, "-m", "snakemake", "results/classify/skill.tsv", "--snakefile",
+                          str(REPO / "Snakefile"), "--cores", "1", "--workflow-profile", "none",
+                          "--configfile", "config.yaml", "--quiet"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     log = tmp_path / "logs" / "classify.log"
     assert run.returncode == 0, run.stdout + run.stderr + (log.read_text() if log.exists() else "")

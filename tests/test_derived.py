@@ -22,7 +22,8 @@ import xarray as xr
 from scipy.integrate import solve_ivp
 
 from ffnn.cli import main
-from ffnn.cube import make_cube, write_atomic
+from ffnn.cube import make_cube
+from ffnn.files import write_netcdf
 from ffnn.derived import (SUMMARY, DerivedSettings, bottom_mapping, derived_dataset, footpoint_wcs,
                           summary_values)
 from ffnn.errors import ConfigError, DataError
@@ -100,6 +101,29 @@ def test_nan_field_stops_a_line_unfinished_and_bad_seeds_are_refused():
         trace(grid, [[0.0, 0.0, -0.5]])
     with pytest.raises(DataError, match="step"):
         trace(grid, [[0.0, 0.0, 0.0]], step=1.0)
+
+
+def test_a_line_into_a_null_stays_unfinished_instead_of_tracing_for_ever():
+    # B = -(x, y, z - 1) runs into a null at (0, 0, 1): streamtracer's steps shrink to nothing
+    # there and it returns a full buffer of the same point, call after call
+    import signal
+
+    cube = cube_of(lambda X, Y, Z: (-X, -Y, 1.0 - Z), *unit_box(9))
+    grid = FieldGrid.from_cube(cube)
+
+    def hang(*_):
+        raise TimeoutError("trace does not return")
+
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(60)
+    try:
+        lines = trace(grid, [[0.3, 0.2, 1.1], [0.3, 0.2, 1.1]], [1, -1])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert lines.face[0] == UNFINISHED and np.allclose(lines.end[0], [0.0, 0.0, 1.0], atol=0.1)
+    assert lines.length[0] < 0.5
+    assert lines.face[1] != UNFINISHED  # away from the null: out of the box
 
 
 def test_streamtracer_class_and_compiled_core_give_the_same_lines(monkeypatch):
@@ -325,8 +349,8 @@ def region(tmp_path_factory):
     cube = cube_of(lambda X, Y, Z: 100 * dipoles(X * scale, Y * scale, Z * scale), x, y, z, attrs)
     bottom = cube[["Bx", "By", "Bz"]].isel(z=0, drop=True)
     bottom.attrs.update(attrs, height_mm=float(z[-1]))
-    write_atomic(cube, tmp / "cube.nc")
-    write_atomic(bottom, tmp / "boundary.nc")
+    write_netcdf(cube, tmp / "cube.nc")
+    write_netcdf(bottom, tmp / "boundary.nc")
     rc = main(["derived", str(tmp / "cube.nc"), "--boundary", str(tmp / "boundary.nc"), "-o",
                str(tmp / "derived.nc"), "--figures", str(tmp / "fig"), "--oversample", "2",
                "--dpi", "40", "--threads", "1"])
@@ -366,7 +390,7 @@ def test_vtk_export_reads_back_with_meshio(region):
     import meshio
 
     assert main(["export", str(region / "cube.nc"), "--format", "vtk", "--derived",
-                 str(region / "derived.nc"), "-o", str(region / "export")]) == 0
+                 str(region / "derived.nc"), "--outdir", str(region / "export")]) == 0
     mesh = meshio.read(region / "export" / "cube.vtk")
     cube = xr.open_dataset(region / "cube.nc")
     derived = xr.open_dataset(region / "derived.nc")
@@ -388,7 +412,7 @@ def test_fits_maps_open_with_sunpy_at_the_right_place(region):
     import sunpy.map
 
     assert main(["export", str(region / "cube.nc"), "--format", "fits", "--derived",
-                 str(region / "derived.nc"), "-o", str(region / "fits")]) == 0
+                 str(region / "derived.nc"), "--outdir", str(region / "fits")]) == 0
     derived = xr.open_dataset(region / "derived.nc")
     cube = xr.open_dataset(region / "cube.nc")
     smap = sunpy.map.Map(region / "fits" / "log10_q.fits")
@@ -408,11 +432,11 @@ def test_fits_maps_open_with_sunpy_at_the_right_place(region):
 
 def test_fits_export_without_a_wcs_is_one_clear_line(tmp_path, capsys):
     cube = cube_of(uniform(), *unit_box(9))
-    write_atomic(cube, tmp_path / "cube.nc")
+    write_netcdf(cube, tmp_path / "cube.nc")
     assert main(["derived", str(tmp_path / "cube.nc"), "-o", str(tmp_path / "d.nc"), "--no-slice"]) == 0
     capsys.readouterr()
     rc = main(["export", str(tmp_path / "cube.nc"), "--format", "fits", "--derived",
-               str(tmp_path / "d.nc"), "-o", str(tmp_path / "out")])
+               str(tmp_path / "d.nc"), "--outdir", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "no WCS" in err[0]
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
@@ -422,7 +446,7 @@ def test_derived_command_errors_name_their_cause(tmp_path, capsys):
     rc = main(["derived", str(tmp_path / "nope.nc"), "-o", str(tmp_path / "d.nc")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "nope.nc" in err[0]
-    write_atomic(cube_of(uniform(), *unit_box(9)), tmp_path / "cube.nc")
+    write_netcdf(cube_of(uniform(), *unit_box(9)), tmp_path / "cube.nc")
     rc = main(["derived", str(tmp_path / "cube.nc"), "-o", str(tmp_path / "d.nc"), "--figures", "f"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--boundary" in err[0]

@@ -10,27 +10,12 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from ffnn import cli, jsoc
+from ffnn import jsoc
 from ffnn.errors import ConfigError, DataError, FFNNError
 from conftest import write_record
 from jsoc_server import FakeJSOC, sharp_record
 
 T0 = "2011.02.14_20:00:00_TAI"
-
-
-@pytest.fixture
-def run(monkeypatch, capsys):
-    """Run ``ffnn`` with only the sharp commands registered; return (status, out, err)."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.sharp",))
-    monkeypatch.delenv("JSOC_EMAIL", raising=False)
-    monkeypatch.delenv("JSOC_URL", raising=False)
-
-    def run_(*argv):
-        status = cli.main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run_
 
 
 def error_line(err: str) -> str:
@@ -153,7 +138,7 @@ def test_harpnum_and_noaa_must_agree(jsoc_settings):
 def test_resolve_prints_and_writes_json(jsoc_server, run, tmp_path):
     out_json = tmp_path / "rec.json"
     status, out, _ = run("resolve", "--noaa", 11159, "--time", "2011-02-14T20:00",
-                         "--jsoc-url", jsoc_server.url, "--json", out_json)
+                         "--jsoc-url", jsoc_server.url, "-o", out_json)
     assert status == 0
     assert "NOAA 11159 -> HARP 377" in out and f"T_REC    {T0}" in out
     assert "QUALITY  0x00000000" in out and "USFLUX" in out and "R_VALUE" in out
@@ -161,7 +146,7 @@ def test_resolve_prints_and_writes_json(jsoc_server, run, tmp_path):
     assert (d["harpnum"], d["t_rec"], d["quality"], d["noaa"]) == (377, T0, 0, 11159)
     assert d["keywords"]["TOTUSJH"] == pytest.approx(2140.5)
     assert d["keywords"]["NOAA_ARS"] == "11158,11159"
-    assert jsoc.read_json(out_json).harpnum == 377
+    assert jsoc.read_record(out_json).harpnum == 377
 
 
 @pytest.mark.parametrize("noaa", [1115, 11160, 111580])
@@ -251,7 +236,7 @@ def served_bytes(server, harp, t_rec, seg):
 
 def test_fetch_downloads_six_fits_files_once(jsoc_server, run, tmp_path, fast_jsoc_args):
     out = tmp_path / "sharp"
-    args = ("fetch-sharp", "--noaa", 11159, "--time", "2011-02-14T20:00", "--out", out,
+    args = ("fetch-sharp", "--noaa", 11159, "--time", "2011-02-14T20:00", "--outdir", out,
             *fast_jsoc_args)
     status, text, _ = run(*args)
     assert status == 0 and "6 of 6 file(s) downloaded" in text
@@ -265,8 +250,10 @@ def test_fetch_downloads_six_fits_files_once(jsoc_server, run, tmp_path, fast_js
     assert not list(out.glob(".*"))  # no temporary files left
 
     jsoc_server.reset_log()
-    status, text, _ = run(*args)
-    assert status == 0 and "0 of 6 file(s) downloaded" in text
+    status, text, _ = run(*args)  # the same command again: its work is done
+    assert status == 0 and not text and not jsoc_server.requests
+    status, text, _ = run(*args, "--segments", "Br", "Bp", "Bt")  # another, whose files are there
+    assert status == 0 and "0 of 3 file(s) downloaded" in text
     assert jsoc_server.count("exp_request") == 0 and jsoc_server.count("file") == 0
 
 
@@ -275,7 +262,7 @@ def test_truncated_download_is_detected_and_fetched_again(jsoc_server, jsoc_sett
                                                           tmp_path, mode):
     jsoc_server.truncate_next(1, mode=mode)
     rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
-    result = jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+    result = jsoc.fetch_sharp(rec, tmp_path, jsoc_settings)
     assert jsoc_server.count("file") == 7  # the first file twice
     for seg, path in result.paths.items():
         assert path.read_bytes() == served_bytes(jsoc_server, 377, T0, seg)
@@ -287,17 +274,17 @@ def test_always_truncated_download_is_never_passed_on(jsoc_server, jsoc_settings
     rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
     with pytest.raises(FFNNError, match=r"NOAA 11158 \(HARP 377\): download of Br: .*after 3 "
                                         r"attempt\(s\): incomplete file"):
-        jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+        jsoc.fetch_sharp(rec, tmp_path, jsoc_settings)
     assert list(tmp_path.iterdir()) == []  # complete or absent
 
 
 def test_incomplete_local_file_is_replaced(jsoc_server, jsoc_settings, tmp_path):
     rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
-    jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+    jsoc.fetch_sharp(rec, tmp_path, jsoc_settings)
     bt = tmp_path / jsoc.local_name(rec, "Bt")
     bt.write_bytes(bt.read_bytes()[:2880 * 2])  # e.g. a copy that was interrupted
     jsoc_server.reset_log()
-    result = jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+    result = jsoc.fetch_sharp(rec, tmp_path, jsoc_settings)
     assert result.downloaded == ["Bt"] and jsoc_server.count("file") == 1
     assert bt.read_bytes() == served_bytes(jsoc_server, 377, T0, "Bt")
 
@@ -308,7 +295,7 @@ def test_server_errors_during_export_and_download_are_retried(jsoc_server, jsoc_
     jsoc_server.fail_first(1, match="op=exp_status")
     jsoc_server.fail_first(2, match="Bp.fits")
     rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
-    result = jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+    result = jsoc.fetch_sharp(rec, tmp_path, jsoc_settings)
     assert sorted(result.downloaded) == sorted(jsoc.SEGMENTS)
     assert jsoc_server.count("exp_request") == 2
 
@@ -318,13 +305,13 @@ def test_missing_file_on_the_server_is_not_retried(jsoc_server, jsoc_settings, t
     rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
     with pytest.raises(FFNNError, match=r"NOAA 11158 \(HARP 377\): download of Br: .* "
                                         r"answered HTTP 404"):
-        jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+        jsoc.fetch_sharp(rec, tmp_path, jsoc_settings)
     assert jsoc_server.count("file") == 1 and not list(tmp_path.iterdir())
 
 
 def test_missing_email_is_one_clear_line(jsoc_server, run, tmp_path):
     status, _, err = run("fetch-sharp", "--noaa", 11158, "--time", "2011-02-14T20:00",
-                         "--out", tmp_path, "--jsoc-url", jsoc_server.url)
+                         "--outdir", tmp_path, "--jsoc-url", jsoc_server.url)
     assert status == 2
     line = error_line(err)
     assert line.startswith("ffnn fetch-sharp: error: NOAA 11158 (HARP 377):")
@@ -336,7 +323,7 @@ def test_email_from_the_environment(jsoc_server, run, tmp_path, monkeypatch):
     monkeypatch.setenv("JSOC_EMAIL", "env.user@example.org")
     monkeypatch.setenv("JSOC_URL", jsoc_server.url)
     status, _, _ = run("fetch-sharp", "--harpnum", 401, "--time", "2011-02-14T20:00",
-                       "--out", tmp_path, "--poll", 0, "--segments", "Br", "Bp", "Bt")
+                       "--outdir", tmp_path, "--poll", 0, "--segments", "Br", "Bp", "Bt")
     assert status == 0
     request = next(p for k, p in jsoc_server.requests if k == "exp_request")
     assert "notify=env.user%40example.org" in request
@@ -346,7 +333,7 @@ def test_email_from_the_environment(jsoc_server, run, tmp_path, monkeypatch):
 def test_export_error_status(jsoc_server, run, tmp_path, fast_jsoc_args):
     jsoc_server.export_error = "Bad record-set subset specification"
     status, _, err = run("fetch-sharp", "--noaa", 11158, "--time", "2011-02-14T20:00",
-                         "--out", tmp_path, *fast_jsoc_args)
+                         "--outdir", tmp_path, *fast_jsoc_args)
     assert status == 2
     line = error_line(err)
     assert "NOAA 11158 (HARP 377): export of 2011.02.14_20:00:00_TAI: JSOC export failed" in line
@@ -362,7 +349,7 @@ def test_try_later_answers_are_waited_out_and_logged(jsoc_server, jsoc_settings,
     jsoc_server.busy_next(2)
     rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
     with caplog.at_level(logging.WARNING, logger="ffnn.jsoc"):
-        result = jsoc.fetch_record(rec, tmp_path, jsoc_settings)
+        result = jsoc.fetch_sharp(rec, tmp_path, jsoc_settings)
     assert sorted(result.downloaded) == sorted(jsoc.SEGMENTS)
     assert jsoc_server.count("exp_request") == 3 and jsoc_server.count("file") == 6
     waits = [r.getMessage() for r in caplog.records if "try later" in r.getMessage()]
@@ -374,7 +361,7 @@ def test_try_later_answers_are_waited_out_and_logged(jsoc_server, jsoc_settings,
 def test_try_later_gives_up_after_the_busy_timeout(jsoc_server, run, tmp_path):
     jsoc_server.busy_next(10**6)
     status, _, err = run("fetch-sharp", "--noaa", 11158, "--time", "2011-02-14T20:00",
-                         "--out", tmp_path, "--jsoc-url", jsoc_server.url, "--email",
+                         "--outdir", tmp_path, "--jsoc-url", jsoc_server.url, "--email",
                          "tester@example.org", "--retries", 0, "--backoff", 0.05,
                          "--busy-timeout", 0.3, "--poll", 0)
     assert status == 2
@@ -393,7 +380,7 @@ def test_segment_without_image_data_is_one_line_and_not_retried(make_jsoc_server
     srv = make_jsoc_server([sharp_record(377, T0, "11158", nx=16, ny=12, quality=0x400,
                                          without_image=("Bp",))])
     status, _, err = run("fetch-sharp", "--noaa", 11158, "--time", "2011-02-14T20:00",
-                         "--out", tmp_path, "--jsoc-url", srv.url, "--email", "a@b.org",
+                         "--outdir", tmp_path, "--jsoc-url", srv.url, "--email", "a@b.org",
                          "--retries", 3, "--backoff", 0, "--poll", 0)
     assert status == 2
     assert error_line(err) == (
@@ -410,23 +397,23 @@ def test_segment_without_image_data_is_one_line_and_not_retried(make_jsoc_server
 def test_fetch_downloads_the_resolved_record_without_a_second_query(jsoc_server, run,
                                                                    tmp_path, fast_jsoc_args):
     record = tmp_path / "resolve.json"
-    status, _, _ = run("resolve", "--noaa", 11159, "--time", "2011-02-14T20:00", "--json",
+    status, _, _ = run("resolve", "--noaa", 11159, "--time", "2011-02-14T20:00", "-o",
                        record, "--jsoc-url", jsoc_server.url)
     assert status == 0 and json.loads(record.read_text())["t_rec"] == T0
     # a record nearer the time appears afterwards: asking again would pick it
     jsoc_server.add(sharp_record(377, "2011.02.14_20:00:30_TAI", "11158,11159", nx=8, ny=8))
     jsoc_server.reset_log()
     out = tmp_path / "sharp"
-    status, text, _ = run("fetch-sharp", "--record", record, "--out", out, *fast_jsoc_args)
+    status, text, _ = run("fetch-sharp", "--record", record, "--outdir", out, *fast_jsoc_args)
     assert status == 0 and "6 of 6 file(s) downloaded" in text
     assert {k for k, _ in jsoc_server.requests} == {"exp_request", "exp_status", "file"}
     assert jsoc_server.count("exp_request") == 1
     for seg in jsoc.SEGMENTS:
         path = out / f"hmi.sharp_cea_720s.377.20110214_200000_TAI.{seg}.fits"
         assert path.read_bytes() == served_bytes(jsoc_server, 377, T0, seg)
-    assert jsoc.read_json(out / "sharp.json") == jsoc.read_json(record)
+    assert jsoc.read_record(out / "sharp.json") == jsoc.read_record(record)
 
-    status, _, err = run("fetch-sharp", "--record", record, "--noaa", 11159, "--out", out,
+    status, _, err = run("fetch-sharp", "--record", record, "--noaa", 11159, "--outdir", out,
                          *fast_jsoc_args)
     assert status == 2 and "give --record, or --noaa/--harpnum with --time, not both" in err
 
@@ -474,7 +461,7 @@ def test_shipped_record_resolves_offline(run, tmp_path):
         "hmi.sharp_cea_720s.377.20110215_020000_TAI"
     out = tmp_path / "resolve.json"
     status, text, _ = run("resolve", "--sharp-dir", shipped, "--noaa", 11158, "--time",
-                          "2011-02-15T02:00", "--jsoc-url", "http://127.0.0.1:9/", "--json", out)
+                          "2011-02-15T02:00", "--jsoc-url", "http://127.0.0.1:9/", "-o", out)
     assert status == 0 and "NOAA 11158 -> HARP 377" in text
     d = json.loads(out.read_text())
     assert (d["harpnum"], d["t_rec"], d["quality"], d["series"]) == \

@@ -41,7 +41,7 @@ def test_sharp_keywords_time_range_harps_and_cadence(make_jsoc_server, tmp_path)
     out = tmp_path / "keywords.csv"
     # 18:00 .. 20:00 TAI given in UTC (TAI - 34 s), hourly, HARP 377 only
     assert _main(["sharp-keywords", "--start", "2011-02-14T17:59:26", "--end", "2011-02-14T19:59:26",
-                  "--harpnum", "377", "--cadence", "1h", "--jsoc-url", server.url, "--out", str(out)]) == 0
+                  "--harpnum", "377", "--cadence", "1h", "--jsoc-url", server.url, "-o", str(out)]) == 0
     table = kw.read_table(out)
     assert list(table.columns) == list(kw.QUERY_KEYWORDS)
     assert table["T_REC"].tolist() == ["2011.02.14_18:00:00_TAI", "2011.02.14_19:00:00_TAI",
@@ -55,7 +55,7 @@ def test_sharp_keywords_time_range_harps_and_cadence(make_jsoc_server, tmp_path)
     # every record of every HARP, asked for in pieces of 1 h: nothing lost or listed twice
     server.reset_log()
     assert _main(["sharp-keywords", "--start", "2011.02.14_18:00:00_TAI", "--end", "2011.02.14_21:00:00_TAI",
-                  "--chunk-days", str(1 / 24), "--jsoc-url", server.url, "--retries", "0", "--out", str(out)]) == 0
+                  "--chunk-days", str(1 / 24), "--jsoc-url", server.url, "--retries", "0", "-o", str(out)]) == 0
     table = kw.read_table(out)
     assert len(_queries(server)) == 4
     assert len(table) == 2 * 16 and not table.duplicated(["HARPNUM", "T_REC"]).any()
@@ -67,12 +67,12 @@ def test_sharp_keywords_retries_and_errors(make_jsoc_server, tmp_path, capsys):
     server.fail_first(1, status=503, match="rs_list")
     out = tmp_path / "k.csv"
     args = ["sharp-keywords", "--start", "2011.02.14_18:00:00_TAI", "--end", "2011.02.14_18:24:00_TAI",
-            "--jsoc-url", server.url, "--backoff", "0", "--out", str(out)]
+            "--jsoc-url", server.url, "--backoff", "0", "-o", str(out)]
     assert _main(args) == 0 and len(kw.read_table(out)) == 6
-    assert _main(args[:-2] + ["--cadence", "hourly", "--out", str(out)]) == 2
+    assert _main(args[:-2] + ["--cadence", "hourly", "-o", str(out)]) == 2
     assert "cadence 'hourly'" in capsys.readouterr().err
     server.down = True
-    assert _main(args[:-2] + ["--retries", "1", "--out", str(tmp_path / "none.csv")]) == 2
+    assert _main(args[:-2] + ["--retries", "1", "-o", str(tmp_path / "none.csv")]) == 2
     err = capsys.readouterr().err
     assert "failed after 2 attempt(s)" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "none.csv").exists()

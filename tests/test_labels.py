@@ -123,35 +123,33 @@ def test_read_events_drops_unreadable_rows_and_says_so(tmp_path, caplog):
         lbl.read_events(tmp_path / "nope.csv")
 
 
-class FakeHEK:
-    """Stands in for sunpy's HEKClient: returns fixed GOES events (HEK's column names) and counts calls."""
+def test_hek_events_come_through_sunpys_client_in_the_event_list_format(tmp_path):
+    """The real sunpy HEKClient (sunpy's net extra, a dependency) against a server speaking
+    HEK's search protocol (tests/hek_server.py): paged answers, the GOES filter, the window."""
+    from hek_server import FakeHEK, goes_flare
 
-    def __init__(self, events=None, error=None):
-        self.events, self.error, self.calls = events or {}, error, 0
-
-    def search(self, *query):
-        self.calls += 1
-        if self.error:
-            raise self.error
-        return self.events
-
-
-def test_hek_events_are_written_in_the_event_list_format(tmp_path):
-    hek = FakeHEK({
-        "fl_goescls": ["X2.2", "M6.6", "C1.0"],
-        "event_starttime": ["2011-02-15T01:44:00", "2011-02-13T17:28:00", "2011-02-20T00:00:00"],
-        "event_peaktime": ["2011-02-15T01:56:00", "2011-02-13T17:38:00", "2011-02-20T00:05:00"],
-        "event_endtime": ["2011-02-15T02:06:00", "2011-02-13T17:47:00", "2011-02-20T00:09:00"],
-        "ar_noaanum": [11158, 11158, 0],
-    })
-    start, end = pd.Timestamp("2011-02-13T00:00Z"), pd.Timestamp("2011-02-16T00:00Z")
-    events = lbl.fetch_hek_events(start, end, client=hek)
+    hek = FakeHEK([goes_flare("2011-02-15T01:56:00", "X2.2", 11158, 12, 10),
+                   goes_flare("2011-02-13T17:38:00", "M6.6", 11158, 10, 9),
+                   goes_flare("2011-02-14T12:00:00", "C1.0", 0),
+                   goes_flare("2011-02-16T00:05:00", "C1.0", 0),  # its start is inside, its peak is past the end
+                   {**goes_flare("2011-02-14T06:00:00", "M1.0", 11158), "obs_observatory": "RHESSI"}],
+                  page_size=2).start()
+    try:
+        start, end = pd.Timestamp("2011-02-13T00:00Z"), pd.Timestamp("2011-02-16T00:00Z")
+        events = lbl.fetch_hek_events(start, end, url=hek.url)
+    finally:
+        hek.stop()
+    asked = hek.requests[0]
+    assert (asked["event_type"], asked["param0"], asked["value0"]) == ("FL", "OBS_Observatory", "GOES")
+    assert (asked["event_starttime"], asked["event_endtime"]) == ("2011-02-13T00:00:00", "2011-02-16T00:00:00")
+    assert [r["page"] for r in hek.requests] == ["1", "2"]  # four GOES events, two per page
     lbl.write_events(events, tmp_path / "hek.csv")
     text = (tmp_path / "hek.csv").read_text().splitlines()
     assert text[0] == HEADER.strip()
     assert text[1:] == ["M6.6,2011-02-13T17:28Z,2011-02-13T17:38Z,2011-02-13T17:47Z,11158",
-                        "X2.2,2011-02-15T01:44Z,2011-02-15T01:56Z,2011-02-15T02:06Z,11158"]  # C1.0 is past end
+                        "C1.0,2011-02-14T11:50Z,2011-02-14T12:00Z,2011-02-14T12:20Z,0",
+                        "X2.2,2011-02-15T01:44Z,2011-02-15T01:56Z,2011-02-15T02:06Z,11158"]
     again = lbl.read_events(tmp_path / "hek.csv")
     pd.testing.assert_frame_equal(again, events.sort_values("peak").reset_index(drop=True), check_dtype=False)
-    with pytest.raises(FFNNError, match="rerun when online"):
-        lbl.fetch_hek_events(start, end, client=FakeHEK(error=ConnectionError("no network")))
+    with pytest.raises(FFNNError, match=r"at http://127.0.0.1:9/ failed .*rerun when online"):
+        lbl.fetch_hek_events(start, end, url="http://127.0.0.1:9/")

@@ -5,7 +5,7 @@ import pytest
 import xarray as xr
 
 from ffnn.cli import main
-from ffnn.commands.core import bottom_map
+from ffnn.boundary import from_cube
 from ffnn.cube import field_array, spacing
 from ffnn.lowlou import eigenvalue, lowlou_cube, lowlou_field
 from ffnn.metrics import cube_metrics, derivatives, sigma_j
@@ -56,7 +56,7 @@ def test_field_is_force_free_and_solenoidal_pointwise():
 
 
 def test_case1_energy_over_potential_and_potential_row(case1):
-    pf = potential_cube(bottom_map(case1), nz=64)
+    pf = potential_cube(from_cube(case1), nz=64)
     assert cube_metrics(case1, potential=pf)["e_over_epot"] == pytest.approx(1.295, abs=0.006)
     row = cube_metrics(pf, reference=case1)
     for key, published in dict(c_vec=0.85, c_cs=0.82, e_n_prime=0.45, e_m_prime=0.35, epsilon=0.77).items():

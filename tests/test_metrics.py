@@ -68,18 +68,18 @@ def test_irregular_grid_is_refused():
         cube_metrics(cube)
 
 
-def test_cli_without_reference_gives_energies_and_profiles(tmp_path):
+def test_quality_gives_energies_and_profiles(tmp_path):
     import json
 
     from ffnn.cli import main
 
     ref, pf = tmp_path / "ref.nc", tmp_path / "pf.nc"
     assert main(["lowlou", "--shape", "10", "10", "10", "-o", str(ref)]) == 0
-    assert main(["bottom", str(ref), "-o", str(tmp_path / "bottom.nc")]) == 0
+    assert main(["boundary", str(ref), "-o", str(tmp_path / "bottom.nc")]) == 0
     assert main(["potential", str(tmp_path / "bottom.nc"), "-o", str(tmp_path / "faces.nc"),
                  "--cube", str(pf), "--nz", "10"]) == 0
     out = tmp_path / "m.json"
-    assert main(["metrics", str(ref), "--potential", str(pf), "--json", str(out)]) == 0
+    assert main(["quality", str(ref), "--potential", str(pf), "-o", str(out)]) == 0
     m = json.loads(out.read_text())
     assert m["free_energy_erg"] == pytest.approx(m["energy_erg"] - m["energy_pot_erg"])
     assert m["e_over_epot"] == pytest.approx(m["energy_erg"] / m["energy_pot_erg"])

@@ -115,3 +115,16 @@ def test_a_command_imports_only_its_own_module():
 
     every = {c for names in cli.COMMANDS.values() for c in names}
     assert set(cli.build_parser([])._subparsers._group_actions[0].choices) == every
+
+
+def test_sunpy_comes_with_the_extras_ffnn_uses():
+    """sunpy.map reads SHARP files; sunpy.net (bs4, zeep, ...) asks HEK for GOES flares
+    (`ffnn flare-events`, classify events: hek): both extras on a plain install."""
+    spec = next(Requirement(s) for s in _pyproject()["project"]["dependencies"] if s.startswith("sunpy"))
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    conda_spec = next(Requirement(re.sub(r"\s+", "", s)) for s in pip if s.startswith("sunpy"))
+    assert spec.extras == conda_spec.extras == {"map", "net"}
+    from sunpy.net import hek  # importable: its dependencies are installed
+
+    assert hek.HEKClient().url.startswith("https://")

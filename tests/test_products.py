@@ -12,7 +12,8 @@ import pytest
 import xarray as xr
 
 from ffnn.cli import main
-from ffnn.cube import make_cube, write_atomic
+from ffnn.cube import make_cube
+from ffnn.files import write_netcdf
 from ffnn.figures import (FIGURE_NAMES, fieldlines_3d_figure, fieldlines_xy_figure,
                           heliographic_overlay, model_bottom, region_figures, seed_points,
                           trace_field_lines)
@@ -184,20 +185,20 @@ def test_figures_command(region_files, tmp_path):
     f = region_files
     paths = {"cube": tmp_path / "cube.nc", "boundary": tmp_path / "boundary.nc",
              "profiles": tmp_path / "profiles.nc", "loss": tmp_path / "loss.csv"}
-    write_atomic(f["cube"], paths["cube"])
-    write_atomic(f["bottom"], paths["boundary"])
-    write_atomic(f["profiles"], paths["profiles"])
+    write_netcdf(f["cube"], paths["cube"])
+    write_netcdf(f["bottom"], paths["boundary"])
+    write_netcdf(f["profiles"], paths["profiles"])
     f["history"].to_csv(paths["loss"], index=False)
     args = ["figures", *sum(([f"--{k}", str(v)] for k, v in paths.items()), []),
-            "--lines", "4", "--dpi", "40", "-o", str(tmp_path / "out")]
+            "--lines", "4", "--dpi", "40", "--outdir", str(tmp_path / "out")]
     assert main(args) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(FIGURE_NAMES)
 
 
 def test_figures_command_names_a_missing_file(region_files, tmp_path, capsys):
-    write_atomic(region_files["cube"], tmp_path / "cube.nc")
+    write_netcdf(region_files["cube"], tmp_path / "cube.nc")
     rc = main(["figures", "--boundary", str(tmp_path / "nope.nc"), "--cube", str(tmp_path / "cube.nc"),
-               "--profiles", "p.nc", "--loss", "l.csv", "-o", str(tmp_path / "out")])
+               "--profiles", "p.nc", "--loss", "l.csv", "--outdir", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
     assert len(err) == 1 and "nope.nc" in err[0] and "does not exist" in err[0]
@@ -251,8 +252,8 @@ def test_summary_table_tsv_nc_json(tmp_path):
     assert back.loc[1, "pf_c_vec"] == pytest.approx(0.85)
     assert list(back.columns[:3]) == ["region", "kind", "noaa"]
     ds = xr.load_dataset(tmp_path / "s.nc")
-    assert list(ds["region"].values) == ["ar11158_20110214T2000", "lowlou_case1"]
-    assert ds["energy_erg"].attrs["units"] == "erg" and ds["USFLUX"].attrs["units"] == "Mx"
+    assert list(ds["region_id"].values) == ["ar11158_20110214T2000", "lowlou_case1"]
+    assert ds["energy_erg"].attrs["units"] == "erg" and ds["USFLUX"].attrs["units"] == "maxwell"
     assert ds["t_rec"].values[0] == "2011.02.14_20:00:00_TAI"
     full = json.loads((tmp_path / "s.json").read_text())
     assert full["rows"][0]["details"]["sharp_record"]["keywords"]["NOAA_ARS"] == "11158,11159"
@@ -267,6 +268,26 @@ def test_summary_table_rejects_duplicates_and_empty():
         summary_table([row, row])
     with pytest.raises(DataError, match="no summary rows"):
         summary_table([])
+
+
+def test_loss_ff_is_documented_as_the_force_free_form_computes_it():
+    """The summary's loss_ff said "1, mean sin^2 of the J-B angle", true only of
+    ff_form angle: with the default Lorentz form the term is in G^2 and far above 1."""
+    from ffnn.boundary import cube_faces
+    from ffnn.lowlou import lowlou_cube
+    from ffnn.train import TrainConfig, Trainer
+
+    faces = cube_faces(lowlou_cube(shape=(8, 8, 8)))
+    final = {}
+    for form in ("lorentz", "angle"):
+        cfg = TrainConfig(hidden_layers=1, width=8, n_interior=200, progress=False, max_iterations=2,
+                          warmup_iterations=0, iterations_per_step=1, ff_form=form, height_weighting=0)
+        final[form] = Trainer(faces, cfg).loss_terms(backward=False)["loss_ff"]
+    assert 0 <= final["angle"] <= 1 < final["lorentz"]
+    unit, text = COLUMNS["loss_ff"]
+    assert unit == "" and "lorentz" in text and "G^2" in text and "angle" in text and "sin^2" in text
+    ds = table_dataset(summary_table([region_row("a", train=TRAIN, quality=QUALITY)]))
+    assert "units" not in ds["loss_ff"].attrs and "lorentz" in ds["loss_ff"].attrs["long_name"]
 
 
 def test_table_dataset_numeric_and_text_columns():

@@ -1,5 +1,5 @@
 """Trust checks (ffnn.quality): bottom fit against the observed map, flags, and their way
-into the metrics JSON, the log, the summary table and the report's checks table."""
+into quality.json, the log, the summary table and the report's checks table."""
 
 import json
 
@@ -53,8 +53,8 @@ def test_flags_follow_their_limits():
     assert "0.8, below 1" in quality.describe("negative_free_energy", bad)
 
 
-def test_metrics_command_flags_a_poor_model(tmp_path, caplog, monkeypatch):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.core",))
+def test_quality_command_flags_a_poor_model(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.model",))
     obs = observed_map()
     obs.attrs["height_mm"] = 4.0
     obs.to_netcdf(tmp_path / "boundary.nc")
@@ -65,9 +65,9 @@ def test_metrics_command_flags_a_poor_model(tmp_path, caplog, monkeypatch):
     make_cube(fields, x, y, z).to_netcdf(tmp_path / "cube.nc")
     make_cube({c: np.broadcast_to(f, shape) * 2 for c, f in fields.items()}, x, y, z).to_netcdf(tmp_path / "pot.nc")
     (tmp_path / "train.json").write_text(json.dumps({"config": {"warmup_iterations": 100}, "iterations": 80}))
-    status = cli.main(["metrics", str(tmp_path / "cube.nc"), "--potential", str(tmp_path / "pot.nc"),
+    status = cli.main(["quality", str(tmp_path / "cube.nc"), "--potential", str(tmp_path / "pot.nc"),
                        "--boundary", str(tmp_path / "boundary.nc"), "--train", str(tmp_path / "train.json"),
-                       "--region", "ar1", "--json", str(tmp_path / "q.json")])
+                       "--region", "ar1", "-o", str(tmp_path / "q.json")])
     assert status == 0
     q = json.loads((tmp_path / "q.json").read_text())
     assert {"bottom_flux", "negative_free_energy", quality.WARMUP_FLAG} <= set(q["flags"])

@@ -8,9 +8,10 @@ import pytest
 
 from ffnn import regions, sharp
 from ffnn.errors import ConfigError
+from ffnn.settings import read_yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = regions.load_schema(REPO / "workflow/schemas/regions.schema.yaml")
+SCHEMA = read_yaml(REPO / "workflow/schemas/regions.schema.yaml")
 DEFAULTS = {"bin": 2, "height_mm": 100}
 
 

@@ -30,10 +30,11 @@ import pytest
 from ffnn import cli, regions, series
 from ffnn.errors import ConfigError, DataError
 from ffnn.jsoc import JsocSettings, SharpRecord, parse_time
+from ffnn.settings import read_yaml
 from jsoc_server import sharp_record
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = regions.load_schema(REPO / "workflow/schemas/series.schema.yaml")
+SCHEMA = read_yaml(REPO / "workflow/schemas/series.schema.yaml")
 SHARP = {"bin": 2, "height_mm": 100}
 WARM = {"warmup_iterations": 0, "plateau_iterations": 40}
 
@@ -209,12 +210,12 @@ def test_snapshot_record_is_what_resolve_writes(listed, tmp_path, capsys):
     table, name = listed
     records = tmp_path / "results" / name / "records.json"
     assert cli.main(["snapshot-record", str(records), "--snapshot", "20110214_194800_TAI",
-                     "--json", str(tmp_path / "resolve.json")]) == 0
+                     "-o", str(tmp_path / "resolve.json")]) == 0
     written = json.loads((tmp_path / "resolve.json").read_text())
     assert written == series.snapshot_record(series.read_records(records), "20110214_194800_TAI")
     assert "NOAA 11158 (HARP 377) 2011.02.14_19:48:00_TAI" in capsys.readouterr().out
     assert cli.main(["snapshot-record", str(records), "--snapshot", "20110214_194900_TAI",
-                     "--json", str(tmp_path / "x.json")]) == 2
+                     "-o", str(tmp_path / "x.json")]) == 2
     assert "has no snapshot 20110214_194900_TAI" in capsys.readouterr().err
 
 
@@ -263,6 +264,11 @@ def test_series_nc_is_cf_with_udunits_units(tmp_path):
     np.testing.assert_allclose(back["free_energy"], [1e32, 1.1e32, 1.2e32])
     assert list(back["iterations"].values) == [500, 400, 300]
     assert list(back["warm_start"].values) == [0, 1, 1]
+    assert list(back["snapshot"].values) == ["a/1", "a/2", "a/3"]  # text as characters
+    from test_files import cf_messages
+
+    found = cf_messages(tmp_path / "series.nc")  # the CF checker, CF-1.8
+    assert not found["FATAL"] and not found["ERROR"] and not found["WARN"], found
     assert back["warm_start"].attrs["flag_meanings"] == "cold_start warm_start"
     assert list(back["snapshot"].values) == ["a/1", "a/2", "a/3"]
 
@@ -311,15 +317,14 @@ SMALL = dict(hidden_layers=2, width=16, n_interior=300, progress=False, iteratio
 
 def drifting_boundaries(count, dphi, n=10):
     """The drifting Low & Lou series as case 2 gives it: bottom + potential-field faces."""
-    from ffnn.boundary import cube_faces, merge_points
-    from ffnn.commands.core import bottom_map
+    from ffnn.boundary import cube_faces, from_cube, merge_points
     from ffnn.lowlou import lowlou_cube
     from ffnn.potential import potential_faces
 
     out = []
     for f in series.drifting_lowlou(count, dphi=dphi):
         ref = lowlou_cube(f.n, f.m, f.l, f.phi, shape=(n, n, n))
-        bottom = bottom_map(ref)
+        bottom = from_cube(ref)
         out.append((ref, merge_points([cube_faces(ref, ("bottom",)), potential_faces(bottom, nz=n)])))
     return out
 
@@ -361,18 +366,19 @@ def test_a_warm_start_reaches_the_cold_quality_in_a_fraction_of_the_iterations(t
     machine's load does not matter; measured: 30-40 of 300)."""
     import torch
 
-    from ffnn.evaluate import evaluate_cube
+    from ffnn.cube import model_cube
     from ffnn.metrics import cube_metrics
     from ffnn.train import TrainConfig, Trainer, train
 
     torch.set_num_threads(1)
     (_, b0), (ref1, b1) = drifting_boundaries(2, dphi=0.1, n=12)
+    # the Low & Lou settings (config.yaml's lowlou_case1): height weighting pays with six faces
     cold_cfg = dict(hidden_layers=3, width=32, n_interior=1000, progress=False, iterations_per_step=10,
-                    first_layer_scale=3, max_iterations=300, warmup_iterations=50)
+                    first_layer_scale=3, max_iterations=300, warmup_iterations=50, height_weighting=1.0)
     train(b0, TrainConfig(**cold_cfg), tmp_path / "s0")
 
     def quality(tr):
-        m = cube_metrics(evaluate_cube(tr.model, tr.metadata({}, None)), reference=ref1)
+        m = cube_metrics(model_cube(tr.model, tr.metadata({}, None)), reference=ref1)
         return m["e_n_prime"], m["e_m_prime"]
 
     cold = Trainer(b1, TrainConfig(**cold_cfg), None)

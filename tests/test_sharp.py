@@ -15,7 +15,7 @@ from astropy.io import fits
 
 from conftest import write_record
 from ffnn import boundary as bnd
-from ffnn import cli, sharp
+from ffnn import sharp
 from ffnn.errors import ConfigError, DataError
 from jsoc_server import sharp_record
 
@@ -39,19 +39,6 @@ def ref_bin(a, f):
             if np.isfinite(block).any():
                 out[j, i] = np.nanmean(block)
     return out
-
-
-@pytest.fixture
-def run(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.sharp",))
-    monkeypatch.delenv("JSOC_EMAIL", raising=False)
-
-    def run_(*argv):
-        status = cli.main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run_
 
 
 # ---------------------------------------------------------------- geometry and headers
@@ -92,7 +79,7 @@ def test_synthetic_files_carry_a_cea_wcs_and_sharp_keywords(sharp_dir):
 # ---------------------------------------------------------------- the bottom map
 
 def test_unbinned_components_are_the_served_segments_exactly(sharp_dir):
-    ds = sharp.boundary_from_dir(sharp_dir, bin_factor=1, height_mm=50.0)
+    ds = bnd.from_sharp(sharp_dir, bin_factor=1, height_mm=50.0)
     assert ds["Bx"].dims == ("x", "y") and ds.sizes == {"x": 96, "y": 64}
     np.testing.assert_array_equal(ds["Bz"].values, served(sharp_dir, "Br").T)
     np.testing.assert_array_equal(ds["Bx"].values, served(sharp_dir, "Bp").T)
@@ -107,11 +94,11 @@ def test_unbinned_components_are_the_served_segments_exactly(sharp_dir):
     np.testing.assert_allclose(np.diff(x), PIXEL_MM, rtol=1e-12)
     np.testing.assert_allclose(np.diff(y), PIXEL_MM, rtol=1e-12)
     assert x.mean() == pytest.approx(0, abs=1e-12) and y.mean() == pytest.approx(0, abs=1e-12)
-    assert ds["x"].attrs["units"] == "Mm" and ds["Bz"].attrs["units"] == "G"
+    assert ds["x"].attrs["units"] == "Mm" and ds["Bz"].attrs["units"] == "gauss"
 
 
 def test_binning_is_a_nan_mean_and_keeps_the_mask(sharp_dir):
-    ds = sharp.boundary_from_dir(sharp_dir)  # default 2×2
+    ds = bnd.from_sharp(sharp_dir)  # default 2×2
     assert ds.attrs["bin_factor"] == 2 and ds.sizes == {"x": 48, "y": 32}
     br, bp, bt = (served(sharp_dir, s) for s in ("Br", "Bp", "Bt"))
     np.testing.assert_allclose(ds["Bz"].values, ref_bin(br, 2).T, rtol=1e-13, atol=0)
@@ -141,8 +128,8 @@ def test_odd_sizes_drop_the_last_row_and_column():
 
 
 def test_attributes_box_and_netcdf_round_trip(sharp_dir, tmp_path):
-    ds = sharp.boundary_from_dir(sharp_dir, height_mm=40.0)
-    path = sharp.write_boundary(ds, tmp_path / "boundary.nc")
+    ds = bnd.from_sharp(sharp_dir, height_mm=40.0)
+    path = bnd.write_map(ds, tmp_path / "boundary.nc")
     back = xr.load_dataset(path)
     for key, value in (("HARPNUM", 377), ("T_REC", "2011.02.14_20:00:00_TAI"),
                        ("NOAA_ARS", "11158,11159"), ("QUALITY", 0), ("USFLUX", 2.1e22),
@@ -154,7 +141,7 @@ def test_attributes_box_and_netcdf_round_trip(sharp_dir, tmp_path):
     assert back.attrs["l0_mm"] == max(box["x_max"], box["y_max"], box["z_max"])
     assert box["x_max"] == pytest.approx(47 / 2 * 2 * PIXEL_MM) and box["z_max"] == 40.0
     np.testing.assert_array_equal(back["Bz"].values, ds["Bz"].values)  # NaN survives
-    assert back["Bz_err"].attrs["units"] == "G"
+    assert back["Bz_err"].attrs["units"] == "gauss"
     pts = bnd.load_boundary([path])  # the training side reads it
     assert pts.sizes["point"] == 48 * 32 and (pts["face"] == bnd.FACES["bottom"]).all()
 
@@ -188,13 +175,13 @@ def test_boundary_failures_are_clear(sharp_dir, tmp_path, run):
     paths = write_record(sharp_record(377, "2011.02.14_20:00:00_TAI", "11158"), cut)
     paths["Br"].write_bytes(paths["Br"].read_bytes()[:2880 * 2])
     with pytest.raises(DataError, match="cannot read SHARP file"):
-        sharp.boundary_from_dir(cut)
+        bnd.from_sharp(cut)
     good = tmp_path / "good"
     write_record(sharp_record(377, "2011.02.14_20:00:00_TAI", "11158"), good)
     with pytest.raises(ConfigError, match="height"):
-        sharp.boundary_from_dir(good, height_mm=-1.0)
+        bnd.from_sharp(good, height_mm=-1.0)
     with pytest.raises(ConfigError, match="bin factor"):
-        sharp.boundary_from_dir(good, bin_factor=0)
+        bnd.from_sharp(good, bin_factor=0)
 
 
 # ---------------------------------------------------------------- potential faces
@@ -202,7 +189,7 @@ def test_boundary_failures_are_clear(sharp_dir, tmp_path, run):
 def test_potential_faces_lie_on_the_potential_cube(sharp_dir):
     from ffnn.potential import potential_cube, potential_faces
 
-    bottom = sharp.boundary_from_dir(sharp_dir, height_mm=12.0)
+    bottom = bnd.from_sharp(sharp_dir, height_mm=12.0)
     for method in ("fft", "green"):
         faces = potential_faces(bottom, method=method)
         cube = potential_cube(bottom, method=method)
@@ -261,11 +248,11 @@ def test_resolve_fetch_boundary_potential(jsoc_server, run, tmp_path, fast_jsoc_
 
     rec_json = tmp_path / "rec.json"
     status, out, _ = run("resolve", "--noaa", 11159, "--time", "2011-02-14T20:00",
-                         "--json", rec_json, *fast_jsoc_args[:2])
+                         "-o", rec_json, *fast_jsoc_args[:2])
     assert status == 0 and "HARP 377" in out
     out_dir = tmp_path / "sharp"
     status, _, _ = run("fetch-sharp", "--noaa", 11159, "--time", "2011-02-14T20:00",
-                       "--out", out_dir, *fast_jsoc_args)
+                       "--outdir", out_dir, *fast_jsoc_args)
     assert status == 0
     status, _, _ = run("boundary", out_dir, "-o", tmp_path / "boundary.nc", "--height-mm", 20)
     assert status == 0

@@ -23,7 +23,7 @@ import xarray as xr
 from astropy.io import fits
 
 from conftest import write_record
-from ffnn import cli, sharp, wcs
+from ffnn import boundary, sharp, wcs
 from ffnn.errors import DataError
 from jsoc_server import (SEGMENTS, inject_cards, segment_header, sharp_field, sharp_keywords,
                          sharp_record)
@@ -36,18 +36,6 @@ PREFIX = "hmi.sharp_cea_720s.377.20110214_200000_TAI"
 # the cards JSOC writes that astropy refuses or calls non-standard (SPEC section 8)
 JSOC_CARDS = {"R_VALUE": "nan", "GWILL": "nan", "CRDER1": "nan", "CSYSER2": "nan",
               "USFLUX": "2.714760e+22", "BADVAL": "1.2.3"}
-
-
-@pytest.fixture
-def run(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.sharp",))
-
-    def run_(*argv):
-        status = cli.main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run_
 
 
 def write_scaled(path: Path, values, header: dict, *, compressed=True, raw_cards=None,
@@ -119,7 +107,7 @@ def test_cards_astropy_refuses_are_kept_when_they_parse(tmp_path, run):
 
 
 def test_scaled_integers_compressed_or_plain_give_the_same_map(tmp_path):
-    maps = [sharp.boundary_from_dir(jsoc_record(tmp_path / str(c), compressed=c), bin_factor=1)
+    maps = [boundary.from_sharp(jsoc_record(tmp_path / str(c), compressed=c), bin_factor=1)
             for c in (True, False)]
     compressed, plain = (tmp_path / str(c) / f"{PREFIX}.Br.fits" for c in (True, False))
     assert b"ZCMPTYPE= 'RICE_1  '" in compressed.read_bytes()
@@ -140,14 +128,14 @@ def test_export_names_and_as_is_names_read_alike(tmp_path):
     as_is = jsoc_record(tmp_path / "as_is", names="as-is")
     (as_is / "bitmap.fits").write_bytes(b"not read")  # other segments and files are ignored
     (as_is / "README.md").write_text("provenance")
-    a, b = sharp.boundary_from_dir(exported), sharp.boundary_from_dir(as_is)
+    a, b = boundary.from_sharp(exported), boundary.from_sharp(as_is)
     assert a.attrs.pop("source_files").startswith(f"{PREFIX}.Br.fits")
     assert b.attrs.pop("source_files") == " ".join(f"{s}.fits" for s in SEGMENTS)
     assert a.identical(b)
     (as_is / f"{PREFIX}.Br.fits").write_bytes((exported / f"{PREFIX}.Br.fits").read_bytes())
     with pytest.raises(DataError, match=rf"holds 2 records \(\(as-is names\), {PREFIX}\); "
                                         "give one record's directory"):
-        sharp.boundary_from_dir(as_is)
+        boundary.from_sharp(as_is)
 
 
 def test_segment_with_a_header_but_no_image_is_one_line(tmp_path, run):
@@ -198,7 +186,7 @@ def test_boundary_keeps_the_wcs_of_the_map(tmp_path, bin_factor):
     """Pixel (i, j) of boundary.nc lies at the Carrington longitude and latitude that
     sunpy gives for the centre of the same f × f pixels of the FITS map."""
     directory = jsoc_record(tmp_path / "rec")
-    ds = sharp.boundary_from_dir(directory, bin_factor=bin_factor)
+    ds = boundary.from_sharp(directory, bin_factor=bin_factor)
     nx, ny, f = ds.sizes["x"], ds.sizes["y"], bin_factor
     assert set(wcs.WCS_KEYS) <= set(ds.attrs)
     assert ds.attrs["CDELT1"] == pytest.approx(0.03 * f) and ds.attrs["CTYPE1"] == "CRLN-CEA"
@@ -249,7 +237,7 @@ def test_boundary_command_on_the_shipped_record(tmp_path, run):
 
 
 def test_shipped_record_pixels_lie_where_sunpy_puts_them():
-    ds = sharp.boundary_from_dir(REAL)  # bin 2
+    ds = boundary.from_sharp(REAL)  # bin 2
     nx, ny = ds.sizes["x"], ds.sizes["y"]
     lon, lat = wcs.heliographic_grid(ds.attrs, nx, ny)
     i, j = np.meshgrid(np.arange(0, nx, 7), np.arange(0, ny, 7), indexing="ij")

@@ -169,11 +169,11 @@ def test_training_log_has_a_line_per_step(faces, caplog):
 
 def test_potential_field_start_fits_the_potential_field_first(faces, tmp_path):
     from ffnn.boundary import cube_faces as faces_of
-    from ffnn.commands.core import bottom_map
+    from ffnn.boundary import from_cube
     from ffnn.potential import potential_cube
 
     ref = lowlou_cube(shape=(10, 10, 10))
-    pf = potential_cube(bottom_map(ref), nz=10)
+    pf = potential_cube(from_cube(ref), nz=10)
     cfg = TrainConfig(**SMALL, potential_iterations=20, warmup_iterations=10, max_iterations=40)
     tr = Trainer(faces_of(ref, ("bottom",)), cfg, None, potential=pf)
     phases, weights = [], []
@@ -189,12 +189,12 @@ def test_potential_field_start_fits_the_potential_field_first(faces, tmp_path):
     model_err = tr.history[3]["loss_bc"]
     assert model_err < 0.1 * tr.history[0]["loss_bc"]
     with pytest.raises(ConfigError, match="potential_iterations=20 needs the potential-field cube"):
-        from ffnn.commands.core import cmd_train
+        from ffnn.commands.model import cmd_train
         import argparse
 
         faces.to_netcdf(tmp_path / "f.nc")
         cmd_train(argparse.Namespace(boundary=[tmp_path / "f.nc"], config=None, threads=None, device=None,
-                                     set=["potential_iterations=20"], out=tmp_path, no_resume=False,
+                                     set=["potential_iterations=20"], outdir=tmp_path, no_resume=False,
                                      init_model=None, potential=None))
 
 

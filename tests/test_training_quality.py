@@ -3,9 +3,8 @@
 import pytest
 import torch
 
-from ffnn.boundary import cube_faces
-from ffnn.commands.core import bottom_map
-from ffnn.evaluate import evaluate_cube
+from ffnn.boundary import cube_faces, from_cube
+from ffnn.cube import model_cube
 from ffnn.lowlou import lowlou_cube
 from ffnn.metrics import cube_metrics
 from ffnn.potential import potential_cube
@@ -18,7 +17,7 @@ N = 20
 def test_small_case1_training_beats_the_potential_field(tmp_path):
     torch.set_num_threads(2)
     ref = lowlou_cube(shape=(N, N, N))
-    pf = potential_cube(bottom_map(ref), nz=N)
+    pf = potential_cube(from_cube(ref), nz=N)
     pf_row = cube_metrics(pf, reference=ref)
     # an iteration count, not a time budget, so the outcome does not depend on the machine's
     # speed (measured here: E_n' 0.875 at 400 iterations, ~65 s on 2 busy cores)
@@ -26,7 +25,7 @@ def test_small_case1_training_beats_the_potential_field(tmp_path):
                       max_iterations=450, time_budget_s=600, progress=False, seed=0)
     result = train(cube_faces(ref), cfg, tmp_path)
     assert result.stop_reason == "max_iterations"
-    row = cube_metrics(evaluate_cube(result.model, result.meta), reference=ref)
+    row = cube_metrics(model_cube(result.model, result.meta), reference=ref)
     assert pf_row["e_n_prime"] < 0.5
     assert row["e_n_prime"] >= 0.85, row
     assert row["c_vec"] > pf_row["c_vec"] and row["e_m_prime"] > pf_row["e_m_prime"] + 0.2

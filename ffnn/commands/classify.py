@@ -2,7 +2,7 @@
 
 Fit (labels from a GOES event list; TABLE a keyword table or a summary table)::
 
-    ffnn classify TABLE --events GOES.csv --out DIR [--split-date 2014-01-01] [--config SETTINGS]
+    ffnn classify TABLE --events GOES.csv --outdir DIR [--split-date 2014-01-01] [--config SETTINGS]
 
 writes into DIR: ``model.skops`` (fitted on every labelled record), ``skill.tsv`` (time split
 and grouped cross-validation against climatology), ``folds.tsv``, ``predictions.csv`` (the
@@ -13,7 +13,7 @@ event list; records of unknown history are left out.
 
 Score a table with a saved model (in any process)::
 
-    ffnn classify --predict --model DIR/model.skops TABLE2 --out DIR2 [--events GOES.csv]
+    ffnn classify --predict --model DIR/model.skops TABLE2 --outdir DIR2 [--events GOES.csv]
 
 writes ``DIR2/predictions.csv`` (``harpnum, t_rec, probability, predicted``, and the flare
 history the model used; with ``--events`` also ``label`` and ``DIR2/metrics.json`` with the
@@ -28,16 +28,17 @@ import contextlib
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
-import yaml
 
 from ffnn import classify as cls
 from ffnn import keywords as kw
 from ffnn import labels as lbl
 from ffnn import verification as ver
+from ffnn.cli import add_command
 from ffnn.errors import ConfigError, DataError
+from ffnn.files import write_csv, write_json
+from ffnn.settings import gather
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,11 @@ _SETTING_OPTIONS = ("split_date", "folds", "repeats", "seed", "window", "thresho
 
 def register(subparsers) -> None:
     """Add the ``classify`` subcommand to the top-level parser."""
-    p = subparsers.add_parser(
-        "classify", help="forecast flares >= M1.0 within 24 h from SHARP keywords (fit, verify, predict)",
-        description="Fit a logistic-regression flare forecast on a SHARP keyword table or summary table with "
-                    "labels from a GOES event list, verify it (time split, grouped cross-validation, against "
-                    "climatology), or with --predict score a table with a saved model.")
+    p = add_command(subparsers, "classify", cmd_classify,
+                    "forecast flares >= M1.0 within 24 h from SHARP keywords (fit, verify, predict)",
+                    inputs=("table", "events", "model", "config"), outputs=("outdir",))
     p.add_argument("table", help="SHARP keyword table (CSV) or summary table (TSV)")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--outdir", required=True, help="output directory")
     p.add_argument("--events", help="GOES event list (NCEI columns; ffnn flare-events writes one): the labels "
                                     "and the flare history")
     p.add_argument("--config", help="classify settings: a YAML file (top level or under 'classify:') "
@@ -73,7 +72,6 @@ def register(subparsers) -> None:
                                            "(default 24h)")
     g.add_argument("--C", dest="C", type=float, help="inverse L2 regularisation strength (default 1.0)")
     g.add_argument("--class-weight", help="'balanced' or 'none' (default none: calibrated probabilities)")
-    p.set_defaults(func=run)
 
 
 @contextlib.contextmanager
@@ -88,37 +86,17 @@ def _warnings_to_log():
                 log.warning("classify: %s", message)
 
 
-def _config_mapping(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    inline = text.lstrip().startswith("{")
-    try:
-        data = yaml.safe_load(text if inline else Path(text).read_text())
-    except FileNotFoundError as err:
-        raise ConfigError(f"config file {text} does not exist") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"config {'mapping' if inline else 'file ' + text} is not valid YAML: {err}") from err
-    if data is None:
-        return {}
-    if isinstance(data, dict) and isinstance(data.get("classify"), dict):
-        data = data["classify"]
-    if not isinstance(data, dict):
-        raise ConfigError(f"config {text} must hold a mapping of classify settings")
-    return data
-
-
 def settings_from_args(args: argparse.Namespace) -> cls.ClassifySettings:
     """``--config``, then the individual options."""
-    mapping = _config_mapping(args.config)
-    for key in _SETTING_OPTIONS:
-        value = getattr(args, key)
-        if value is not None:
-            mapping[key] = value
-    return cls.ClassifySettings.from_mapping(mapping)
+    return cls.ClassifySettings.from_mapping(gather(args.config, "classify",
+                                                    **{key: getattr(args, key) for key in _SETTING_OPTIONS}))
 
 
-def run(args: argparse.Namespace) -> int:
-    """Fit and verify, or score; write the outputs into ``--out``; returns the exit status."""
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Fit a logistic-regression flare forecast on a SHARP keyword table or summary table with
+    labels from a GOES event list and verify it (time split, grouped cross-validation,
+    against climatology), or with --predict score a table with a saved model; the outputs go
+    into --outdir."""
     if args.predict:
         return _run_predict(args)
     if args.model:
@@ -141,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             log.warning("classify: %d labelled record(s) of unknown flare history left out",
                         int((rows & history.isna()).sum()))
         rows &= history.notna()
-    out = Path(args.out)
+    out = Path(args.outdir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").unlink(missing_ok=True)  # written last: present only after a finished fit
 
@@ -165,20 +143,20 @@ def _write_fit(out: Path, model: cls.FlareModel, evaluations: list, notes: dict,
                ids: pd.DataFrame, label: pd.DataFrame, rows: pd.Series, settings: cls.ClassifySettings,
                args: argparse.Namespace) -> None:
     y = label["label"][rows].astype(int)
-    kw.write_csv(pd.concat([ids[["harpnum", "t_rec", "noaa_ars"]], label], axis=1), out / "labels.csv")
+    write_csv(pd.concat([ids[["harpnum", "t_rec", "noaa_ars"]], label], axis=1), out / "labels.csv")
     skill = ver.skill_table(evaluations)
     event = f"flare ≥ {settings.threshold_class} within {settings.window}"
-    kw.write_csv(skill, out / "skill.tsv", sep="\t")
-    kw.write_csv(pd.concat([e.scores.assign(evaluation=e.name) for e in evaluations], ignore_index=True)
+    write_csv(skill, out / "skill.tsv", sep="\t")
+    write_csv(pd.concat([e.scores.assign(evaluation=e.name) for e in evaluations], ignore_index=True)
                  [lambda f: ["evaluation"] + [c for c in f.columns if c != "evaluation"]], out / "folds.tsv", sep="\t")
     predictions = []
     for evaluation in evaluations:
         p = evaluation.predictions
         predictions.append(pd.concat([ids.loc[p.index, ["harpnum", "t_rec"]], label.loc[p.index], p], axis=1)
                            .assign(evaluation=evaluation.name))
-    kw.write_csv(pd.concat(predictions, ignore_index=True), out / "predictions.csv")
+    write_csv(pd.concat(predictions, ignore_index=True), out / "predictions.csv")
     coefficients = model.coefficients()
-    kw.write_csv(coefficients, out / "coefficients.tsv", sep="\t")
+    write_csv(coefficients, out / "coefficients.tsv", sep="\t")
     cls.save_model(model, out / "model.skops")
     ver.reliability_figure(evaluations, y, float(y.mean()), out / "reliability.png", event=event)
     ver.roc_figure(evaluations, y, out / "roc.png", event=event)
@@ -198,7 +176,7 @@ def _write_fit(out: Path, model: cls.FlareModel, evaluations: list, notes: dict,
         "notes": notes,
         "settings": settings.to_dict(),
     }
-    cls.write_json(metrics, out / "metrics.json")  # last: its presence marks a finished run
+    write_json(metrics, out / "metrics.json")  # last: its presence marks a finished run
 
 
 def _run_predict(args: argparse.Namespace) -> int:
@@ -219,7 +197,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         predictions = model.predict(table)
     if model.history:
         predictions[history] = table[history]
-    out = Path(args.out)
+    out = Path(args.outdir)
     out.mkdir(parents=True, exist_ok=True)
     if events is not None:
         label = lbl.flare_labels(kw.records(table), events, window=model.window,
@@ -234,12 +212,12 @@ def _run_predict(args: argparse.Namespace) -> int:
                        "model_threshold": model.threshold, "model_base_rate": model.base_rate,
                        "model_skill": ver.skill_scores(y, p, model.threshold, model.base_rate),
                        "climatology": ver.climatology_scores(y, model.base_rate)}
-            cls.write_json(metrics, out / "metrics.json")
+            write_json(metrics, out / "metrics.json")
             s = metrics["model_skill"]
             log.info("classify --predict: %d labelled records: TSS %.3f, HSS %.3f, BSS %.3f, AUC %.3f",
                      int(scored.sum()), s["tss"], s["hss"], s["bss"], s["auc"])
         else:
             log.warning("classify --predict: no scored record has a label from %s", args.events)
-    kw.write_csv(predictions, out / "predictions.csv")
+    write_csv(predictions, out / "predictions.csv")
     log.info("classify --predict: scored %d records -> %s", int(predictions["probability"].notna().sum()), out)
     return 0

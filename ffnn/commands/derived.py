@@ -14,67 +14,50 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ffnn.errors import ConfigError, DataError
+from ffnn.cli import add_command
+from ffnn.errors import ConfigError
 
 log = logging.getLogger("ffnn")
 
 
 def register(subparsers) -> None:
     """Add this group's subcommands to the top-level parser."""
-    p = subparsers.add_parser(
-        "derived", help="alpha, current helicity, twist number Tw and squashing factor Q of a cube",
-        description="alpha = J.B/|B|^2 and current helicity B.J in the volume; Tw and log10 Q of "
-        "the field line rooted at each footpoint of the bottom grid (and the face where it ends); "
-        "log10 Q on a vertical x-z slice; summary scalars. Optionally the figures over the "
-        "observed bottom field.")
+    p = add_command(subparsers, "derived", cmd_derived,
+                    "alpha, current helicity, twist number Tw and squashing factor Q of a cube",
+                    inputs=("cube", "boundary"), outputs=("output", "figures"))
     p.add_argument("cube", help="model cube (cube.nc)")
     p.add_argument("-o", "--output", required=True, help="derived.nc")
     p.add_argument("--boundary", help="bottom map (boundary.nc): the observed Bz under the figures")
     p.add_argument("--figures", metavar="DIR", help="write twist.png, log10_q.png, q_slice.png here "
                    "(needs --boundary)")
-    p.add_argument("--oversample", type=float, default=1.0,
-                   help="footpoints per cube pixel along x and y (default 1: the cube's bottom grid)")
-    p.add_argument("--step", type=float, default=1.0,
-                   help="RK4 step as a fraction of the grid spacing (default 1)")
-    p.add_argument("--delta", type=float, default=0.25,
-                   help="offset of the auxiliary lines of Q, fraction of the footpoint spacing (default 0.25)")
+    for option, kind, default, text in (
+            ("--oversample", float, 1.0, "footpoints per cube pixel along x and y (1: the cube's bottom grid)"),
+            ("--step", float, 1.0, "RK4 step as a fraction of the grid spacing"),
+            ("--delta", float, 0.25, "offset of the auxiliary lines of Q, fraction of the footpoint spacing"),
+            ("--slice-every", int, 2, "the slice takes every n-th grid point in x and z"),
+            ("--strong-field", float, 100.0, "|Bz| (G) of the strong-field footpoints of the Tw summary")):
+        p.add_argument(option, type=kind, default=default, help=f"{text} (default {default:g})")
     p.add_argument("--slice-y", type=float, help="y (Mm) of the vertical slice of Q (default: the box centre)")
     p.add_argument("--no-slice", action="store_true", help="skip the vertical slice of Q")
-    p.add_argument("--slice-every", type=int, default=2,
-                   help="the slice takes every n-th grid point in x and z (default 2)")
-    p.add_argument("--strong-field", type=float, default=100.0,
-                   help="|Bz| (G) of the strong-field footpoints of the Tw summary (default 100)")
     p.add_argument("--threads", type=int, help="tracing threads (default: all cores)")
     p.add_argument("--region", default="", help="region name for the figure titles")
     p.add_argument("--dpi", type=int, default=110)
-    p.set_defaults(func=cmd_derived)
 
-    p = subparsers.add_parser(
-        "export", help="the cube as VTK (ParaView) and the footpoint maps as FITS (with WCS)",
-        description="vtk: DIR/cube.vtk, a legacy binary VTK structured-points file with B, J and "
-        "alpha. fits: DIR/<product>.fits for twist, log10_q, end_face and bz of derived.nc, with "
-        "the region's heliographic WCS (opens with sunpy.map.Map).")
+    p = add_command(subparsers, "export", cmd_export,
+                    "the cube as VTK (ParaView) and the footpoint maps as FITS (with WCS)",
+                    inputs=("cube", "derived"), outputs=("outdir",))
     p.add_argument("cube", help="model cube (cube.nc)")
     p.add_argument("--format", nargs="+", choices=("vtk", "fits"), default=["vtk"], dest="formats",
                    help="vtk and/or fits (default vtk)")
     p.add_argument("--derived", help="derived.nc: alpha for the VTK file (else computed), maps for FITS")
-    p.add_argument("-o", "--outdir", required=True, help="directory for the exported files")
-    p.set_defaults(func=cmd_export)
-
-
-def _open(path, what: str):
-    import xarray as xr
-
-    try:
-        return xr.load_dataset(path)
-    except FileNotFoundError as err:
-        raise DataError(f"{what} {path} does not exist") from err
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot read {what} {path}: {err}") from err
+    p.add_argument("--outdir", required=True, help="directory for the exported files")
 
 
 def cmd_derived(args) -> int:
-    from ffnn.cube import write_atomic
+    """alpha = J.B/|B|^2 and current helicity B.J in the volume; Tw and log10 Q of the field
+    line rooted at each footpoint of the bottom grid (and the face where it ends); log10
+    Q on a vertical x-z slice; summary scalars. Optionally the figures over the observed
+    bottom field."""
     from ffnn.fieldlines import set_threads
 
     if args.figures and not args.boundary:
@@ -84,14 +67,15 @@ def cmd_derived(args) -> int:
     set_threads(args.threads)
     from ffnn.cube import read_cube
     from ffnn.derived import DerivedSettings, derived_dataset, encoding
+    from ffnn.files import read_dataset, write_netcdf
 
     settings = DerivedSettings(oversample=args.oversample, step=args.step, delta=args.delta,
                                slice_y=args.slice_y, slice=not args.no_slice, slice_every=args.slice_every,
                                strong_field=args.strong_field)
     cube = read_cube(args.cube)
-    bottom = _open(args.boundary, "bottom map") if args.boundary else None
+    bottom = read_dataset(args.boundary, "bottom map") if args.boundary else None
     ds = derived_dataset(cube, settings)
-    write_atomic(ds, args.output, encoding=encoding(ds))
+    write_netcdf(ds, args.output, encoding=encoding(ds))
     log.info("wrote %s: mean |Tw| %.3g, max |Tw| %.3g over |Bz| >= %g G; area log10 Q > 3: %.4g Mm2; "
              "flux of |Tw| > 1 lines %.3g Mx; lines reaching no face %.2g %%, Q undefined %.2g %%",
              args.output, float(ds["mean_abs_twist"]), float(ds["max_abs_twist"]), settings.strong_field,
@@ -106,11 +90,15 @@ def cmd_derived(args) -> int:
 
 
 def cmd_export(args) -> int:
+    """vtk: DIR/cube.vtk, a legacy binary VTK structured-points file with B, J and alpha. fits:
+    DIR/<product>.fits for twist, log10_q, end_face and bz of derived.nc, with the
+    region's heliographic WCS (opens with sunpy.map.Map)."""
     from ffnn.cube import check_same_grid, read_cube
     from ffnn.export import write_fits_maps, write_vtk
+    from ffnn.files import read_dataset
 
     cube = read_cube(args.cube)
-    derived = _open(args.derived, "derived products") if args.derived else None
+    derived = read_dataset(args.derived, "derived products") if args.derived else None
     out = Path(args.outdir)
     if "fits" in args.formats and derived is None:
         raise ConfigError("--format fits needs --derived derived.nc (the maps come from there)")

@@ -1,10 +1,10 @@
-"""Subcommands of time series (:mod:`ffnn.series`).
+"""Subcommands of time series (:mod:`ffnn.series`; rules in workflow/rules/series.smk).
 
 ``series-records``
     the record list of a series: one keyword query to JSOC for every SHARP record of a
     region between two times at a cadence (``records.json``);
 ``snapshot-record``
-    one snapshot's record from that list, written as ``ffnn resolve --json`` writes it
+    one snapshot's record from that list, written as ``ffnn resolve -o`` writes it
     (``resolve.json``): no second query;
 ``series``
     the snapshots' summary rows gathered into ``series.nc`` and the series figure, with
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 
+from ffnn.cli import add_command
 from ffnn.errors import ConfigError, DataError
 
 log = logging.getLogger("ffnn")
@@ -22,9 +23,8 @@ log = logging.getLogger("ffnn")
 
 def register(subparsers) -> None:
     """Add this group's subcommands to the top-level parser."""
-    p = subparsers.add_parser("series-records", help="list the SHARP records of a time series",
-                              description="List every SHARP record of a region between two "
-                              "times at a cadence, with one keyword query to JSOC.")
+    p = add_command(subparsers, "series-records", cmd_series_records, "list the SHARP records of a time series",
+                    inputs=("config",), outputs=("output",))
     who = p.add_argument_group("series")
     who.add_argument("--noaa", type=int, help="NOAA active-region number")
     who.add_argument("--harpnum", type=int, help="HARP number (skips the NOAA lookup)")
@@ -45,21 +45,18 @@ def register(subparsers) -> None:
     net.add_argument("--poll", type=float, help="unused here (accepted like ffnn resolve's)")
     net.add_argument("--busy-timeout", type=float, help="unused here (accepted like ffnn resolve's)")
     p.add_argument("--config", help="YAML file with a 'jsoc:' section")
-    p.add_argument("--json", required=True, help="the record list to write (records.json)")
-    p.set_defaults(func=cmd_series_records, email=None)
+    p.add_argument("-o", "--output", required=True, help="the record list to write (records.json)")
+    p.set_defaults(email=None)
 
-    p = subparsers.add_parser("snapshot-record", help="one snapshot's record from a series' record list",
-                              description="Write one record of a series' record list as "
-                              "'ffnn resolve --json' writes a record.")
+    p = add_command(subparsers, "snapshot-record", cmd_snapshot_record,
+                    "one snapshot's record from a series' record list", inputs=("records",), outputs=("output",))
     p.add_argument("records", help="record list (records.json of ffnn series-records)")
     p.add_argument("--snapshot", required=True,
                    help="the snapshot: its T_REC stamp (20110214_200000_TAI) or region id")
-    p.add_argument("--json", required=True, help="record JSON to write (resolve.json)")
-    p.set_defaults(func=cmd_snapshot_record)
+    p.add_argument("-o", "--output", required=True, help="record JSON to write (resolve.json)")
 
-    p = subparsers.add_parser("series", help="gather a series' snapshots into series.nc and its figure",
-                              description="Gather the summary rows of a series' snapshots into "
-                              "series.nc (time x quantity) and draw them against time.")
+    p = add_command(subparsers, "series", cmd_series, "gather a series' snapshots into series.nc and its figure",
+                    inputs=("rows", "records", "flares"), outputs=("nc", "figure"))
     p.add_argument("rows", nargs="+", help="row JSON files of the snapshots (ffnn summary-row)")
     p.add_argument("--records", required=True, help="the series' record list (records.json)")
     p.add_argument("--nc", required=True, help="series.nc to write")
@@ -67,10 +64,11 @@ def register(subparsers) -> None:
     p.add_argument("--flares", help="GOES event list (CSV, NOAA/NCEI layout) whose flares of the "
                    "region are marked on the figure")
     p.add_argument("--dpi", type=int, default=110)
-    p.set_defaults(func=cmd_series)
 
 
 def cmd_series_records(args) -> int:
+    """List every SHARP record of a region between two times at a cadence, with one keyword
+    query to JSOC (records.json)."""
     from ffnn import jsoc
     from ffnn.commands.sharp import jsoc_settings
     from ffnn.regions import parse_cadence
@@ -83,7 +81,7 @@ def cmd_series_records(args) -> int:
     doc = query_records(settings, noaa=args.noaa, harpnum=args.harpnum,
                         start=jsoc.parse_time(args.start), end=jsoc.parse_time(args.end),
                         cadence_s=cadence, name=args.name)
-    write_records(doc, args.json)
+    write_records(doc, args.output)
     records = doc["records"]
     who = f"NOAA {doc['noaa']} (HARP {doc['harpnum']})" if doc["noaa"] else f"HARP {doc['harpnum']}"
     print(f"series {doc['series']}: {who}, {len(records)} record(s) every {cadence / 60:g} min from "
@@ -94,17 +92,21 @@ def cmd_series_records(args) -> int:
 
 
 def cmd_snapshot_record(args) -> int:
+    """Write one record of a series' record list as 'ffnn resolve -o' writes a record: no
+    second query."""
     from ffnn import jsoc
     from ffnn.series import read_records, snapshot_record
 
     rec = jsoc.SharpRecord.from_dict(snapshot_record(read_records(args.records), args.snapshot))
-    jsoc.write_json(rec, args.json)
+    jsoc.write_record(rec, args.output)
     print(f"{rec.label} {rec.t_rec} ({rec.t_rec_utc[:19]} UTC), QUALITY "
-          f"{'unknown' if rec.quality is None else f'0x{rec.quality:08x}'}: {args.json}")
+          f"{'unknown' if rec.quality is None else f'0x{rec.quality:08x}'}: {args.output}")
     return 0
 
 
 def cmd_series(args) -> int:
+    """Gather the summary rows of a series' snapshots into series.nc (time x quantity) and
+    draw them against time."""
     from ffnn.series import read_records, series_dataset, snapshot_ids, write_series
     from ffnn.summary import read_row
 

@@ -56,7 +56,7 @@ SHEET = (
     "99999\t2011-02-14T20:00\t4\t8\n"  # JSOC has no HARP with NOAA 99999
 )
 # The rules between the region sheet and a region's field cube (results/<region>/cube.nc).
-# The later per-region products (profiles, figures, summary row) are left out: each rule
+# The later per-region products (quality, figures, summary row) are left out: each rule
 # is one more round of SLURM jobs (25-50 s here), and test_workflow.py checks them.
 PER_REGION_RULES = ["resolve", "fetch_sharp", "boundary", "potential", "train", "cube"]
 TARGETS = [f"results/{r}/cube.nc" for r in GOOD + [BAD]]
@@ -380,8 +380,8 @@ def test_device_cuda_without_gpu_fails_clearly(runs, slurm_cluster, tmp_path):
     region = GOOD[0]
     settings = {**TRAIN, "device": "cuda", "progress": False}
     words = ["ffnn", "train", f"results/{region}/boundary.nc", f"results/{region}/pf_faces.nc",
-             "--out", str(tmp_path / "train"), "--threads", "1"]
-    for key, value in sorted(settings.items()):  # as common.smk's train_args passes them
+             "--outdir", str(tmp_path / "train"), "--threads", "1"]
+    for key, value in sorted(settings.items()):  # as ffnn.jobs.Jobs.train_args passes them
         words += ["--set", f"{key}={json.dumps(value)}"]
     log = tmp_path / "train_cuda.log"
     submitted = slurm_cluster.run(

@@ -3,13 +3,13 @@
 # GOES labels (by default the 2010-2014 data shipped in ffnn/data/flares, offline);
 # classify_predict scores the SHARP regions of the summary table with it, their flare
 # history (and labels, where known) from the same GOES list; flare_events fetches the GOES
-# list from HEK when config classify.events is "hek". Inputs are wired in common.smk.
+# list from HEK when config classify.events is "hek". Inputs: ffnn.jobs.Jobs.
 
 
 rule classify:
     input:
-        table=classify_table(),
-        events=classify_events(),
+        table=JOBS.classify_table,
+        events=JOBS.classify_events,
     output:
         model="results/classify/model.skops",
         skill=report(
@@ -38,29 +38,27 @@ rule classify:
         ),
         predictions="results/classify/predictions.csv",
         metrics="results/classify/metrics.json",
-    params:
-        outdir=lambda wildcards, output: str(Path(output.model).parent),
-        args=classify_args(),
     log:
         "logs/classify.log",
     benchmark:
         "results/benchmarks/classify.tsv"
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
+    params:
+        outdir=lambda wildcards, output: str(Path(output.model).parent),
+        args=JOBS.classify_args,
     shell:
-        "ffnn classify {input.table:q} --events {input.events:q} --out {params.outdir:q} "
+        "ffnn classify {input.table:q} --events {input.events:q} --outdir {params.outdir:q} "
         "{params.args} > {log:q} 2>&1"
 
 
 rule classify_predict:
     input:
-        model="results/classify/model.skops",
-        table="results/summary.tsv",
-        events=classify_events(),
+        model=rules.classify.output.model,
+        table=rules.summary.output.tsv,
+        events=JOBS.classify_events,
     output:
         report(
             "results/classify/regions/predictions.csv",
@@ -68,38 +66,34 @@ rule classify_predict:
             category="Flare forecast",
             labels={"table": "forecast of the regions"},
         ),
-    params:
-        outdir=lambda wildcards, output: str(Path(output[0]).parent),
     log:
         "logs/classify_predict.log",
     benchmark:
         "results/benchmarks/classify_predict.tsv"
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
+    params:
+        outdir=lambda wildcards, output: str(Path(output[0]).parent),
     shell:
         "ffnn classify --predict --model {input.model:q} {input.table:q} --events {input.events:q} "
-        "--out {params.outdir:q} > {log:q} 2>&1"
+        "--outdir {params.outdir:q} > {log:q} 2>&1"
 
 
 rule flare_events:
     input:
-        table=classify_table(),
+        table=JOBS.classify_table,
     output:
-        CLASSIFY["events_cache"],
-    params:
-        window=CLASSIFY["window"],
+        config["classify"]["events_cache"],
     log:
         "logs/flare_events.log",
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
+    params:
+        window=config["classify"]["window"],
     shell:
-        "ffnn flare-events --table {input.table:q} --window {params.window:q} --out {output:q} "
+        "ffnn flare-events --table {input.table:q} --window {params.window:q} -o {output:q} "
         "> {log:q} 2>&1"

@@ -1,14 +1,13 @@
 # Products computed from every region's cube (issue 15): alpha, current helicity, twist
 # number and squashing factor (derived.nc and its figures over the observed bottom field;
 # on unless config derived.enabled is false), and exports for ParaView (VTK) and for
-# overlays on the Sun (FITS maps with the region's WCS; off unless export.enabled). The
-# helpers mapping the config blocks onto the commands' options are in common.smk.
+# overlays on the Sun (FITS maps with the region's WCS; off unless export.enabled).
 
 
 rule derived:
     input:
-        cube="results/{region}/cube.nc",
-        boundary="results/{region}/boundary.nc",
+        cube=rules.cube.output[0],
+        boundary=rules.boundary.output[0],
     output:
         nc="results/{region}/derived.nc",
         twist=report(
@@ -32,19 +31,17 @@ rule derived:
             subcategory="{region}",
             labels={"region": "{region}", "figure": "squashing factor (slice)"},
         ),
-    params:
-        figures=lambda wildcards, output: str(Path(output.twist).parent),
-        args=derived_args,
     log:
         "logs/{region}/derived.log",
     benchmark:
         "results/{region}/benchmarks/derived.tsv"
-    threads: derived_threads()
+    threads: config["derived"]["threads"]
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
+    params:
+        figures=lambda wildcards, output: str(Path(output.twist).parent),
+        args=JOBS.derived_args,
     shell:
         "ffnn derived {input.cube:q} --boundary {input.boundary:q} -o {output.nc:q} "
         "--figures {params.figures:q} --threads {threads} {params.args} > {log:q} 2>&1"
@@ -52,22 +49,20 @@ rule derived:
 
 rule export:
     input:
-        cube="results/{region}/cube.nc",
-        derived="results/{region}/derived.nc",
+        cube=rules.cube.output[0],
+        derived=rules.derived.output.nc,
     output:
         directory("results/{region}/export"),
-    params:
-        args=export_args,
     log:
         "logs/{region}/export.log",
     benchmark:
         "results/{region}/benchmarks/export.tsv"
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
+    params:
+        args=JOBS.export_args,
     shell:
-        "ffnn export {input.cube:q} --derived {input.derived:q} {params.args} -o {output:q} "
+        "ffnn export {input.cube:q} --derived {input.derived:q} {params.args} --outdir {output:q} "
         "> {log:q} 2>&1"

@@ -1,98 +1,72 @@
-# Low & Lou (1990) benchmark regions: the reference field, its boundary data, and the
-# metrics of the model and of the potential field against it. The rules between
-# (potential, train, cube, profiles, figures) are those of every region (model.smk).
+# Low & Lou (1990) benchmark regions: the reference field, its six faces as boundary data,
+# and the metrics of the model and of the potential field against it. The rules between
+# (boundary, potential, train, cube, quality, figures) are those of every region
+# (model.smk, products.smk).
 
 
-rule lowlou_reference:
+rule lowlou:
     output:
         "results/{region}/reference.nc",
-    wildcard_constraints:
-        region=LOWLOU_RE,
-    params:
-        args=lowlou_args,
     log:
-        "logs/{region}/lowlou_reference.log",
+        "logs/{region}/lowlou.log",
     benchmark:
-        "results/{region}/benchmarks/lowlou_reference.tsv"
+        "results/{region}/benchmarks/lowlou.tsv"
+    wildcard_constraints:
+        region=JOBS.patterns["lowlou"],
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
+    params:
+        args=JOBS.lowlou_args,
     shell:
         "ffnn lowlou {params.args} -o {output:q} > {log:q} 2>&1"
 
 
-rule lowlou_boundary:
+rule faces:
     input:
-        "results/{region}/reference.nc",
-    output:
-        "results/{region}/boundary.nc",
-    wildcard_constraints:
-        region=LOWLOU_RE,
-    log:
-        "logs/{region}/lowlou_boundary.log",
-    benchmark:
-        "results/{region}/benchmarks/lowlou_boundary.tsv"
-    threads: 1
-    resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
-    shell:
-        "ffnn bottom {input:q} -o {output:q} > {log:q} 2>&1"
-
-
-rule lowlou_faces:
-    input:
-        "results/{region}/reference.nc",
+        rules.lowlou.output,
     output:
         "results/{region}/faces.nc",
-    wildcard_constraints:
-        region=LOWLOU_RE,
     log:
-        "logs/{region}/lowlou_faces.log",
+        "logs/{region}/faces.log",
     benchmark:
-        "results/{region}/benchmarks/lowlou_faces.tsv"
+        "results/{region}/benchmarks/faces.tsv"
+    wildcard_constraints:
+        region=JOBS.patterns["lowlou"],
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
     shell:
         "ffnn faces {input:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule metrics:
     input:
-        cube=metrics_cube,
-        reference="results/{region}/reference.nc",
-        potential="results/{region}/potential.nc",
+        cube=JOBS.metrics_cube,
+        reference=rules.lowlou.output[0],
+        potential=rules.potential.output.cube,
     output:
         "results/{region}/metrics_{model}.json",
-    wildcard_constraints:
-        region=LOWLOU_RE,
     log:
         "logs/{region}/metrics_{model}.log",
     benchmark:
         "results/{region}/benchmarks/metrics_{model}.tsv"
+    wildcard_constraints:
+        region=JOBS.patterns["lowlou"],
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
     shell:
         "ffnn metrics {input.cube:q} --reference {input.reference:q} "
-        "--potential {input.potential:q} --json {output:q} > {log:q} 2>&1"
+        "--potential {input.potential:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule lowlou_table:
     input:
-        expand("results/{region}/row.json", region=LOWLOU_REGIONS),
+        expand(rules.summary_row.output[0], region=JOBS.lowlou),
     output:
         report(
             "results/lowlou/table.md",
@@ -105,9 +79,7 @@ rule lowlou_table:
         "results/benchmarks/lowlou_table.tsv"
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
     shell:
         "ffnn lowlou-table {input:q} -o {output:q} > {log:q} 2>&1"

@@ -1,25 +1,43 @@
-# Rules of every region: potential field, training, the model cube and its height
-# profiles. Boundary data come from sharp.smk (SHARP) or lowlou.smk (benchmark).
+# Rules of every region: the bottom map (from the SHARP record, or the Low & Lou
+# reference), the potential field, training, the model cube, and how far to trust it
+# (quality.json, height profiles).
+
+
+rule boundary:
+    input:
+        unpack(JOBS.boundary_input),
+    output:
+        "results/{region}/boundary.nc",
+    log:
+        "logs/{region}/boundary.log",
+    benchmark:
+        "results/{region}/benchmarks/boundary.tsv"
+    threads: 1
+    resources:
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
+    params:
+        args=JOBS.boundary_args,
+    shell:
+        "ffnn boundary {params.args} -o {output:q} > {log:q} 2>&1"
 
 
 rule potential:
     input:
-        "results/{region}/boundary.nc",
+        rules.boundary.output,
     output:
         faces="results/{region}/pf_faces.nc",
         cube="results/{region}/potential.nc",
-    params:
-        args=potential_args,
     log:
         "logs/{region}/potential.log",
     benchmark:
         "results/{region}/benchmarks/potential.tsv"
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
+    params:
+        args=JOBS.potential_args,
     shell:
         "ffnn potential {input:q} -o {output.faces:q} --cube {output.cube:q} {params.args} "
         "> {log:q} 2>&1"
@@ -28,39 +46,37 @@ rule potential:
 # Training checkpoints into results/{region}/train/checkpoint.pt, which is not a declared
 # output: Snakemake keeps it when a job fails or is killed, and the rerun resumes from it.
 # Settings: the config's train block with the region's overrides, passed as --set. A
-# series snapshot starts from the previous snapshot's model (init; common_series.smk).
+# series snapshot starts from the previous snapshot's model (init).
 rule train:
     input:
-        boundary=train_boundary,
-        potential="results/{region}/potential.nc",
-        init=init_model,
+        boundary=JOBS.train_boundary,
+        potential=rules.potential.output.cube,
+        init=JOBS.init_model,
     output:
         model="results/{region}/train/model.pt",
         record="results/{region}/train/train.json",
         loss="results/{region}/train/loss.csv",
-    params:
-        out=lambda wildcards, output: str(Path(output.model).parent),
-        args=train_args,
-        init=init_model_arg,
     log:
         "logs/{region}/train.log",
     benchmark:
         "results/{region}/benchmarks/train.tsv"
-    threads: train_resource("threads")
+    threads: JOBS.resources["train"]["threads"]
     resources:
-        mem_mb=train_resource("mem_mb"),
-        runtime=train_resource("runtime"),
-        gpu=train_resource("gpu"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["train"]["mem_mb"],
+        runtime=JOBS.resources["train"]["runtime"],
+        gpu=JOBS.resources["train"]["gpu"],
+    params:
+        outdir=lambda wildcards, output: str(Path(output.model).parent),
+        args=JOBS.train_args,
+        init=JOBS.init_model_arg,
     shell:
-        "ffnn train {input.boundary:q} --potential {input.potential:q} --out {params.out:q} "
+        "ffnn train {input.boundary:q} --potential {input.potential:q} --outdir {params.outdir:q} "
         "--threads {threads} {params.init} {params.args} > {log:q} 2>&1"
 
 
 rule cube:
     input:
-        "results/{region}/train/model.pt",
+        rules.train.output.model,
     output:
         "results/{region}/cube.nc",
     log:
@@ -69,34 +85,30 @@ rule cube:
         "results/{region}/benchmarks/cube.tsv"
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
     shell:
         "ffnn cube {input:q} -o {output:q} > {log:q} 2>&1"
 
 
-rule profiles:
+rule quality:
     input:
-        cube="results/{region}/cube.nc",
-        potential="results/{region}/potential.nc",
-        boundary="results/{region}/boundary.nc",
-        train="results/{region}/train/train.json",
+        cube=rules.cube.output[0],
+        potential=rules.potential.output.cube,
+        boundary=rules.boundary.output[0],
+        train=rules.train.output.record,
     output:
-        profiles="results/{region}/profiles.nc",
         quality="results/{region}/quality.json",
+        profiles="results/{region}/profiles.nc",
     log:
-        "logs/{region}/profiles.log",
+        "logs/{region}/quality.log",
     benchmark:
-        "results/{region}/benchmarks/profiles.tsv"
+        "results/{region}/benchmarks/quality.tsv"
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
     shell:
-        "ffnn metrics {input.cube:q} --potential {input.potential:q} --json {output.quality:q} "
-        "--profiles {output.profiles:q} --boundary {input.boundary:q} --train {input.train:q} "
-        "--region {wildcards.region} > {log:q} 2>&1"
+        "ffnn quality {input.cube:q} --potential {input.potential:q} --boundary {input.boundary:q} "
+        "--train {input.train:q} --region {wildcards.region} -o {output.quality:q} "
+        "--profiles {output.profiles:q} > {log:q} 2>&1"

@@ -4,11 +4,11 @@
 
 rule figures:
     input:
-        boundary="results/{region}/boundary.nc",
-        cube="results/{region}/cube.nc",
-        profiles="results/{region}/profiles.nc",
-        loss="results/{region}/train/loss.csv",
-        reference=figures_reference,
+        boundary=rules.boundary.output[0],
+        cube=rules.cube.output[0],
+        profiles=rules.quality.output.profiles,
+        loss=rules.train.output.loss,
+        reference=JOBS.figures_reference,
     output:
         bottom=report(
             "results/{region}/figures/bottom.png",
@@ -45,42 +45,38 @@ rule figures:
             subcategory="{region}",
             labels={"region": "{region}", "figure": "loss curve"},
         ),
-    params:
-        outdir=lambda wildcards, output: str(Path(output.bottom).parent),
-        args=figures_args,
     log:
         "logs/{region}/figures.log",
     benchmark:
         "results/{region}/benchmarks/figures.tsv"
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
+    params:
+        outdir=lambda wildcards, output: str(Path(output.bottom).parent),
+        args=JOBS.figures_args,
     shell:
         "ffnn figures --boundary {input.boundary:q} --cube {input.cube:q} "
         "--profiles {input.profiles:q} --loss {input.loss:q} {params.args} "
-        "-o {params.outdir:q} > {log:q} 2>&1"
+        "--outdir {params.outdir:q} > {log:q} 2>&1"
 
 
 rule summary_row:
     input:
-        unpack(row_inputs),
+        unpack(JOBS.row_inputs),
     output:
         "results/{region}/row.json",
-    params:
-        args=row_args,
     log:
         "logs/{region}/summary_row.log",
     benchmark:
         "results/{region}/benchmarks/summary_row.tsv"
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
+    params:
+        args=JOBS.row_args,
     shell:
         "ffnn summary-row --train {input.train:q} --quality {input.quality:q} "
         "--profiles {input.profiles:q} {params.args} -o {output:q} > {log:q} 2>&1"
@@ -88,7 +84,7 @@ rule summary_row:
 
 rule summary:
     input:
-        expand("results/{region}/row.json", region=list(REGIONS)),
+        expand(rules.summary_row.output[0], region=list(JOBS.regions)),
     output:
         tsv=report(
             "results/summary.tsv",
@@ -110,10 +106,8 @@ rule summary:
         "results/benchmarks/summary.tsv"
     threads: 1
     resources:
-        mem_mb=default_resource("mem_mb"),
-        runtime=default_resource("runtime"),
-    conda:
-        "../../environment.yml"
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
     shell:
         "ffnn summary {input:q} --tsv {output.tsv:q} --nc {output.nc:q} --json {output.json:q} "
         "--checks {output.checks:q} > {log:q} 2>&1"

@@ -1,0 +1,212 @@
+"""Subcommands of every region's model (rules in workflow/rules/model.smk): ``boundary``,
+``potential``, ``train``, ``cube``, ``quality``.
+
+``boundary``
+    the bottom map (boundary.nc) of a SHARP record's files, or of a cube's lowest layer;
+``potential``
+    the potential field above a bottom map: its side and top faces, and its cube;
+``train``
+    the network fitted to boundary files (checkpoint, loss.csv, model.pt, train.json);
+``cube``
+    the trained model on its grid (cube.nc);
+``quality``
+    how far to trust a cube: reference-free figures of merit and trust checks (quality.json)
+    and its height profiles (profiles.nc).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ffnn.cli import add_command
+from ffnn.errors import ConfigError, DataError
+
+log = logging.getLogger("ffnn")
+
+
+@dataclass(frozen=True)
+class SharpOptions:
+    """The ``sharp:`` section of ``ffnn boundary --config`` (None: the default)."""
+
+    bin: int | None = None
+    height_mm: float | None = None
+
+
+def register(subparsers) -> None:
+    """Add this group's subcommands to the top-level parser."""
+    p = add_command(subparsers, "boundary", cmd_boundary,
+                    "bottom map (boundary.nc) of a SHARP record or of a cube",
+                    inputs=("source", "record", "config"), outputs=("output",))
+    p.add_argument("source", help="directory with one record's FITS files (<record>.Br.fits or Br.fits, "
+                   "Bp, Bt, errors likewise), or a cube (NetCDF)")
+    p.add_argument("-o", "--output", required=True, help="output NetCDF (boundary.nc)")
+    sharp = p.add_argument_group("SHARP records")
+    sharp.add_argument("--bin", type=int, help="bin factor, NaN-mean (default 2)")
+    sharp.add_argument("--height-mm", type=float, help="box height in Mm (default 100)")
+    sharp.add_argument("--record", help="record JSON (resolve.json) whose keywords complete the headers' "
+                       "(default SOURCE/sharp.json when present)")
+    sharp.add_argument("--config", help="YAML file with a 'sharp:' section (bin, height_mm)")
+
+    p = add_command(subparsers, "potential", cmd_potential,
+                    "potential-field faces (and cube) above a bottom map",
+                    inputs=("boundary",), outputs=("output", "cube"))
+    p.add_argument("boundary", help="bottom map (boundary.nc)")
+    p.add_argument("-o", "--output", required=True, help="boundary points of the 4 sides and the top")
+    p.add_argument("--cube", help="also write the full potential-field cube here")
+    p.add_argument("--method", choices=("fft", "green"), default="fft")
+    p.add_argument("--pad", type=int, default=4, help="zero padding factor of the fft method")
+    p.add_argument("--nz", type=int, default=None, help="heights (default: dz = pixel size)")
+
+    p = add_command(subparsers, "train", cmd_train, "fit the force-free neural network to boundary data")
+    p.add_argument("boundary", nargs="+", help="bottom maps and/or boundary-point files")
+    p.add_argument("--outdir", required=True, help="directory for checkpoint, loss.csv, model.pt")
+    p.add_argument("--config", help="YAML file with training settings (a 'train:' block or top level)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    p.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
+    p.add_argument("--device", help="auto, cpu or cuda")
+    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--init-model", help="model.pt of the same network to start from (warm start)")
+    p.add_argument("--potential", help="potential-field cube (ffnn potential --cube): fitted first "
+                   "when potential_iterations > 0")
+
+    p = add_command(subparsers, "cube", cmd_cube, "evaluate a trained model on its grid (NetCDF cube)",
+                    inputs=("model",), outputs=("output",))
+    p.add_argument("model", help="model.pt written by 'ffnn train'")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--chunk", type=int, default=16384, help="points per evaluation batch")
+    p.add_argument("--device", default="cpu")
+
+    p = add_command(subparsers, "quality", cmd_quality,
+                    "how far to trust a cube: figures of merit, checks, profiles",
+                    inputs=("cube", "potential", "boundary", "train"), outputs=("output", "profiles"))
+    p.add_argument("cube")
+    p.add_argument("-o", "--output", required=True, help="quality JSON (quality.json)")
+    p.add_argument("--profiles", help="also write the height profiles (NetCDF) here")
+    p.add_argument("--potential", help="potential-field cube on the same grid (energies, E/E_pot)")
+    p.add_argument("--boundary", help="the observed bottom map (boundary.nc): bottom-fit checks")
+    p.add_argument("--train", help="train.json of the model: checks of how training stopped")
+    p.add_argument("--region", default="", help="region name for the log lines")
+
+
+def cmd_boundary(args) -> int:
+    """The bottom boundary map (Bx, By, Bz in G on x, y in Mm): from one SHARP record's FITS
+    files (Bx = Bp, By = -Bt, Bz = Br, binned), or the lowest layer of a cube (a Low &
+    Lou reference)."""
+    from ffnn import boundary
+    from ffnn.settings import from_mapping, gather
+
+    source = Path(args.source)
+    if source.is_dir():
+        given = gather(args.config, "sharp", whole=False, bin=args.bin, height_mm=args.height_mm)
+        opts = from_mapping(SharpOptions, given, "sharp setting")
+        ds = boundary.from_sharp(source, bin_factor=opts.bin, height_mm=opts.height_mm, record=args.record)
+        boundary.write_map(ds, args.output)
+        _print_map(ds, args.output)
+        return 0
+    given = [o for o, v in (("--bin", args.bin), ("--height-mm", args.height_mm), ("--record", args.record),
+                            ("--config", args.config)) if v is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)} apply to a SHARP record's directory, not to the cube {source}")
+    from ffnn.cube import read_cube
+    from ffnn.files import write_netcdf
+
+    write_netcdf(boundary.from_cube(read_cube(source)), args.output)
+    log.info("wrote %s", args.output)
+    return 0
+
+
+def _print_map(ds, output) -> None:
+    from ffnn.boundary import box_of_map
+    from ffnn.sharp import flux_summary, record_name
+
+    a = ds.attrs
+    noaa = a.get("NOAA", a.get("NOAA_ARS"))
+    noaa = f" (NOAA {noaa})" if noaa is not None else ""
+    box = box_of_map(ds)
+    flux = flux_summary(ds)
+    print(f"{output}: {record_name(a, 'SHARP record')}{noaa}")
+    print(f"  map    {ds.sizes['x']} x {ds.sizes['y']} pixels (bin {a['bin_factor']}), "
+          f"{a['nan_pixels']} not observed (NaN)")
+    print(f"  pixel  {a['pixel_mm_x']:.4f} x {a['pixel_mm_y']:.4f} Mm")
+    print(f"  box    {box['x_max'] - box['x_min']:.1f} x {box['y_max'] - box['y_min']:.1f} x "
+          f"{box['z_max']:g} Mm (x ±{box['x_max']:.4g}, y ±{box['y_max']:.4g}, z 0 to "
+          f"{box['z_max']:g}; l0 {a['l0_mm']:.4g} Mm)")
+    print(f"  Bz     flux {flux['signed_mx']:.3e} Mx signed, {flux['unsigned_mx']:.3e} Mx "
+          f"unsigned: imbalance {100 * flux['imbalance']:+.2f} %")
+
+
+def cmd_potential(args) -> int:
+    from ffnn.boundary import COMPONENTS, is_map
+    from ffnn.cube import compressed_encoding
+    from ffnn.files import read_dataset, write_netcdf
+    from ffnn.potential import potential_cube, potential_faces
+
+    bottom = read_dataset(args.boundary, "bottom map")
+    if not is_map(bottom) or any(c not in bottom for c in COMPONENTS):
+        raise DataError(f"{args.boundary} is not a bottom map (needs Bx, By, Bz on x, y)")
+    write_netcdf(potential_faces(bottom, args.method, args.nz, args.pad), args.output)
+    log.info("wrote %s", args.output)
+    if args.cube:
+        cube = potential_cube(bottom, args.method, args.nz, args.pad)
+        write_netcdf(cube, args.cube, encoding=compressed_encoding(cube))
+        log.info("wrote %s", args.cube)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from ffnn.boundary import load_boundary
+    from ffnn.settings import gather
+    from ffnn.train import TrainConfig, train
+
+    cfg = TrainConfig.from_dict(gather(args.config, "train", args.set, threads=args.threads, device=args.device))
+    boundary = load_boundary(args.boundary)
+    potential = None
+    if args.potential:
+        from ffnn.cube import read_cube
+
+        potential = read_cube(args.potential)
+    elif cfg.potential_iterations:
+        raise ConfigError(f"potential_iterations={cfg.potential_iterations} needs the potential-field "
+                          "cube: give --potential")
+    result = train(boundary, cfg, args.outdir, resume=not args.no_resume, init_model=args.init_model,
+                   potential=potential)
+    log.info("model in %s", Path(args.outdir) / "model.pt")
+    return 0 if result.stop_reason else 1
+
+
+def cmd_cube(args) -> int:
+    from ffnn.cube import compressed_encoding, model_cube
+    from ffnn.files import write_netcdf
+    from ffnn.train import load_model
+
+    model, meta = load_model(args.model, args.device)
+    cube = model_cube(model, meta, chunk=args.chunk)
+    for name in ("Bx", "By", "Bz"):
+        if not np.isfinite(cube[name].values).all():
+            raise DataError(f"model {args.model} gives non-finite {name}; the cube is not written")
+    write_netcdf(cube, args.output, encoding=compressed_encoding(cube))
+    log.info("wrote %s", args.output)
+    return 0
+
+
+def cmd_quality(args) -> int:
+    """Reference-free figures of merit of a model cube (energies, E/E_pot, sigma_J, <|f_i|>,
+    flux, current), the trust checks of ffnn.quality (bottom fit against the observed
+    map, training stop) and height profiles."""
+    from ffnn.cube import read_cube
+    from ffnn.files import read_dataset, read_json, write_json, write_netcdf
+    from ffnn.quality import assess
+
+    cube = read_cube(args.cube)
+    potential = read_cube(args.potential) if args.potential else None
+    observed = read_dataset(args.boundary, "bottom map") if args.boundary else None
+    train = read_json(args.train, "training record") if args.train else None
+    result, profiles = assess(cube, potential, observed, train, args.region)
+    write_json(result, args.output)
+    if args.profiles:
+        write_netcdf(profiles, args.profiles)
+    return 0

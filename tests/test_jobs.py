@@ -1,0 +1,237 @@
+"""The workflow's wiring (ffnn.jobs.Jobs) without Snakemake: the config completed as
+Snakemake completes it, the region table, each rule's inputs and command line, the
+default target; and the shared settings coercion (ffnn.settings)."""
+
+from __future__ import annotations
+
+import copy
+import shlex
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from ffnn.classify import ClassifySettings
+from ffnn.errors import ConfigError
+from ffnn.jobs import Jobs, region_pattern
+from ffnn.jsoc import JsocSettings
+from ffnn.settings import assignments
+from ffnn.train import TrainConfig
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMAS = REPO / "workflow" / "schemas"
+SHIPPED = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def jobs(tmp_path=None, sheet=None, check=False, **changes) -> Jobs:
+    """Jobs of the shipped config with top-level ``changes`` (and a sheet text, if given)."""
+    config = copy.deepcopy(SHIPPED)
+    config["regions"] = str(REPO / "config" / "regions.tsv")
+    if sheet is not None:
+        (tmp_path / "regions.tsv").write_text(sheet)
+        config["regions"] = str(tmp_path / "regions.tsv")
+    config.update(changes)
+    return Jobs(config, SCHEMAS, check_settings=check)
+
+
+def region(name, model=None):
+    return SimpleNamespace(region=name, model=model)
+
+
+def test_config_is_completed_as_snakemake_completes_it():
+    from snakemake.utils import validate
+
+    ours = {"lowlou": {"regions": []}, "train": {"width": 8}}
+    theirs = copy.deepcopy(ours)
+    Jobs(ours, SCHEMAS, check_settings=False)
+    validate(theirs, str(SCHEMAS / "config.schema.yaml"))
+    assert ours == theirs
+    assert ours["jsoc"]["busy_timeout_s"] == 900 and ours["lowlou"]["shape"] == [32, 32, 32]
+
+
+def test_region_table_of_the_shipped_config():
+    j = jobs()
+    assert list(j.regions) == ["ar11158_20110215T0200", "lowlou_case1", "lowlou_case2"]
+    assert (j.sharp, j.jsoc, j.lowlou) == (["ar11158_20110215T0200"], [], ["lowlou_case1", "lowlou_case2"])
+    import re
+
+    for kind, names in (("sharp", j.sharp), ("lowlou", j.lowlou), ("all", list(j.regions))):
+        matching = [r for r in j.regions if re.fullmatch(j.patterns[kind], r)]
+        assert matching == names
+    assert not re.fullmatch(j.patterns["jsoc"], "ar11158_20110215T0200")
+    assert region_pattern([]) == "(?!x)x"
+    assert j.train_settings("lowlou_case2")["first_layer_scale"] == 5
+    assert j.train_settings("lowlou_case1")["first_layer_scale"] == 3
+
+
+def test_boundary_of_a_local_a_jsoc_and_a_benchmark_region(tmp_path):
+    sheet = ("noaa\ttime\tsharp_dir\tbin\n11158\t2011-02-15T02:00\tffnn:hmi.sharp_cea_720s.377.20110215_020000_TAI\t"
+             "\n11161\t2011-02-14T20:05\t\t4\n")
+    j = jobs(tmp_path, sheet)
+    local, remote = "ar11158_20110215T0200", "ar11161_20110214T2005"
+    assert j.jsoc == [remote]
+    assert j.boundary_input(region(local)) == {"record": f"results/{local}/resolve.json"}
+    assert j.boundary_input(region(remote)) == {"record": f"results/{remote}/resolve.json",
+                                                "download": f"results/{remote}/sharp/sharp.json"}
+    assert j.boundary_input(region("lowlou_case1")) == {"source": "results/lowlou_case1/reference.nc"}
+    words = shlex.split(j.boundary_args(region(remote)))
+    assert words == [f"results/{remote}/sharp", "--record", f"results/{remote}/resolve.json", "--bin", "4",
+                     "--height-mm", "100"]
+    assert shlex.split(j.boundary_args(region(local)))[0] == j.regions[local]["sharp_dir"]
+    assert shlex.split(j.boundary_args(region("lowlou_case2"))) == ["results/lowlou_case2/reference.nc"]
+    files = j.local_record_files(region(local))
+    assert len(files) >= 6 and all(f.endswith(".fits") for f in files)
+    assert j.local_record_files(region(remote)) == []
+    record = shlex.split(j.record_args(region(local)))
+    assert record[:4] == ["--noaa", "11158", "--time", "2011-02-15T02:00:00"] and "--sharp-dir" in record
+
+
+def test_train_command_line_gives_back_the_region_settings():
+    j = jobs()
+    words = shlex.split(j.train_args(region("lowlou_case2")))
+    sets = [words[i + 1] for i in range(0, len(words), 2)]
+    assert words[::2] == ["--set"] * len(sets)
+    settings = assignments(sets)
+    assert settings.pop("progress") is False
+    assert settings == j.train_settings("lowlou_case2")
+    assert TrainConfig.from_dict(settings).first_layer_scale == 5
+    assert j.train_boundary(region("lowlou_case1")) == ["results/lowlou_case1/faces.nc"]
+    assert j.train_boundary(region("lowlou_case2")) == ["results/lowlou_case2/boundary.nc",
+                                                        "results/lowlou_case2/pf_faces.nc"]
+
+
+def test_summary_row_reads_what_its_arguments_name():
+    j = jobs()
+    for name in ("ar11158_20110215T0200", "lowlou_case1"):
+        inputs = j.row_inputs(region(name))
+        words = shlex.split(j.row_args(region(name)))
+        named = {words[i + 1] for i in range(len(words) - 1) if words[i] in ("--derived", "--record", "--reference",
+                                                                           "--potential-reference")}
+        assert named <= set(inputs.values()), (named, inputs)
+        assert {"train", "quality", "profiles", "derived"} <= set(inputs)
+    meta = assignments([w for w in shlex.split(j.row_args(region("lowlou_case1"))) if "=" in w], "--meta")
+    assert meta["lowlou_boundary"] == "faces" and meta["lowlou_shape"] == [32, 32, 32]
+    assert j.metrics_cube(region("lowlou_case1", "ffnn")) == "results/lowlou_case1/cube.nc"
+    assert j.metrics_cube(region("lowlou_case1", "potential")) == "results/lowlou_case1/potential.nc"
+
+
+class Output(list):
+    """A rule's output as Snakemake's ``rules.<rule>.output``: a list, named files as attributes."""
+
+    def __init__(self, *files, **named):
+        super().__init__([*files, *named.values()])
+        self.__dict__.update(named)
+
+
+def fake_rules():
+    return SimpleNamespace(**{name: SimpleNamespace(output=output) for name, output in {
+        "cube": Output("results/{region}/cube.nc"),
+        "quality": Output(quality="results/{region}/quality.json", profiles="results/{region}/profiles.nc"),
+        "summary_row": Output("results/{region}/row.json"),
+        "figures": Output("results/{region}/figures/bottom.png", "results/{region}/figures/loss.png"),
+        "derived": Output("results/{region}/derived.nc", "results/{region}/figures/twist.png"),
+        "export": Output("results/{region}/export"),
+        "summary": Output(tsv="results/summary.tsv", nc="results/summary.nc"),
+        "lowlou_table": Output("results/lowlou/table.md"),
+        "classify": Output(skill="results/classify/skill.tsv"),
+        "classify_predict": Output("results/classify/regions/predictions.csv"),
+    }.items()})
+
+
+def test_default_target_follows_the_enabled_stages():
+    targets = jobs().final_targets(fake_rules())
+    assert "results/lowlou_case2/derived.nc" in targets and "results/lowlou/table.md" in targets
+    assert "results/classify/regions/predictions.csv" in targets
+    assert not any(t.endswith("/export") for t in targets)
+    assert len([t for t in targets if t.startswith("results/ar11158")]) == 7
+
+    j = jobs(export={"enabled": True, "formats": ["fits"]}, classify={"enabled": False},
+             lowlou={"regions": []})
+    targets = j.final_targets(fake_rules())
+    assert "results/ar11158_20110215T0200/export" in targets  # FITS: only where there is a WCS
+    assert not any("classify" in t or "lowlou" in t for t in targets)
+    assert j.export_formats("ar11158_20110215T0200") == ["fits"]
+    assert shlex.split(j.export_args(region("ar11158_20110215T0200"))) == ["--format", "fits"]
+    j = jobs(export={"enabled": True}, derived={"enabled": False})
+    assert j.export_formats("lowlou_case1") == [] and "--derived" not in j.row_args(region("lowlou_case1"))
+
+
+BAD = {
+    "threads in train": ({"train": {"threads": 4}}, "config train: 'threads' is set by the workflow"),
+    "unknown case": ({"lowlou": {"regions": ["lowlou_case9"]}}, "no case 'lowlou_case9' in lowlou.cases"),
+    "schema": ({"figures": {"dpi": 10}}, "config: figures.dpi = 10: 10 is less than the minimum of 30"),
+    "training setting": ({"train": {"width": 8, "ff_form": "cubic"}},
+                         "config lowlou.cases.lowlou_case1 (region lowlou_case1): training setting ff_form='cubic'"),
+    "classify setting": ({"classify": {"window": "soon"}}, "config classify: forecast window 'soon'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_a_bad_setting_is_one_line(case):
+    changes, message = BAD[case]
+    with pytest.raises(ConfigError) as err:
+        jobs(check=True, regions=None, **changes)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+# ---------------------------------------------------------------- one coercion for every settings class
+
+def test_one_coercion_for_training_jsoc_and_classify():
+    cfg = TrainConfig.from_dict({"width": "32", "progress": "off", "time_budget_s": "none", "lambda_ff": 2})
+    assert (cfg.width, cfg.progress, cfg.time_budget_s, cfg.lambda_ff) == (32, False, None, 2.0)
+    jsoc = JsocSettings.from_mapping({"retries": 3.0, "tolerance": "30min", "email": None})
+    assert (jsoc.retries, jsoc.tolerance_s, jsoc.email) == (3, 1800.0, None)
+    import datetime
+
+    cls = ClassifySettings.from_mapping({"features": "USFLUX, TOTPOT, USFLUX", "log_features": ["USFLUX"],
+                                         "split_date": datetime.date(2014, 1, 1), "class_weight": "null",
+                                         "enabled": True})
+    assert cls.features == ("USFLUX", "TOTPOT") and cls.split_date == "2014-01-01" and cls.class_weight is None
+    for build, values, message in [
+        (TrainConfig.from_dict, {"width": 1.5}, "training setting width=1.5 is not of type int"),
+        (TrainConfig.from_dict, {"width": True}, "training setting width=True is not of type int"),
+        (JsocSettings.from_mapping, {"retries": "many"}, "jsoc setting retries='many' is not of type int"),
+        (ClassifySettings.from_mapping, {"C": "x"}, "classify setting C='x' is not of type float"),
+        (ClassifySettings.from_mapping, {"threshold_class": 5}, "classify setting threshold_class=5 is not of type str"),
+        (JsocSettings.from_mapping, {"colour": 1}, "unknown jsoc setting(s) ['colour']; known:"),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            build(values)
+        assert str(err.value).startswith(message), err.value
+
+
+def test_assignments_read_values_as_yaml_and_keep_the_rest_as_text():
+    assert assignments(["a=3", "b=true", "c=null", "d=[1, 2]", "e=2014-01-01", "f=[", "g=x=y"]) == \
+        {"a": 3, "b": True, "c": None, "d": [1, 2], "e": "2014-01-01", "f": "[", "g": "x=y"}
+    with pytest.raises(ConfigError, match="--meta expects KEY=VALUE, got 'x'"):
+        assignments(["x"], "--meta")
+
+
+def test_a_config_file_of_several_sections_gives_each_command_its_own(tmp_path):
+    from ffnn.settings import gather
+
+    config = tmp_path / "settings.yaml"
+    config.write_text("jsoc:\n  retries: 2\nsharp:\n  bin: 4\n")
+    assert gather(config, "jsoc", whole=False, email="a@b.org") == {"retries": 2, "email": "a@b.org"}
+    assert gather(config, "sharp", whole=False, height_mm=None) == {"bin": 4}
+    assert gather(config, "train", whole=False) == {}
+    config.write_text("width: 16\n")  # a train file may hold its settings at the top level
+    assert gather(config, "train", ["depth=2"]) == {"width": 16, "depth": 2}
+    assert gather("{train: {width: 8}}", "train") == {"width": 8}
+
+
+def test_a_yaml_error_names_the_file_and_the_line(tmp_path, capsys):
+    from ffnn import cli
+    from ffnn.settings import read_yaml
+
+    bad = tmp_path / "train.yaml"
+    bad.write_text("train:\n  width: 16\n\tdepth: 2\n")
+    with pytest.raises(ConfigError) as err:
+        read_yaml(bad)
+    assert str(err.value) == f"{bad} line 3: a tab character; YAML indents with spaces only"
+    assert cli.main(["train", str(bad), "--outdir", str(tmp_path / "t"), "--config", str(bad)]) == 2
+    assert capsys.readouterr().err == f"ffnn train: error: {bad} line 3: a tab character; YAML indents with spaces only\n"
+    (tmp_path / "c.yaml").write_text("classify: {folds: [2\n")
+    with pytest.raises(ConfigError, match=r"c.yaml line 2: expected ',' or '\]'"):
+        read_yaml(tmp_path / "c.yaml")
