@@ -52,8 +52,8 @@ TITLES = {"faces": "case-1 field, six faces", "bottom": "case-1 field, bottom + 
           "case2": "case 2, bottom + potential faces"}
 # ffnn settings of each set-up beyond the defaults: those of the workflow's Low & Lou cases
 # (config/config.yaml), whose potential-field faces are close to the truth
-SETTINGS = {"faces": ["height_weighting=1"], "bottom": ["height_weighting=1"],
-            "case2": ["height_weighting=1", "first_layer_scale=5"]}
+LOWLOU = ["width=64", "n_interior=20000", "height_weighting=1"]
+SETTINGS = {"faces": LOWLOU, "bottom": LOWLOU, "case2": [*LOWLOU, "first_layer_scale=5"]}
 # pyAMaFiL's buffer zone (share of each side with lowered weight): none where every face is
 # exact; its default 0.1 where the sides and top are only a potential field.
 AMAFIL_BUFFER = {"faces": 0.0, "bottom": 0.1, "case2": 0.1}
