@@ -72,7 +72,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
                     "floor^2), J the curl in unit coordinates, in G^2 like loss_div; with ff_form angle mean "
                     "sin^2 of the J-B angle, dimensionless"),
     "wall_time_s": ("s", "training wall time (summed over resumed runs)"),
-    "stop_reason": ("", "why training stopped: max_iterations, time_budget or loss_tolerance"),
+    "stop_reason": ("", "why training stopped: max_iterations, time_budget, loss_tolerance or plateau"),
     "c_vec": ("1", "vector correlation with the reference field"),
     "c_cs": ("1", "mean cosine of the angle to the reference field (Cauchy-Schwarz)"),
     "e_n_prime": ("1", "1 - normalised vector error: 1 - sum |b - B| / sum |B|"),
