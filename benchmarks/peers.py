@@ -130,15 +130,15 @@ def main(argv=None) -> int:
     budgets = sorted(args.budgets)
     header = (f"Low & Lou fields, {args.shape}^3; {args.threads} threads; "
               f"{platform.machine()}, {os.cpu_count()} CPUs; torch {torch.__version__}; "
-              f"budgets {', '.join(f'{b:.0f}' for b in budgets)} s; ffnn settings: defaults"
-              + "".join(f", {s}" for s in args.set))
+              f"budgets {', '.join(f'{b:.0f}' for b in budgets)} s; ffnn settings: the shipped train "
+              "block, with each set-up's SETTINGS" + "".join(f", {s}" for s in args.set))
     print(header, flush=True)
     lines, results = [header, ""], {"shape": args.shape, "threads": args.threads, "budgets": budgets}
     for setup in args.setups:
         case, data = SETUPS[setup]
         ref = lowlou_cube(**CASES[case], shape=(args.shape,) * 3)
         boundary, pf = boundary_for(ref, data)
-        title = TITLES[setup]
+        title = f"{TITLES[setup]} (ffnn: {', '.join(SETTINGS[setup])})"
         print(f"\n== {title}", flush=True)
         res = {"potential_field": cube_metrics(pf, reference=ref)}
         table = [f"### {title}", "", "| method | C_vec | C_cs | E_n' | E_m' | eps | sigma_J | wall time |",
