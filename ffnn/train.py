@@ -53,10 +53,8 @@ import copy
 import csv
 import ctypes
 import ctypes.util
-import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -68,7 +66,7 @@ from tqdm import tqdm
 
 from ffnn import __version__
 from ffnn.errors import ConfigError, DataError, FFNNError
-from ffnn.files import atomic_write
+from ffnn.files import atomic_write, write_json
 from ffnn.boundary import COMPONENTS
 from ffnn.model import FFNN, curl_div, describe
 from ffnn.settings import from_mapping
@@ -742,8 +740,6 @@ def train(boundary: xr.Dataset, config: TrainConfig, out_dir, resume: bool = Tru
         return result  # a finished training: its files stay as they are
     trainer.save_checkpoint()
     save_model(result, out_dir / "model.pt")
-    tmp = out_dir / ".train.json.tmp"
-    tmp.write_text(json.dumps(result.meta | {"grid": None}, indent=2, default=str))
-    os.replace(tmp, out_dir / "train.json")
+    write_json(result.meta | {"grid": None}, out_dir / "train.json")
     return result
 
