@@ -96,7 +96,7 @@ def main(argv=None) -> int:
                                        threads=args.threads))
     cfg.time_budget_s, cfg.max_iterations = max(budgets), 10 ** 9
     points = merge_points([map_to_points(bottom), potential_faces(bottom)])
-    trainer = Trainer(points, cfg, None)
+    trainer = Trainer(points, cfg, None, potential=pot)  # as the workflow: the potential cube at hand
     marks, snaps = list(budgets), []
 
     def snapshot(tr):
