@@ -10,7 +10,6 @@ time (training wall time, evaluation excluded) are printed and written as JSON a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -23,6 +22,7 @@ import torch
 from ffnn import summary
 from ffnn.boundary import cube_faces, from_cube, merge_points
 from ffnn.cube import model_cube
+from ffnn.files import write_json, write_text
 from ffnn.lowlou import lowlou_cube
 from ffnn.metrics import cube_metrics
 from ffnn.potential import potential_cube, potential_faces
@@ -118,12 +118,11 @@ def main(argv=None) -> int:
     table = "\n".join(lines)
     print(table)
     if out:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "table.md").write_text(table + "\n")
-        (out / "results.json").write_text(json.dumps({
+        write_text(table, out / "table.md")
+        write_json({
             "case": args.case, "shape": args.shape, "threads": args.threads, "config": vars(cfg),
             "potential_field": pf_metrics, "snapshots": results, "stop_reason": result.stop_reason,
-            "machine": platform.platform(), "cpus": os.cpu_count()}, indent=2, default=float))
+            "machine": platform.platform(), "cpus": os.cpu_count()}, out / "results.json")
     return 0
 
 

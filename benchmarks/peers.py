@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import platform
 import sys
@@ -38,6 +37,7 @@ import numpy as np
 import torch
 
 from ffnn.cube import make_cube
+from ffnn.files import write_json, write_text
 from ffnn.lowlou import lowlou_cube
 from ffnn.metrics import cube_metrics
 from ffnn.settings import gather
@@ -188,10 +188,8 @@ def main(argv=None) -> int:
         lines += table
         results[setup] = res
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "table.md").write_text("\n".join(lines) + "\n")
-        (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+        write_text("\n".join(lines), Path(args.out) / "table.md")
+        write_json(results, Path(args.out) / "results.json")
     return 0
 
 

@@ -15,7 +15,6 @@ times each of ``--multiples`` (and ``--budgets``), evaluated on the same grid.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -26,6 +25,7 @@ import torch
 
 from ffnn.boundary import from_sharp, map_to_points, merge_points
 from ffnn.cube import make_cube, model_cube
+from ffnn.files import write_json, write_text
 from ffnn.metrics import cube_metrics
 from ffnn.potential import potential_cube, potential_faces
 from ffnn.quality import bottom_fit
@@ -112,10 +112,8 @@ def main(argv=None) -> int:
     results["ffnn"] = snaps
     print("\n".join(table))
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "table.md").write_text("\n".join(table) + "\n")
-        (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+        write_text("\n".join(table), Path(args.out) / "table.md")
+        write_json(results, Path(args.out) / "results.json")
     return 0
 
 

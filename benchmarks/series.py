@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import math
 import os
 import platform
@@ -42,6 +41,7 @@ import torch
 import yaml
 
 from ffnn.cube import model_cube
+from ffnn.files import write_json, write_text
 from ffnn.lowlou import lowlou_cube
 from ffnn.metrics import cube_metrics
 from ffnn.sampling import UnitBox
@@ -220,12 +220,12 @@ def main(argv=None) -> int:
     plot_series({"warm-started chain": sets["warm"], "cold starts": sets["cold"]}, out / "series.png",
                 reference=("exact field", sets["exact"]), title=f"drifting Low & Lou field (n={case['n']}, tilt +{args.dphi:g} rad per "
                 "12-min snapshot), bottom + potential faces, synthetic times")
-    (out / "table.md").write_text(table + "\n")
-    (out / "results.json").write_text(json.dumps({
+    write_text(table, out / "table.md")
+    write_json({
         "snapshots": snapshots, "summary": summary, "shape": args.shape, "case": args.case, "dphi": args.dphi,
         "dl": args.dl, "budget_s": args.budget, "threads": args.threads, "within": WITHIN,
         "cold_config": vars(cold_cfg), "warm_config": vars(warm_cfg), "machine": platform.platform(),
-        "cpus": os.cpu_count()}, indent=2, default=float))
+        "cpus": os.cpu_count()}, out / "results.json")
     return 0
 
 
