@@ -18,10 +18,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -448,7 +446,7 @@ def test_series_through_the_workflow_with_a_killed_middle_snapshot(tmp_path, jso
     import torch
     import xarray as xr
 
-    from test_workflow import _env, _mtimes, job_counts, snakemake, write_config
+    from test_workflow import _env, _mtimes, job_counts, kill_training_at_checkpoint, snakemake, write_config
 
     (tmp_path / "series.tsv").write_text("noaa\tstart\tend\tbin\theight_mm\n"
                                          "11158\t2011-02-14T19:30\t2011-02-14T20:05\t4\t8\n")
@@ -476,22 +474,8 @@ def test_series_through_the_workflow_with_a_killed_middle_snapshot(tmp_path, jso
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=_env(), start_new_session=True)
     middle = base / stamps[1] / "train"
-    try:
-        deadline = time.monotonic() + 400
-        while not (middle / "checkpoint.pt").exists():
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "no checkpoint of the middle snapshot within 400 s"
-            time.sleep(0.2)
-        time.sleep(1.0)
-        pids = _pids_of(tmp_path, stamps[1])
-        assert pids, "the middle snapshot's ffnn train is not running"
-        for pid in pids:
-            os.kill(pid, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    out = kill_training_at_checkpoint(proc, middle / "checkpoint.pt", lambda: _pids_of(tmp_path, stamps[1]),
+                                      wait_s=400, finish_s=300)
     assert proc.returncode != 0 and "Error in rule train" in out, out
     assert (base / stamps[0] / "train/model.pt").exists()
     assert (middle / "checkpoint.pt").exists() and not (middle / "model.pt").exists()

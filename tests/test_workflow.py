@@ -368,6 +368,29 @@ def _train_pids(workdir: Path) -> list[int]:
     return pids
 
 
+def kill_training_at_checkpoint(proc, checkpoint: Path, pids, *, wait_s: float, finish_s: float) -> str:
+    """Wait at most ``wait_s`` for ``checkpoint`` while the Snakemake run ``proc`` lives,
+    let training go on a moment, SIGKILL the ``ffnn train`` processes ``pids()`` names and
+    return the run's output once it has ended (within ``finish_s``). The run's process
+    group is killed whatever fails."""
+    try:
+        deadline = time.monotonic() + wait_s
+        while not checkpoint.exists():
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, f"no {checkpoint} within {wait_s:g} s"
+            time.sleep(0.2)
+        time.sleep(1.0)  # a few more iterations, past the first checkpoint
+        running = pids()
+        assert running, "ffnn train is not running"
+        for pid in running:
+            os.kill(pid, signal.SIGKILL)
+        return proc.communicate(timeout=finish_s)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     import torch
 
@@ -382,22 +405,8 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
            "--configfile", "run.yaml", "--cores", "1", target]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=_env(), start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while not (train_dir / "checkpoint.pt").exists():
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "no checkpoint within 240 s"
-            time.sleep(0.2)
-        time.sleep(1.0)  # a few more iterations, past the first checkpoint
-        pids = _train_pids(tmp_path)
-        assert pids, "ffnn train is not running"
-        for pid in pids:
-            os.kill(pid, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    out = kill_training_at_checkpoint(proc, train_dir / "checkpoint.pt", lambda: _train_pids(tmp_path),
+                                      wait_s=240, finish_s=120)
     assert proc.returncode != 0, out
     assert "Error in rule train" in out, out
     assert (train_dir / "checkpoint.pt").exists()
