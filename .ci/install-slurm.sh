@@ -25,21 +25,10 @@ skip() {
     exit 0
 }
 
-command -v apt-get >/dev/null 2>&1 || skip "apt-get not found (not a Debian/Ubuntu system)"
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        SUDO="sudo -n"
-    else
-        skip "not root and no password-less sudo: cannot install slurm-wlm munge"
-    fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
+LOG=/tmp/install-slurm.log
 echo "install-slurm: apt-get update"
-$SUDO apt-get update -qq >/tmp/install-slurm.log 2>&1 \
-    || { tail -n 20 /tmp/install-slurm.log >&2; skip "apt-get update failed (see above)"; }
+# shellcheck source=apt-prepare.sh
+. "$(dirname "$0")/apt-prepare.sh"
 echo "install-slurm: apt-get install slurm-wlm munge"
 # policy-rc.d exiting 101 keeps the packages' maintainer scripts from starting the
 # system munged/slurmctld/slurmd (the tests start their own, on their own key/ports).
@@ -48,11 +37,11 @@ CREATED_POLICY=0
 if [ ! -e "$POLICY" ]; then
     $SUDO sh -c "printf '#!/bin/sh\nexit 101\n' >$POLICY && chmod +x $POLICY" && CREATED_POLICY=1
 fi
-$SUDO apt-get install -y -qq --no-install-recommends slurm-wlm munge >>/tmp/install-slurm.log 2>&1
+$SUDO apt-get install -y -qq --no-install-recommends slurm-wlm munge >>"$LOG" 2>&1
 rc=$?
 if [ "$CREATED_POLICY" -eq 1 ]; then $SUDO rm -f "$POLICY"; fi
 if [ "$rc" -ne 0 ]; then
-    tail -n 20 /tmp/install-slurm.log >&2
+    tail -n 20 "$LOG" >&2
     skip "apt-get install slurm-wlm munge failed (exit $rc, see above)"
 fi
 

@@ -16,17 +16,9 @@ skip() {
     echo "install-udunits: SKIP: $*; the CF checker test will be skipped" >&2
     exit 0
 }
-command -v apt-get >/dev/null 2>&1 || skip "apt-get not found (not a Debian/Ubuntu system)"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        SUDO="sudo -n"
-    else
-        skip "not root and no password-less sudo"
-    fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/tmp/install-udunits.log 2>&1 || { tail -n 20 /tmp/install-udunits.log >&2; skip "apt-get update failed"; }
-$SUDO apt-get install -y -qq --no-install-recommends libudunits2-0 libudunits2-data >>/tmp/install-udunits.log 2>&1 \
-    || { tail -n 20 /tmp/install-udunits.log >&2; skip "apt-get install libudunits2-0 libudunits2-data failed"; }
+LOG=/tmp/install-udunits.log
+# shellcheck source=apt-prepare.sh
+. "$(dirname "$0")/apt-prepare.sh"
+$SUDO apt-get install -y -qq --no-install-recommends libudunits2-0 libudunits2-data >>"$LOG" 2>&1 \
+    || { tail -n 20 "$LOG" >&2; skip "apt-get install libudunits2-0 libudunits2-data failed"; }
 echo "install-udunits: installed libudunits2-0 $(dpkg-query -W -f='${Version}' libudunits2-0 2>/dev/null)"
