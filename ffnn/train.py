@@ -357,6 +357,10 @@ class Trainer:
             out.append(("warmup", cfg.warmup_iterations))
         return out
 
+    def _starting_iterations(self) -> int:
+        """Iterations of the starting phases together: where the physics phase begins."""
+        return sum(length for _, length in self._phases())
+
     def phase(self, round_index: int | None = None) -> str:
         """``potential`` (fitting the potential field), ``warmup`` or ``physics``."""
         phases = self._phases()
@@ -450,7 +454,7 @@ class Trainer:
         phase = self.phase()
         if phase != "physics":
             return cfg.warmup_physics_weight if phase == "warmup" else 0.0
-        done = self.iteration - sum(length for _, length in self._phases())
+        done = self.iteration - self._starting_iterations()
         if cfg.ramp_iterations <= 0 or done >= cfg.ramp_iterations:
             return 1.0
         start = cfg.warmup_physics_weight or RAMP_START
@@ -539,7 +543,7 @@ class Trainer:
             # ramp (their physics terms are scaled down, so their losses are not comparable);
             # with resample_every the rounds' samples differ too, so a plateau is then judged
             # across sample sets
-            settled = sum(length for _, length in self._phases()) + cfg.ramp_iterations
+            settled = self._starting_iterations() + cfg.ramp_iterations
             earlier = [h["loss"] for h in self.history
                        if settled < h["iteration"] <= self.iteration - cfg.plateau_iterations]
             if earlier and loss > (1.0 - cfg.plateau_tolerance) * min(earlier):
