@@ -1,16 +1,18 @@
 """Field lines of the figures: streamtracer (ffnn.fieldlines) against the hand-written RK4
 loop that ffnn/figures.py used before issue 15, same seeds, same step, same lines.
 
-    python benchmarks/fieldlines.py [--threads 2] [--lines 30] [--repeats 5]
+    python benchmarks/fieldlines.py [--threads 2] [--lines 30] [--repeats 9]
+        [--sharp ffnn/data/sharp/hmi.sharp_cea_720s.377.20110215_020000_TAI]
 
 For Low & Lou case 1 on 16^3, 32^3 (the workflow's default grid) and 64^3, and with
 ``--sharp`` the potential field of a real SHARP record at bin 2: the figures' seeds
 (:func:`ffnn.figures.seed_points`, 30 lines started upward), traced by both tracers at half
 the smallest grid spacing; prints the fastest of ``--repeats`` timings of each, end to end
-(the figures' call: field preparation and tracing) and tracing alone, their ratios, and
-how far the end points of the two sets of lines lie apart. The baseline is a verbatim copy
-of the old loop (RK4, scipy's RegularGridInterpolator, all lines advanced together, the
-last step clipped onto the box).
+(the figures' call :func:`ffnn.figures.trace_field_lines`: field preparation and tracing)
+and tracing alone (the field prepared once), their ratios, and how far the end points of
+the two sets of lines lie apart. The baseline is a verbatim copy of the old loop (RK4,
+scipy's RegularGridInterpolator, all lines advanced together, the last step clipped onto
+the box).
 """
 
 from __future__ import annotations
@@ -159,7 +161,8 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--sharp", help="directory of a SHARP record (Br, Bp, Bt FITS): adds its "
-                        "potential field at bin 2, e.g. ../shared/data/sharp/hmi.sharp_cea_720s.377.20110215_020000_TAI")
+                        "potential field at bin 2, e.g. the embedded "
+                        "ffnn/data/sharp/hmi.sharp_cea_720s.377.20110215_020000_TAI")
     args = parser.parse_args()
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # before streamtracer's first call
 

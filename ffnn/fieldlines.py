@@ -12,7 +12,7 @@ what the products need around it:
   non-finite field, or exceeded ``max_length``);
 * lines longer than one streamtracer call allows are continued from their last point
   (streamtracer allocates ``max_steps`` points for every line of a call, whatever its
-  length, so for many lines the buffer is kept short);
+  length, so the buffer is kept short);
 * line integrals of a scalar given on the grid (e.g. alpha, for the twist number), by the
   trapezoidal rule along the traced points;
 * seeds are processed in chunks, so memory stays bounded for 10^5-10^6 lines.
@@ -35,14 +35,16 @@ UNFINISHED = -1
 FACE_CODES = {"unfinished": UNFINISHED, **FACES}
 # normal axis of each face and the in-face coordinates (U, V) used for the field-line mapping
 FACE_AXIS = {0: 2, 1: 2, 2: 0, 3: 0, 4: 1, 5: 1}
+_FACE_AXES = np.array([FACE_AXIS[c] for c in range(len(FACE_AXIS))])
 FACE_UV = {0: (0, 1), 1: (0, 1), 2: (1, 2), 3: (1, 2), 4: (0, 2), 5: (0, 2)}
 
-_BUFFER_BYTES = 48e6  # streamtracer's output buffer per call: lines x max_steps x 3 doubles
-# Fewest steps per streamtracer call. It allocates, zeroes and copies max_steps points for
-# every line whatever its length, so for many lines a buffer spanning the longest ones
-# costs more than the tracing (most lines are short; longer ones are continued from their
-# last point); for a few lines (the figures) one call spans them whole.
-_MIN_STEPS_PER_CALL = 256
+_BUFFER_BYTES = 48e6  # streamtracer's output buffer per call: lines x steps x 3 doubles
+# Steps per streamtracer call. It allocates, zeroes and copies that many points for every
+# line whatever its length, so a buffer spanning the longest possible line (four box
+# diagonals) costs more than the tracing for many lines, and about 8 % of it for the
+# figures' 30 on 64^3 (875 steps possible, at most 164 taken): most lines are short,
+# longer ones are continued from their last point.
+_STEPS_PER_CALL = 256
 
 
 def set_threads(threads: int | None) -> None:
@@ -105,17 +107,21 @@ class FieldGrid:
         missing = [n for n in names if n not in cube]
         if missing:
             raise DataError(f"cube lacks variable(s) {missing}")
+        # xarray's variables and indexes, not DataArrays: building those, and np.allclose,
+        # cost more than a sixth of tracing the figures' lines on a 16^3 grid
         axes = []
         for c in ("x", "y", "z"):
             if c not in cube.coords:
                 raise DataError(f"cube lacks coordinate {c!r}")
-            v = np.asarray(cube[c].values, dtype=np.float64)
+            v = np.asarray(cube.indexes[c] if c in cube.indexes else cube.variables[c].values,
+                           dtype=np.float64)
             d = np.diff(v)
-            if v.size < 2 or not np.allclose(d, d[0], rtol=1e-5) or d[0] <= 0:
+            if v.size < 2 or not d[0] > 0 or np.abs(d - d[0]).max() > 1e-8 + 1e-5 * d[0]:
                 raise DataError(f"cube axis {c} is not regular and increasing")
             axes.append(v)
-        return cls.from_array(*axes, [(cube[n] if cube[n].dims == ("x", "y", "z")
-                                       else cube[n].transpose("x", "y", "z")).values for n in names])
+        b = [cube.variables[n] for n in names]
+        return cls.from_array(*axes, [(v if v.dims == ("x", "y", "z") else v.transpose("x", "y", "z")).values
+                                      for v in b])
 
     @property
     def lo(self) -> np.ndarray:
@@ -232,8 +238,7 @@ def trace(grid: FieldGrid, seeds, direction=1, *, step: float | None = None,
     if not 0 < h <= (1 + 1e-9) * float(np.min(np.abs(grid.spacing))):
         raise DataError(f"step {h} Mm must be positive and at most one grid spacing")
     max_length = float(max_length) if max_length else 4.0 * grid.diagonal
-    needed = int(np.ceil(max_length / h)) + 2
-    steps = min(needed, max(_MIN_STEPS_PER_CALL, int(_BUFFER_BYTES / (24 * n))))
+    steps = min(int(np.ceil(max_length / h)) + 2, _STEPS_PER_CALL)
     if chunk is None:
         chunk = max(64, int(_BUFFER_BYTES / (24 * steps)))
     tracer = _Tracer(grid, h, steps)
@@ -248,8 +253,9 @@ def trace(grid: FieldGrid, seeds, direction=1, *, step: float | None = None,
 
 class _Tracer:
     """streamtracer on the padded grid: ``(points, rot)`` of a batch of seeds, points
-    (k, steps, 3) in box coordinates, NaN after each line's last point; rot 2 where the
-    line left the (padded) grid, 1 where it ran out of steps or met a NaN.
+    (k, m, 3) in box coordinates, NaN after each line's last point, m <= steps the most
+    points of a line (a line of ``steps`` points may go on); rot 2 where the line left the
+    (padded) grid, 1 where it ran out of steps or met a NaN.
 
     Calls streamtracer's compiled core (``trace_streamlines``, what its ``StreamTracer``
     class calls) with the raw output buffer: the class slices that buffer into one array
@@ -266,12 +272,14 @@ class _Tracer:
 
     def __call__(self, seeds, sign):
         """Trace ``seeds`` (k, 3) along ``sign`` (k,) times B: both directions, one buffer."""
-        xs = np.empty((seeds.shape[0], self.steps, 3))
+        parts = [(pick, *self._trace(seeds[pick], s))
+                 for s in (1, -1) for pick in [np.flatnonzero(sign == s)] if pick.size]
+        if len(parts) == 1:
+            return parts[0][1:]
+        xs = np.full((seeds.shape[0], max(p[1].shape[1] for p in parts), 3), np.nan)
         rot = np.empty(seeds.shape[0], dtype=int)
-        for s in (1, -1):
-            pick = sign == s
-            if pick.any():
-                xs[pick], rot[pick] = self._trace(seeds[pick], s)
+        for pick, xs_s, rot_s in parts:
+            xs[pick, :xs_s.shape[1]], rot[pick] = xs_s, rot_s
         return xs, rot
 
     def _trace(self, seeds, sign):
@@ -279,8 +287,11 @@ class _Tracer:
             xs, ns, rot = self._core(np.ascontiguousarray(seeds - self.origin), *self.axes,
                                      self.grid.padded, np.zeros(3, dtype=bool), int(sign), self.step,
                                      self.steps)
+            # cut to the longest line: the figures' lines fill a sixth of the buffer, and
+            # every later step over it costs
+            xs = xs[:, :int(ns.max())]
             xs += self.origin
-            xs[np.arange(self.steps)[None, :] >= np.asarray(ns)[:, None]] = np.nan
+            xs[np.arange(xs.shape[1])[None, :] >= ns[:, None]] = np.nan
             return xs, np.asarray(rot).reshape(-1)
         from streamtracer import StreamTracer, VectorGrid
 
@@ -319,7 +330,7 @@ def _trace_chunk(grid: FieldGrid, tracer: _Tracer, seeds, sign, idx, max_length,
         xs[:, 0] = starts  # the origin shift can move a seed on a face out by a rounding
         finite = ~np.isnan(xs[..., 0])
         last = finite.sum(axis=1) - 1  # lines are finite up to their last point
-        beyond = ((xs < lo) | (xs > hi)).any(axis=2)  # NaN compares False
+        beyond = _any3((xs < lo) | (xs > hi))  # NaN compares False
         crossed = beyond.any(axis=1)
         first = beyond.argmax(axis=1)
         inside = np.where(crossed, first - 1, last)  # last point inside the box
@@ -344,7 +355,7 @@ def _trace_chunk(grid: FieldGrid, tracer: _Tracer, seeds, sign, idx, max_length,
             f[j], e[j] = _tangent_exit(grid, xs[j, :inside[j] + 1], sign[todo[j]])
         done = f != UNFINISHED
         if done.any():
-            axis = np.array([FACE_AXIS[int(c)] for c in f[done]], dtype=int)
+            axis = _FACE_AXES[f[done]]
             e[np.flatnonzero(done), axis] = np.where(f[done] % 2 == 0, lo[axis], hi[axis])  # on the face
         extra = np.where(done, np.linalg.norm(e - p_in, axis=1), 0.0)
         length[todo] += extra
@@ -353,15 +364,16 @@ def _trace_chunk(grid: FieldGrid, tracer: _Tracer, seeds, sign, idx, max_length,
             integral[todo] += np.where(done, 0.5 * (f_in + grid.interpolate(integrand, e)) * extra, 0.0)
         end[todo], face[todo] = e, f
         if pieces is not None:
-            for j, i in enumerate(todo):
-                pieces[i].append(xs[j, :inside[j] + 1] if not pieces[i] else xs[j, 1:inside[j] + 1])
-                if done[j] and (e[j] != p_in[j]).any():
-                    pieces[i].append(e[j][None])
+            moved_on = (done & _any3(e != p_in)).tolist()
+            for j, (i, stop) in enumerate(zip(todo.tolist(), (inside + 1).tolist())):
+                pieces[i].append(xs[j, :stop] if not pieces[i] else xs[j, 1:stop])
+                if moved_on[j]:
+                    pieces[i].append(e[j:j + 1])
         # a full buffer: the line goes on; a shorter one that did not leave met a NaN, and
         # one that moved less than half a step in a whole buffer sits in a sink of the
         # field (RK4 steps shrink to nothing at a null B runs into): both stay unfinished
         moved = seg.sum(axis=1) >= 0.5 * tracer.step
-        more = ~done & (last == m - 1) & moved & (length[todo] + 0.5 * tracer.step < max_length)
+        more = ~done & (last == tracer.steps - 1) & moved & (length[todo] + 0.5 * tracer.step < max_length)
         todo = todo[more]
         starts = p_in[more]
     out.end[idx], out.face[idx], out.length[idx] = end, face, length
@@ -370,6 +382,12 @@ def _trace_chunk(grid: FieldGrid, tracer: _Tracer, seeds, sign, idx, max_length,
     if pieces is not None:
         for i, parts in zip(idx, pieces):
             out.points[i] = np.concatenate(parts)
+
+
+def _any3(a):
+    """``a.any(axis=-1)`` for a last axis of 3 (numpy's reduction over so short an axis
+    took an eighth of the figures' tracing)."""
+    return a[..., 0] | a[..., 1] | a[..., 2]
 
 
 def _tangent_exit(grid: FieldGrid, line, sign):
@@ -390,12 +408,15 @@ def _exit(p, t, lo, hi):
     """Distance along directions ``t`` (in units of |t|) from points ``p`` (m, 3) inside
     the box to its surface, and the face crossed (face codes: bottom 0, top 1, x_min 2, x_max 3, y_min 4, y_max 5)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        to_hi = np.where(t > 0, (hi - p) / t, np.inf)
-        to_lo = np.where(t < 0, (lo - p) / t, np.inf)
-    # columns: x_min, x_max, y_min, y_max, z_min (bottom), z_max (top)
-    dist = np.stack([to_lo[:, 0], to_hi[:, 0], to_lo[:, 1], to_hi[:, 1], to_lo[:, 2], to_hi[:, 2]], axis=1)
-    dist = np.maximum(dist, 0.0)
+        dist = np.concatenate([np.where(t < 0, (lo - p) / t, np.inf), np.where(t > 0, (hi - p) / t, np.inf)],
+                              axis=1)[:, _EXIT_COLUMNS]
+    np.maximum(dist, 0.0, out=dist)
     col = np.argmin(dist, axis=1)
-    codes = np.array([FACES["x_min"], FACES["x_max"], FACES["y_min"], FACES["y_max"],
-                      FACES["bottom"], FACES["top"]], dtype=np.int8)
-    return dist[np.arange(p.shape[0]), col], codes[col]
+    return dist[np.arange(p.shape[0]), col], _EXIT_FACES[col]
+
+
+# the columns of _exit's distances: x_min, x_max, y_min, y_max, z_min (bottom), z_max (top)
+# (the order breaks ties, e.g. at an edge), and their face codes
+_EXIT_COLUMNS = [0, 3, 1, 4, 2, 5]
+_EXIT_FACES = np.array([FACES["x_min"], FACES["x_max"], FACES["y_min"], FACES["y_max"],
+                        FACES["bottom"], FACES["top"]], dtype=np.int8)

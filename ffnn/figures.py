@@ -17,6 +17,7 @@ bottom map carries its WCS (:mod:`ffnn.wcs`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
@@ -25,6 +26,9 @@ from ffnn.boundary import COMPONENTS
 from ffnn.errors import DataError
 from ffnn.files import save_figure
 from ffnn.fieldlines import FieldGrid, default_step, trace
+
+if TYPE_CHECKING:  # pandas is imported where it is used
+    import pandas
 
 FIGURE_NAMES = ("bottom.png", "fieldlines_xy.png", "fieldlines_3d.png", "profiles.png", "loss.png")
 
@@ -300,7 +304,7 @@ def profiles_figure(profiles: xr.Dataset, title: str = "", dpi: int = 110):
     return fig
 
 
-def read_loss(path) -> "pandas.DataFrame":  # noqa: F821 - pandas imported lazily
+def read_loss(path) -> pandas.DataFrame:
     """The loss history written by ``ffnn train`` (loss.csv)."""
     import pandas as pd
 
