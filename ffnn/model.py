@@ -124,18 +124,14 @@ class FFNN(nn.Module):
 class HeldBottom(nn.Module):
     """A field whose bottom is the observed map by construction, the network shaping the volume:
 
-        B(x, y, z) = P(x, y, z) + w(z) (B_obs(x, y) - P(x, y, 0)) + (1 - w(z)) N(x, y, z)
+        B(x, y, z) = w(z) B_obs(x, y) + (1 - w(z)) N(x, y, z),     w(z) = exp(-z / h)
 
-    with w(z) = exp(-z / h), N an :class:`FFNN`, B_obs the bottom map interpolated bilinearly
-    between its pixels (so B = B_obs exactly on every pixel at z = 0) and P an optional base
-    field on the grid (the potential field of the observed Bz; 0 without one), interpolated
-    trilinearly. The classical codes hold the observed bottom fixed the same way
-    (Wiegelmann 2004; pyAMaFiL); the network still sets dB/dz at the bottom and everything
-    above. With P the potential field, its fine-scale structure (mixed polarities that a
-    tanh network resolves poorly) decays with height as it should, and N carries what
-    the currents add. Derivatives of the maps and of P are their second-order finite
-    differences (``numpy.gradient``), interpolated likewise: the derivatives the metrics
-    take on the cube.
+    with N an :class:`FFNN` and B_obs the bottom map interpolated bilinearly between its
+    pixels (so B = B_obs exactly on every pixel at z = 0). The classical codes hold the
+    observed bottom fixed the same way (Wiegelmann 2004; pyAMaFiL); the network still sets
+    dB/dz at the bottom, through N(x, y, 0), and everything above. The horizontal
+    derivatives of B_obs are its second-order finite differences (``numpy.gradient``)
+    interpolated likewise, the derivatives the metrics take on the cube.
 
     Parameters
     ----------
@@ -147,99 +143,62 @@ class HeldBottom(nn.Module):
         Unit coordinates of pixel (0, 0) and the pixel spacing in unit lengths (x, y).
     height : float
         h in unit lengths (> 0).
-    base : array (3, nx, ny, nz), optional
-        P (G) on the map's pixels at heights k * ``dz`` (unit lengths), k = 0 .. nz - 1.
-    dz : float
-        Height spacing of ``base`` in unit lengths.
     """
 
-    def __init__(self, net: FFNN, bottom, origin, spacing, height: float, base=None, dz: float = 1.0):
+    def __init__(self, net: FFNN, bottom, origin, spacing, height: float):
         super().__init__()
         b = np.asarray(bottom, dtype=np.float64)
         if b.ndim != 3 or b.shape[0] != 3 or min(b.shape[1:]) < 3 or not np.isfinite(b).all():
             raise ValueError(f"held bottom needs a finite (3, nx >= 3, ny >= 3) map, got shape {b.shape}")
         if height <= 0:
             raise ValueError(f"held bottom height must be > 0, got {height}")
-        nz = 0
-        dtype = net.head.weight.dtype
-        if base is not None:
-            base = np.asarray(base, dtype=np.float64)
-            if base.shape[:3] != b.shape or base.shape[3] < 3 or not np.isfinite(base).all():
-                raise ValueError(f"held bottom's base field must be finite, (3, nx, ny, nz >= 3) on the map's "
-                                 f"pixels {b.shape[1:]}, got shape {base.shape}")
-            nz = base.shape[3]
-            b = b - base[..., 0]
-            grads = [np.gradient(base, d, axis=1 + k, edge_order=2) for k, d in enumerate((*spacing, dz))]
-            self.register_buffer("volume", torch.as_tensor(np.concatenate([base, *grads]).reshape(12, -1),
-                                                           dtype=dtype))  # P, dP/dx, dP/dy, dP/dz
         maps = np.concatenate([b, np.gradient(b, spacing[0], axis=1, edge_order=2),
                                np.gradient(b, spacing[1], axis=2, edge_order=2)])
         self.net = net
+        dtype = net.head.weight.dtype
         self.register_buffer("maps", torch.as_tensor(maps.reshape(9, -1), dtype=dtype))  # B, dB/dx, dB/dy
-        self.register_buffer("geometry", torch.tensor([*origin, *spacing, height, *b.shape[1:], dz, nz],
-                                                      dtype=torch.float64))
+        self.register_buffer("geometry", torch.tensor([*origin, *spacing, height, *b.shape[1:]], dtype=torch.float64))
 
     @classmethod
     def for_state(cls, net: FFNN, state: dict) -> "HeldBottom":
         """An instance shaped to receive ``state`` (a saved state dict of one)."""
-        g = state["geometry"].double().tolist()
-        nx, ny, nz = int(g[5]), int(g[6]), int(g[8])
-        base = np.zeros((3, nx, ny, nz)) if nz else None
-        return cls(net, np.zeros((3, nx, ny)), g[0:2], g[2:4], g[4], base, g[7])
+        geometry = state["geometry"].double()
+        nx, ny = int(geometry[5]), int(geometry[6])
+        return cls(net, np.zeros((3, nx, ny)), geometry[0:2].tolist(), geometry[2:4].tolist(),
+                   float(geometry[4]))
 
     @property
     def height(self) -> float:
         """h in unit lengths."""
         return float(self.geometry[4])
 
-    def _interpolate(self, x: torch.Tensor, volume: bool):
-        """The maps (9, n) at the points' (x, y), or with ``volume`` the base (12, n) at (x, y, z)."""
-        x0, y0, dx, dy, _, nx, ny, dz, nz = self.geometry.tolist()
-        nx, ny, nz = int(nx), int(ny), int(nz)
-        axes = [(x[:, 0] - x0) / dx, (x[:, 1] - y0) / dy] + ([x[:, 2] / dz] if volume else [])
-        sizes = (nx, ny, nz)[:len(axes)]
-        strides = (ny * nz, nz, 1) if volume else (ny, 1)
-        index, frac = 0, []
-        for f, size, stride in zip(axes, sizes, strides):
-            f = f.clamp(0, size - 1)
-            cell = f.floor().clamp(max=size - 2)
-            frac.append(f - cell)
-            index = index + cell.long() * stride
-        data = self.volume if volume else self.maps
-        out = 0
-        for corner in range(2 ** len(axes)):
-            weight, offset = 1, 0
-            for a, (t, stride) in enumerate(zip(frac, strides)):
-                up = (corner >> a) & 1
-                weight = weight * (t if up else 1 - t)
-                offset += up * stride
-            out = out + data[:, index + offset] * weight
-        return out
-
-    def _parts(self, x: torch.Tensor):
-        """w (n, 1), the bottom difference and its x, y derivatives (n, 3 each), and the base
-        (n, 3) with its Jacobian (n, 3, 3) (zeros without a base)."""
-        d = self._interpolate(x, volume=False)
-        w = torch.exp(-x[:, 2:3] / self.height)
-        if int(self.geometry[8]):
-            p = self._interpolate(x, volume=True)
-            base, base_jac = p[0:3].T, p[3:12].reshape(3, 3, -1).permute(2, 1, 0)
-        else:
-            base = base_jac = 0
-        return w, d[0:3].T, d[3:6].T, d[6:9].T, base, base_jac
+    def _bottom(self, x: torch.Tensor):
+        """B_obs and its x and y derivatives at the points' (x, y), each (n, 3)."""
+        x0, y0, dx, dy, _, nx, ny = self.geometry.tolist()
+        nx, ny = int(nx), int(ny)
+        fx = ((x[:, 0] - x0) / dx).clamp(0, nx - 1)
+        fy = ((x[:, 1] - y0) / dy).clamp(0, ny - 1)
+        i, j = fx.floor().clamp(max=nx - 2), fy.floor().clamp(max=ny - 2)
+        tx, ty = (fx - i).unsqueeze(0), (fy - j).unsqueeze(0)
+        k = (i * ny + j).long()
+        m = self.maps
+        v = (m[:, k] * (1 - tx) + m[:, k + ny] * tx) * (1 - ty) + (m[:, k + 1] * (1 - tx) + m[:, k + ny + 1] * tx) * ty
+        return v[0:3].T, v[3:6].T, v[6:9].T
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """B (n, 3) in G at unit coordinates ``x`` (n, 3)."""
         n = self.net(x)
-        w, d, _, _, base, _ = self._parts(x)
-        return base + n + w * (d - n)
+        b0 = self._bottom(x)[0]
+        w = torch.exp(-x[:, 2:3] / self.height)
+        return n + w * (b0 - n)
 
     def field_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """B (n, 3) in G and its Jacobian (n, 3, 3), [:, i, k] = dB_i/dx_k per unit length."""
         n, jac = self.net.field_and_jacobian(x)
-        w, d, gx, gy, base, base_jac = self._parts(x)
-        held = torch.stack([w * gx, w * gy, -(w / self.height) * (d - n)], dim=2)
-        return base + n + w * (d - n), base_jac + (1 - w).unsqueeze(2) * jac + held
+        b0, gx, gy = self._bottom(x)
+        w = torch.exp(-x[:, 2:3] / self.height)
+        held = torch.stack([w * gx, w * gy, -(w / self.height) * (b0 - n)], dim=2)
+        return n + w * (b0 - n), (1 - w).unsqueeze(2) * jac + held
 
 
 def curl_div(jac: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

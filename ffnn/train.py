@@ -108,7 +108,6 @@ class TrainConfig:
     potential_weight: float = 1.0          # trust in potential-field faces relative to data
     hold_bottom: float = 0.0               # > 0: observed bottom held exactly, blended out over this
                                            # many pixels of height (HeldBottom); 0: fitted as data
-    potential_base: bool = False           # with hold_bottom: the network adds to the potential field
     bc_errors: str = "component"           # observed-data errors: "none", "tolerance", "component"
     error_scale: float = 1.0               # tolerance: residuals within error_scale x 1 sigma are free
     n_interior: int = 20_000
@@ -283,16 +282,14 @@ def boundary_weights(bd: BoundaryArrays, profile, config: TrainConfig) -> np.nda
     return w
 
 
-def hold_observed_bottom(net: FFNN, bd: BoundaryArrays, box: UnitBox, pixels: float,
-                         base=None) -> tuple[HeldBottom, np.ndarray]:
+def hold_observed_bottom(net: FFNN, bd: BoundaryArrays, box: UnitBox,
+                         pixels: float) -> tuple[HeldBottom, np.ndarray]:
     """The observed bottom map of ``bd`` held under ``net`` (:class:`ffnn.model.HeldBottom`),
-    blended out over ``pixels`` pixel spacings of height, over the ``base`` field if given
-    (``((x, y, z), field)``: 1-D axes in Mm and (3, nx, ny, nz) in G on the map's pixels,
-    from the box's bottom up: the potential-field cube); and the mask (m,) of the boundary
+    blended out over ``pixels`` pixel spacings of height; and the mask (m,) of the boundary
     points it holds, which the boundary term then leaves out (their residual is 0).
 
     Components missing in the map are held at 0 G (logged). Raises ConfigError when the
-    data have no observed bottom on a regular grid, or the base lies on another grid.
+    data have no observed bottom on a regular grid.
     """
     on = ~bd.potential & np.isclose(bd.xyz[:, 2], 0.0, atol=1e-9)
     axes = [np.unique(np.round(bd.xyz[on, k], 9)) for k in (0, 1)]
@@ -309,16 +306,7 @@ def hold_observed_bottom(net: FFNN, bd: BoundaryArrays, box: UnitBox, pixels: fl
     gaps = (axes[0].size * axes[1].size - on.sum()) * 3 + int((~bd.mask[on]).sum())
     if gaps:
         log.warning("held bottom: %d of %d map values have no data and are held at 0 G", gaps, bottom.size)
-    volume, dz = None, 1.0
-    if base is not None:
-        (x, y, z), volume = base
-        unit = [box.to_unit(x, 0 * x, 0 * x)[:, 0], box.to_unit(0 * y, y, 0 * y)[:, 1]]
-        if (any(u.size != a.size or not np.allclose(u, a, atol=1e-6) for u, a in zip(unit, axes))
-                or not np.isclose(z[0], box.z_min) or z.size < 3):
-            raise ConfigError("training setting potential_base: the potential-field cube is not on the "
-                              "bottom map's pixels from the box's bottom up")
-        dz = float(z[1] - z[0]) / box.l0
-    model = HeldBottom(net, bottom, (axes[0][0], axes[1][0]), spacing, pixels * min(spacing), volume, dz)
+    model = HeldBottom(net, bottom, (axes[0][0], axes[1][0]), spacing, pixels * min(spacing))
     return model.to(next(net.parameters()).device), on
 
 
@@ -345,11 +333,7 @@ class Trainer:
             torch.set_num_threads(int(config.threads))
         self.boundary = boundary_arrays(boundary, self.box)
         self.potential = None
-        if config.potential_base and not config.hold_bottom:
-            raise ConfigError("training setting potential_base needs hold_bottom > 0")
-        if config.potential_base and potential is None:
-            raise ConfigError("training setting potential_base needs the potential-field cube (--potential)")
-        if potential is not None and (config.potential_iterations or config.potential_base):
+        if potential is not None and config.potential_iterations:
             self.potential = (tuple(potential[c].values for c in ("x", "y", "z")),
                               np.stack([potential[c].transpose("x", "y", "z").values for c in COMPONENTS]))
         bd = self.boundary
@@ -367,11 +351,7 @@ class Trainer:
             self.net.hidden[0].weight.mul_(config.first_layer_scale)
         self.model, self._held = self.net, np.zeros(len(bd), dtype=bool)
         if config.hold_bottom > 0:
-            base = self.potential if config.potential_base else None
-            if base is not None:
-                with torch.no_grad():  # the start is the base field itself: N = 0
-                    self.net.head.weight.zero_()
-            self.model, self._held = hold_observed_bottom(self.net, bd, self.box, config.hold_bottom, base)
+            self.model, self._held = hold_observed_bottom(self.net, bd, self.box, config.hold_bottom)
         self.init_model = None
         if init_model is not None:
             self._start_from(init_model)
@@ -412,7 +392,7 @@ class Trainer:
     def _phases(self) -> list[tuple[str, int]]:
         """The starting phases and their lengths in iterations, before the physics phase."""
         cfg, out = self.config, []
-        if self.potential is not None and cfg.potential_iterations:
+        if self.potential is not None:
             out.append(("potential", cfg.potential_iterations))
         if cfg.warmup_iterations > 0:
             out.append(("warmup", cfg.warmup_iterations))
