@@ -106,7 +106,7 @@ class TrainConfig:
     n_boundary: int | None = None          # observed boundary points per round (None: all)
     n_potential: int | None = 8192         # potential-field boundary points per round (None: all)
     potential_weight: float = 1.0          # trust in potential-field faces relative to data
-    hold_bottom: float = 0.0               # > 0: observed bottom held exactly, blended out over this
+    hold_bottom: float = 1.0               # > 0: observed bottom held exactly, blended out over this
                                            # many pixels of height (HeldBottom); 0: fitted as data
     bc_errors: str = "component"           # observed-data errors: "none", "tolerance", "component"
     error_scale: float = 1.0               # tolerance: residuals within error_scale x 1 sigma are free
