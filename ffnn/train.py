@@ -23,11 +23,16 @@ better than Bp, Bt); with ``"tolerance"`` residuals within ``error_scale`` sigma
 ``n_potential`` of them, every sample round (``resample_every``), so the cost of an
 iteration does not grow with the map.
 
-With ``hold_bottom`` > 0 the observed bottom map is not fitted but held: the model is
-:class:`ffnn.model.HeldBottom`, B = w B_obs + (1 - w) N with w = exp(-z/h), h = ``hold_bottom``
-pixel spacings, so the bottom equals the data on every pixel (its flux exactly) as in the
-classical codes, and the loss shapes only the volume; the held points leave the boundary
-term. Measured on NOAA 11158 (benchmarks/RESULTS.md "Held bottom").
+With ``hold_bottom`` > 0 (the default: 1) the observed bottom map is not fitted but held:
+the model is :class:`ffnn.model.HeldBottom`, B = w B_obs + (1 - w) N with w = exp(-z/h),
+h = ``hold_bottom`` pixel spacings, so the bottom equals the data on every pixel (its flux
+exactly) as in the classical codes, and the loss shapes only the volume; the held points
+leave the boundary term, and the physics terms are weighted by (1 - w)^2, since the held
+layer carries the photosphere's forces and the map's small scales, which no network makes
+force-free. A tanh network cannot fit a SHARP map's small-scale mixed field (it missed 11 %
+of NOAA 11158's strong-field flux, and E/E_pot fell below 1); held, the case-1 bottom
+set-up passes pyAMaFiL at 1.1x its time instead of 3.0x (benchmarks/RESULTS.md "Held
+bottom"). ``hold_bottom: 0`` fits the bottom like any other face (the six-face benchmark).
 
 Every term at unit height z may be weighted by (s(z_0)/s(z))^(2 p), p = ``height_weighting``,
 where s(z) is the RMS field of the side and top boundary data against height
