@@ -157,7 +157,9 @@ class HeldBottom(nn.Module):
         self.net = net
         dtype = net.head.weight.dtype
         self.register_buffer("maps", torch.as_tensor(maps.reshape(9, -1), dtype=dtype))  # B, dB/dx, dB/dy
-        self.register_buffer("geometry", torch.tensor([*origin, *spacing, height, *b.shape[1:]], dtype=torch.float64))
+        # saved with the weights; also kept as numbers, so that no call reads a (GPU) tensor
+        self._grid = (*(float(v) for v in (*origin, *spacing, height)), *b.shape[1:])
+        self.register_buffer("geometry", torch.tensor(self._grid, dtype=torch.float64))
 
     @classmethod
     def for_state(cls, net: FFNN, state: dict) -> "HeldBottom":
@@ -170,12 +172,11 @@ class HeldBottom(nn.Module):
     @property
     def height(self) -> float:
         """h in unit lengths."""
-        return float(self.geometry[4])
+        return self._grid[4]
 
     def _bottom(self, x: torch.Tensor):
         """B_obs and its x and y derivatives at the points' (x, y), each (n, 3)."""
-        x0, y0, dx, dy, _, nx, ny = self.geometry.tolist()
-        nx, ny = int(nx), int(ny)
+        x0, y0, dx, dy, _, nx, ny = self._grid
         fx = ((x[:, 0] - x0) / dx).clamp(0, nx - 1)
         fy = ((x[:, 1] - y0) / dy).clamp(0, ny - 1)
         i, j = fx.floor().clamp(max=nx - 2), fy.floor().clamp(max=ny - 2)
