@@ -18,8 +18,7 @@ the same layer spends a third of the time on slice copies, zero fills and concat
 
 from __future__ import annotations
 
-
-
+import numpy as np
 import torch
 from torch import nn
 
@@ -122,6 +121,87 @@ class FFNN(nn.Module):
         return b, jac.permute(1, 2, 0)
 
 
+class HeldBottom(nn.Module):
+    """A field whose bottom is the observed map by construction, the network shaping the volume:
+
+        B(x, y, z) = w(z) B_obs(x, y) + (1 - w(z)) N(x, y, z),     w(z) = exp(-z / h)
+
+    with N an :class:`FFNN` and B_obs the bottom map interpolated bilinearly between its
+    pixels (so B = B_obs exactly on every pixel at z = 0). The classical codes hold the
+    observed bottom fixed the same way (Wiegelmann 2004; pyAMaFiL); the network still sets
+    dB/dz at the bottom, through N(x, y, 0), and everything above. The horizontal
+    derivatives of B_obs are its second-order finite differences (``numpy.gradient``)
+    interpolated likewise, the derivatives the metrics take on the cube.
+
+    Parameters
+    ----------
+    net : FFNN
+        The network N.
+    bottom : array (3, nx, ny)
+        Bx, By, Bz of the map (G) on its pixels, finite (fill gaps before).
+    origin, spacing : (float, float)
+        Unit coordinates of pixel (0, 0) and the pixel spacing in unit lengths (x, y).
+    height : float
+        h in unit lengths (> 0).
+    """
+
+    def __init__(self, net: FFNN, bottom, origin, spacing, height: float):
+        super().__init__()
+        b = np.asarray(bottom, dtype=np.float64)
+        if b.ndim != 3 or b.shape[0] != 3 or min(b.shape[1:]) < 3 or not np.isfinite(b).all():
+            raise ValueError(f"held bottom needs a finite (3, nx >= 3, ny >= 3) map, got shape {b.shape}")
+        if height <= 0:
+            raise ValueError(f"held bottom height must be > 0, got {height}")
+        maps = np.concatenate([b, np.gradient(b, spacing[0], axis=1, edge_order=2),
+                               np.gradient(b, spacing[1], axis=2, edge_order=2)])
+        self.net = net
+        dtype = net.head.weight.dtype
+        self.register_buffer("maps", torch.as_tensor(maps.reshape(9, -1), dtype=dtype))  # B, dB/dx, dB/dy
+        # saved with the weights; also kept as numbers, so that no call reads a (GPU) tensor
+        self._grid = (*(float(v) for v in (*origin, *spacing, height)), *b.shape[1:])
+        self.register_buffer("geometry", torch.tensor(self._grid, dtype=torch.float64))
+
+    @classmethod
+    def for_state(cls, net: FFNN, state: dict) -> "HeldBottom":
+        """An instance shaped to receive ``state`` (a saved state dict of one)."""
+        geometry = state["geometry"].double()
+        nx, ny = int(geometry[5]), int(geometry[6])
+        return cls(net, np.zeros((3, nx, ny)), geometry[0:2].tolist(), geometry[2:4].tolist(),
+                   float(geometry[4]))
+
+    @property
+    def height(self) -> float:
+        """h in unit lengths."""
+        return self._grid[4]
+
+    def _bottom(self, x: torch.Tensor):
+        """B_obs and its x and y derivatives at the points' (x, y), each (n, 3)."""
+        x0, y0, dx, dy, _, nx, ny = self._grid
+        fx = ((x[:, 0] - x0) / dx).clamp(0, nx - 1)
+        fy = ((x[:, 1] - y0) / dy).clamp(0, ny - 1)
+        i, j = fx.floor().clamp(max=nx - 2), fy.floor().clamp(max=ny - 2)
+        tx, ty = (fx - i).unsqueeze(0), (fy - j).unsqueeze(0)
+        k = (i * ny + j).long()
+        m = self.maps
+        v = (m[:, k] * (1 - tx) + m[:, k + ny] * tx) * (1 - ty) + (m[:, k + 1] * (1 - tx) + m[:, k + ny + 1] * tx) * ty
+        return v[0:3].T, v[3:6].T, v[6:9].T
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """B (n, 3) in G at unit coordinates ``x`` (n, 3)."""
+        n = self.net(x)
+        b0 = self._bottom(x)[0]
+        w = torch.exp(-x[:, 2:3] / self.height)
+        return n + w * (b0 - n)
+
+    def field_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """B (n, 3) in G and its Jacobian (n, 3, 3), [:, i, k] = dB_i/dx_k per unit length."""
+        n, jac = self.net.field_and_jacobian(x)
+        b0, gx, gy = self._bottom(x)
+        w = torch.exp(-x[:, 2:3] / self.height)
+        held = torch.stack([w * gx, w * gy, -(w / self.height) * (b0 - n)], dim=2)
+        return n + w * (b0 - n), (1 - w).unsqueeze(2) * jac + held
+
+
 def curl_div(jac: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(curl B (n, 3), div B (n,)) from a Jacobian (n, 3, 3) with [:, i, k] = dB_i/dx_k."""
     curl = torch.stack([jac[:, 2, 1] - jac[:, 1, 2], jac[:, 0, 2] - jac[:, 2, 0],
@@ -134,8 +214,10 @@ def n_weights(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def describe(model: FFNN) -> str:
+def describe(model: FFNN | HeldBottom) -> str:
     """One line: architecture and parameter count."""
+    if isinstance(model, HeldBottom):
+        return f"{describe(model.net)}, observed bottom held (h = {model.height:.4g} unit lengths)"
     return (f"FFNN {len(model.hidden)}x{model.hidden[0].out_features} tanh, "
             f"quasi-output={'on' if model.quasi_output else 'off'}, {n_weights(model):,} weights")
 

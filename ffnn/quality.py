@@ -124,13 +124,16 @@ def trust_checks(cube: xr.Dataset, metrics: dict, observed: xr.Dataset | None = 
     """Bottom fit of ``cube`` against the ``observed`` bottom map and the flags of
     :func:`check` for ``metrics`` (of :func:`ffnn.metrics.cube_metrics`) and the training
     record ``train`` (``train.json``); each raised flag is logged as a warning naming
-    ``region``. Returns ``bottom_fit`` (with ``observed``), ``flags`` and ``flag_text``."""
+    ``region``. Returns ``bottom_fit`` (with ``observed``; its ``held`` says the bottom was
+    held, not fitted), ``flags`` and ``flag_text``."""
     out, values = {}, dict(metrics)
+    train = train or {}
     if observed is not None:
         layer = cube[list(COMPONENTS)].isel(z=0, drop=True).interp(x=observed["x"], y=observed["y"])
-        out["bottom_fit"] = bottom_fit(observed, layer)
+        # a held bottom (training setting hold_bottom) equals the map by construction
+        held = bool((train.get("config") or {}).get("hold_bottom"))
+        out["bottom_fit"] = {**bottom_fit(observed, layer), "held": held}
         values.update(out["bottom_fit"])
-    train = train or {}
     flags = check(values, (train.get("config") or {}).get("warmup_iterations"), train.get("iterations"))
     out["flags"] = flags
     out["flag_text"] = [describe(f, values) for f in flags]

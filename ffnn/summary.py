@@ -245,7 +245,8 @@ def table_dataset(table):
 
 def checks_table(rows):
     """One line per region and trust check (:mod:`ffnn.quality`): ``region``, ``check``,
-    ``value``, ``limit``, ``status`` (``passed``, ``FAILED`` or ``not computed``) and what it
+    ``value``, ``limit``, ``status`` (``passed``, ``FAILED``, ``not computed``, or for the bottom
+    fit of a held bottom ``held (exact by construction)``) and what it
     means; a pandas DataFrame for the report."""
     import pandas as pd
 
@@ -256,9 +257,12 @@ def checks_table(rows):
         metrics = (row.get("details") or {}).get("quality_metrics") or {}
         values = {**metrics, **(metrics.get("bottom_fit") or {})}
         failed = set(metrics.get("flags") or [])
+        held = bool(values.get("held"))
         for name, (key, limit, how) in quality.LIMITS.items():
             value = _number(values.get(key))
             status = "not computed" if value is None else ("FAILED" if name in failed else "passed")
+            if held and name.startswith("bottom_") and status == "passed":
+                status = "held (exact by construction)"
             lines.append({"region": row["region"], "check": name, "value": value, "limit": limit,
                           "status": status,
                           "meaning": quality.describe(name, values) if name in failed else ""})

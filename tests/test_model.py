@@ -107,3 +107,60 @@ def test_quasi_output_layer_carries_the_scale():
     assert {n for n, _ in model.named_parameters()} >= {"scale", "shift"}
     plain = FFNN(2, 8, quasi_output=False)
     assert "scale" not in dict(plain.named_parameters())
+
+
+def _held(rng, height=0.3):
+    from ffnn.model import HeldBottom
+
+    torch.manual_seed(0)
+    bottom = rng.normal(size=(3, 7, 5)) * 100
+    return HeldBottom(FFNN(2, 16).double(), bottom, (-0.6, -0.4), (0.2, 0.2), height), bottom
+
+
+def test_held_bottom_is_the_map_on_every_pixel_and_the_network_above():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    model, bottom = _held(rng)
+    X, Y = np.meshgrid(-0.6 + 0.2 * np.arange(7), -0.4 + 0.2 * np.arange(5), indexing="ij")
+    pixels = torch.tensor(np.stack([X.ravel(), Y.ravel(), np.zeros(X.size)], 1))
+    with torch.no_grad():
+        b, jac = model.field_and_jacobian(pixels)
+        np.testing.assert_allclose(b.numpy().T.reshape(bottom.shape), bottom, atol=1e-9)
+        # horizontal derivatives at the pixels: the map's second-order finite differences
+        for k in (0, 1):
+            fd = np.gradient(bottom, 0.2, axis=1 + k, edge_order=2)
+            np.testing.assert_allclose(jac[:, :, k].numpy().T.reshape(bottom.shape), fd, atol=1e-9)
+        high = pixels + torch.tensor([0.0, 0.0, 30.0], dtype=torch.float64)
+        np.testing.assert_allclose(model(high).numpy(), model.net(high).numpy(), atol=1e-9)
+
+
+def test_held_bottom_vertical_derivative_matches_finite_differences():
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    model, _ = _held(rng)
+    x = torch.tensor(rng.uniform([-0.5, -0.3, 0.01], [0.5, 0.3, 1.0], (50, 3)))
+    dz = torch.tensor([0.0, 0.0, 1e-6], dtype=torch.float64)
+    with torch.no_grad():
+        b, jac = model.field_and_jacobian(x)
+        np.testing.assert_allclose(b.numpy(), model(x).numpy(), atol=1e-12)
+        fd = (model(x + dz) - model(x - dz)) / 2e-6
+    np.testing.assert_allclose(jac[:, :, 2].numpy(), fd.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_held_bottom_round_trips_its_state():
+    import numpy as np
+
+    from ffnn.model import HeldBottom
+
+    rng = np.random.default_rng(2)
+    model, _ = _held(rng)
+    state = model.state_dict()
+    again = HeldBottom.for_state(FFNN(2, 16).double(), state)
+    again.load_state_dict(state)
+    x = torch.tensor(rng.uniform(-0.5, 0.5, (20, 3)))
+    with torch.no_grad():
+        assert torch.equal(again(x), model(x))
+    with pytest.raises(ValueError, match="finite"):
+        HeldBottom(FFNN(2, 16), np.full((3, 4, 4), np.nan), (0, 0), (1, 1), 1.0)

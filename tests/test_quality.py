@@ -78,3 +78,20 @@ def test_quality_command_flags_a_poor_model(tmp_path, caplog, monkeypatch):
     table = summary.checks_table([row])
     failed = table[table.status == "FAILED"]
     assert set(failed.check) == set(q["flags"]) and failed.meaning.str.len().min() > 20
+
+
+def test_a_held_bottom_reads_held_in_the_checks_table():
+    obs = observed_map()
+    x, y, z = obs.x.values, obs.y.values, np.arange(4) * 0.5
+    cube = make_cube({c: np.repeat(np.nan_to_num(obs[c].values)[:, :, None], 4, 2) for c in ("Bx", "By", "Bz")},
+                     x, y, z)
+    rows = []
+    for held in (0, 1):
+        checks = quality.trust_checks(cube, {"sigma_j": 0.1}, obs, {"config": {"hold_bottom": held}})
+        assert checks["bottom_fit"]["held"] is bool(held) and checks["flags"] == []
+        rows.append(summary.region_row(f"ar{held}", train={}, quality={"sigma_j": 0.1, **checks}))
+    table = summary.checks_table(rows).set_index(["region", "check"])
+    assert table.loc[("ar0", "bottom_c_vec"), "status"] == "passed"
+    assert table.loc[("ar1", "bottom_c_vec"), "status"] == "held (exact by construction)"
+    assert table.loc[("ar1", "bottom_flux"), "status"] == "held (exact by construction)"
+    assert table.loc[("ar1", "sigma_j"), "status"] == "passed"

@@ -213,3 +213,26 @@ def test_boundary_weights_trust_data_by_source_and_component():
     inv = np.array([19.0, 19.0, 7.0]) ** -2
     np.testing.assert_allclose(comp[0], 3 * inv / inv.sum())  # mean 1 over the components
     np.testing.assert_allclose(comp[2:], 1.0)  # errors of observed data only
+
+
+def test_held_bottom_keeps_the_observed_map_exactly(tmp_path):
+    from ffnn.boundary import cube_faces as faces_of
+    from ffnn.cube import model_cube
+
+    ref = lowlou_cube(shape=(10, 10, 10))
+    bottom_only = faces_of(ref, ("bottom",))
+    cfg = TrainConfig(**SMALL, max_iterations=10, warmup_iterations=5, hold_bottom=2)
+    result = train(bottom_only, cfg, tmp_path)
+    model, meta = load_model(tmp_path / "model.pt")
+    assert "observed bottom held" in meta["architecture"]
+    cube = model_cube(model, meta)
+    for c in ("Bx", "By", "Bz"):
+        np.testing.assert_allclose(cube[c].isel(z=0).values, ref[c].isel(z=0).values, atol=1e-8)
+    # the held points leave the boundary term: with no other data it is empty
+    assert result.history[-1]["loss_bc"] == 0.0
+    # a warm start takes the network's weights, and holds its own data's bottom
+    warm = Trainer(bottom_only, cfg, None, init_model=tmp_path / "model.pt")
+    for p, q in zip(model.net.parameters(), warm.net.parameters()):
+        assert torch.equal(p, q)
+    with pytest.raises(ConfigError, match="hold_bottom needs an observed bottom map"):
+        Trainer(faces_of(ref, ("top", "x_min")), cfg, None)

@@ -21,7 +21,7 @@ def test_small_case1_training_beats_the_potential_field(tmp_path):
     pf_row = cube_metrics(pf, reference=ref)
     # an iteration count, not a time budget, so the outcome does not depend on the machine's
     # speed (measured here: E_n' 0.875 at 400 iterations, ~65 s on 2 busy cores)
-    cfg = TrainConfig(hidden_layers=4, width=48, n_interior=2000, warmup_iterations=100, height_weighting=1,
+    cfg = TrainConfig(hidden_layers=4, width=48, n_interior=2000, warmup_iterations=100, height_weighting=1, hold_bottom=0,
                       max_iterations=450, time_budget_s=600, progress=False, seed=0)
     result = train(cube_faces(ref), cfg, tmp_path)
     assert result.stop_reason == "max_iterations"
