@@ -275,6 +275,8 @@ def profiles_figure(profiles: xr.Dataset, title: str = "", dpi: int = 110):
     z = profiles["z"].values
     ax = axes[0, 0]
     ax.semilogx(np.maximum(profiles["div_free_factor"].values, 1e-30), z)
+    # over less than a decade matplotlib labels the minor ticks too, and they overlap
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel(_label(profiles, "div_free_factor", "Mm-2"))
     ax.set_title("divergence-free factor: mean |div B|²/|B|² below z")
     ax = axes[0, 1]
@@ -361,7 +363,9 @@ def _observed_contours(ax, bottom: xr.Dataset) -> str:
     return f"observed Bz contours ±{0.1 * lim:.0f}, ±{0.5 * lim:.0f} G (red +, blue -)"
 
 
-UNDEFINED_COLOUR = "#9ecae1"  # footpoints whose Tw or Q is undefined (NaN)
+# footpoints whose Tw or Q is undefined (NaN), in a colour outside each map's colour scale
+UNDEFINED_COLOUR = "#9ecae1"  # light blue, beside the grey scale of Q
+UNDEFINED_COLOURS = {"gray_r": ("light blue", UNDEFINED_COLOUR), "RdBu_r": ("light green", "#b8e186")}
 
 
 def _map_figure(derived, bottom, name, cmap, vmin, vmax, label, title, dpi):
@@ -369,10 +373,10 @@ def _map_figure(derived, bottom, name, cmap, vmin, vmax, label, title, dpi):
     fig, ax = plt.subplots(figsize=_map_size(bottom), dpi=dpi, constrained_layout=True)
     im = ax.imshow(derived[name].transpose("x_foot", "y_foot").values.T, origin="lower",
                    extent=_footpoint_extent(derived), vmin=vmin, vmax=vmax, interpolation="nearest",
-                   cmap=plt.get_cmap(cmap).with_extremes(bad=UNDEFINED_COLOUR))
+                   cmap=plt.get_cmap(cmap).with_extremes(bad=UNDEFINED_COLOURS[cmap][1]))
     fig.colorbar(im, ax=ax, shrink=0.85, label=label)
     note = _observed_contours(ax, bottom)
-    _map_axes(ax, bottom, note + "; light blue: undefined")
+    _map_axes(ax, bottom, f"{note}; {UNDEFINED_COLOURS[cmap][0]}: undefined")
     ext = _extent(bottom)
     ax.set_xlim(*ext[:2])
     ax.set_ylim(*ext[2:])
@@ -383,7 +387,9 @@ def _map_figure(derived, bottom, name, cmap, vmin, vmax, label, title, dpi):
 def twist_figure(derived: xr.Dataset, bottom: xr.Dataset, title: str = "", dpi: int = 110):
     """Twist number Tw of the line rooted at each footpoint, over the observed Bz."""
     tw = derived["twist"].values
-    lim = max(1.5, float(np.nanmax(np.abs(tw)))) if np.isfinite(tw).any() else 1.5
+    # the 99.5th percentile of |Tw|: a few lines in weak field or along null lines reach
+    # |Tw| ~ 10 and would wash out the |Tw| ~ 1 of the flux ropes
+    lim = max(1.5, float(np.nanpercentile(np.abs(tw), 99.5))) if np.isfinite(tw).any() else 1.5
     return _map_figure(derived, bottom, "twist", "RdBu_r", -lim, lim,
                        "Tw = (1/4π) ∫ α dl  (|Tw| > 1: flux rope)",
                        title or "twist number of the field lines rooted on the bottom", dpi)
