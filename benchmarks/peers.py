@@ -52,7 +52,7 @@ TITLES = {"faces": "case-1 field, six faces", "bottom": "case-1 field, bottom + 
           "case2": "case 2, bottom + potential faces"}
 # ffnn settings of each set-up beyond the defaults: those of the workflow's Low & Lou cases
 # (config/config.yaml), whose potential-field faces are close to the truth
-LOWLOU = ["width=64", "n_interior=20000", "height_weighting=1"]
+LOWLOU = ["width=64", "n_interior=20000", "height_weighting=1", "resample_every=0"]
 # with potential-field faces the network first fits that potential field in the volume, and
 # holds the bottom (hold_bottom, the default): measured, the case-1 bottom set-up passed
 # pyAMaFiL at 1.1x its time (3.0x with a fitted bottom, 7.0x without the potential start)
