@@ -47,6 +47,8 @@ LIMITS = {
     "divergence": ("mean_abs_fi", 1e-3, "max"),
 }
 WARMUP_FLAG = "stopped_in_warmup"
+# the checks of bottom_fit: no test of the model where the training held the bottom
+BOTTOM_FIT_FLAGS = ("bottom_c_vec", "bottom_flux")
 
 
 def bottom_fit(observed: xr.Dataset, model: xr.Dataset) -> dict:
@@ -128,13 +130,13 @@ def trust_checks(cube: xr.Dataset, metrics: dict, observed: xr.Dataset | None = 
     held, not fitted), ``flags`` and ``flag_text``."""
     out, values = {}, dict(metrics)
     train = train or {}
+    config = train.get("config") or {}
     if observed is not None:
         layer = cube[list(COMPONENTS)].isel(z=0, drop=True).interp(x=observed["x"], y=observed["y"])
         # a held bottom (training setting hold_bottom) equals the map by construction
-        held = bool((train.get("config") or {}).get("hold_bottom"))
-        out["bottom_fit"] = {**bottom_fit(observed, layer), "held": held}
+        out["bottom_fit"] = {**bottom_fit(observed, layer), "held": bool(config.get("hold_bottom"))}
         values.update(out["bottom_fit"])
-    flags = check(values, (train.get("config") or {}).get("warmup_iterations"), train.get("iterations"))
+    flags = check(values, config.get("warmup_iterations"), train.get("iterations"))
     out["flags"] = flags
     out["flag_text"] = [describe(f, values) for f in flags]
     for text in out["flag_text"]:

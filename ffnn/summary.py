@@ -261,7 +261,7 @@ def checks_table(rows):
         for name, (key, limit, how) in quality.LIMITS.items():
             value = _number(values.get(key))
             status = "not computed" if value is None else ("FAILED" if name in failed else "passed")
-            if held and name.startswith("bottom_") and status == "passed":
+            if held and name in quality.BOTTOM_FIT_FLAGS and status == "passed":
                 status = "held (exact by construction)"
             lines.append({"region": row["region"], "check": name, "value": value, "limit": limit,
                           "status": status,
