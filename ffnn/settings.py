@@ -123,6 +123,59 @@ def schema_message(err, what: str) -> str:
     return f"{what}: {where or 'top level'} = {value}: {err.message}"
 
 
+def coerce_schema(data: Any, schema: dict, root: dict | None = None) -> Any:
+    """``data`` with its texts read as the types ``schema`` asks for, where it asks for no text.
+
+    Snakemake hands a nested ``--config`` value (``'train={time_budget_s: 5}'``) over as
+    text, a top-level one (``regions=null``) too; the config file's values come typed. A
+    text where the schema wants no text is read as YAML (``"5"`` -> 5, ``"true"`` -> True,
+    ``"null"`` -> None), so inline values are checked like the file's; where text is
+    allowed too, only ``null``/``none``/empty (when null is allowed) and ``true``/``false``
+    (when a boolean is) are read. Texts that read as nothing of the kind stay text, for
+    :func:`validate` to name. Returns a new value; mappings and lists are walked with their
+    ``properties``/``additionalProperties``/``items`` (``$ref`` to ``#/$defs/...`` followed).
+    """
+    import yaml
+
+    root = schema if root is None else root
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/"):
+        target = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {})
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    if isinstance(data, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {k: coerce_schema(v, props.get(k, extra if isinstance(extra, dict) else {}), root)
+                for k, v in data.items()}
+    if isinstance(data, list):
+        items = schema.get("items")
+        return [coerce_schema(v, items, root) for v in data] if isinstance(items, dict) else data
+    if not isinstance(data, str):
+        return data
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    if "enum" in schema and None in schema["enum"]:
+        kinds.append("null")
+    text = data.strip().lower()
+    if "string" in kinds or (not kinds and "enum" in schema):
+        if "null" in kinds and text in _NULL:
+            return None
+        if "boolean" in kinds and text in ("true", "false"):
+            return text == "true"
+        return data
+    if not kinds:
+        return data
+    try:
+        value = yaml.safe_load(data)
+    except yaml.YAMLError:
+        return data
+    if "null" in kinds and text in _NULL:
+        return None
+    return data if isinstance(value, str) or value is None else value
+
+
 def validate(data: dict, schema: dict, what: str, *, defaults: bool = False) -> None:
     """Check ``data`` against ``schema``; ConfigError with :func:`schema_message` of the
     first error (the one Snakemake's ``validate`` reports). With ``defaults``, first fill

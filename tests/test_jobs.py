@@ -235,3 +235,17 @@ def test_a_yaml_error_names_the_file_and_the_line(tmp_path, capsys):
     (tmp_path / "c.yaml").write_text("classify: {folds: [2\n")
     with pytest.raises(ConfigError, match=r"c.yaml line 2: expected ',' or '\]'"):
         read_yaml(tmp_path / "c.yaml")
+
+
+def test_config_texts_are_read_as_the_schema_types():
+    """What Snakemake makes of inline --config values (all text) comes out as from a file."""
+    config = {"regions": "null", "train": {"time_budget_s": "5", "width": "8", "dtype": "float64"},
+              "lowlou": {"shape": ["8", "8", "8"]}, "export": {"enabled": "true"},
+              "classify": {"class_weight": "null", "flare_history": "false", "window": "24h"}}
+    j = Jobs(config, SCHEMAS, check_settings=False)
+    assert j.config["regions"] is None and j.config["train"]["time_budget_s"] == 5
+    assert j.config["train"]["width"] == 8 and j.config["train"]["dtype"] == "float64"
+    assert j.config["lowlou"]["shape"] == [8, 8, 8] and j.config["export"]["enabled"] is True
+    assert j.config["classify"]["class_weight"] is None and j.config["classify"]["flare_history"] is False
+    with pytest.raises(ConfigError, match=r"train.width = \"wide\": 'wide' is not of type 'integer'"):
+        Jobs({"train": {"width": "wide"}}, SCHEMAS, check_settings=False)
