@@ -150,6 +150,33 @@ def test_segment_with_a_header_but_no_image_is_one_line(tmp_path, run):
     assert not (tmp_path / "b.nc").exists()
 
 
+def test_a_missing_error_segment_is_one_warning_and_training_says_so(tmp_path, caplog):
+    """Without Br_err the map has no Bz_err: said at read time, naming the directory, and
+    in training, where bc_errors 'component' then weights the components equally."""
+    from ffnn.sampling import UnitBox, boundary_arrays
+    from ffnn.train import TrainConfig, boundary_weights
+
+    directory = jsoc_record(tmp_path / "rec")
+    (directory / f"{PREFIX}.Br_err.fits").unlink()
+    with caplog.at_level(logging.WARNING):
+        ds = boundary.from_sharp(directory)
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert lines == [f"SHARP directory {directory} has no error segment(s) Br_err: the boundary has "
+                     "no Bz_err, and training's bc_errors 'component' counts the components equally"]
+    assert "Bz_err" not in ds and "Bx_err" in ds
+    points = boundary.map_to_points(ds)
+    assert np.isnan(points["Bz_err"].values).all() and np.isfinite(points["Bx_err"].values).any()
+    caplog.clear()
+    box = UnitBox(*(points.attrs[k] for k in boundary.BOX_KEYS))
+    bd = boundary_arrays(points, box)
+    flat = (np.zeros(1), np.ones(1))
+    with caplog.at_level(logging.WARNING, logger="ffnn.train"):
+        w = boundary_weights(bd, flat, TrainConfig(bc_errors="component"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "bc_errors 'component': the observed boundary data carry no errors of Bz; the components count equally"]
+    np.testing.assert_array_equal(w, bd.mask)
+
+
 @pytest.mark.parametrize("bin_factor", [1, 3])
 @pytest.mark.parametrize("mirror", [(True, False), (False, True), (True, True)])
 def test_mirrored_storage_gives_the_identical_boundary(tmp_path, run, caplog, mirror, bin_factor):
