@@ -83,8 +83,9 @@ def from_sharp(directory, *, bin_factor: int | None = None, height_mm: float | N
 
     Keywords: the Br header's, completed by the record JSON ``record`` (default
     ``directory/sharp.json``, when present): the header wins. Missing error segments
-    (Br_err, ...) are logged as a warning. Raises DataError for a
-    directory without one record's Br, Bp, Bt, or segments that cannot be read.
+    (Br_err, ...) are logged as a warning. Raises DataError, naming the directory, for a
+    directory without one record's Br, Bp, Bt, segments of different records (HARPNUM,
+    T_REC) or segments that cannot be read or do not fit together.
     """
     from ffnn import sharp
 
@@ -97,11 +98,15 @@ def from_sharp(directory, *, bin_factor: int | None = None, height_mm: float | N
                     "training's bc_errors 'component' counts the components equally",
                     directory, ", ".join(missing), ", ".join(lacking))
     segments = {seg: sharp.read_segment(p) for seg, p in paths.items()}
+    sharp.check_one_record(segments, directory)
     extra = sharp.read_record_json(record if record is not None else directory / sharp.RECORD_JSON)
     extra["source_files"] = " ".join(p.name for p in paths.values())
-    return sharp.segments_map(segments, extra_attrs=extra,
-                              bin_factor=sharp.DEFAULT_BIN if bin_factor is None else bin_factor,
-                              height_mm=sharp.DEFAULT_HEIGHT_MM if height_mm is None else height_mm)
+    try:
+        return sharp.segments_map(segments, extra_attrs=extra,
+                                  bin_factor=sharp.DEFAULT_BIN if bin_factor is None else bin_factor,
+                                  height_mm=sharp.DEFAULT_HEIGHT_MM if height_mm is None else height_mm)
+    except DataError as err:  # shapes, pixel sizes, rotation: name the record's directory
+        raise DataError(f"SHARP directory {directory}: {err}") from None
 
 
 def from_cube(cube: xr.Dataset) -> xr.Dataset:

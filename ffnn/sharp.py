@@ -203,6 +203,18 @@ def read_segment(path) -> tuple[np.ndarray, dict]:
         f"the record's header but no image (QUALITY {quality_text(keywords.get('QUALITY'))})")
 
 
+def check_one_record(segments: dict, directory) -> None:
+    """Raise DataError when the segments' headers (segment name -> (data, keywords), as
+    from :func:`read_segment`) name different records: HARPNUM or T_REC differ from Br's.
+    The message names ``directory``, the segment and the two values."""
+    reference = segments["Br"][1]
+    for seg, (_, keywords) in segments.items():
+        for key in ("HARPNUM", "T_REC"):
+            if key in keywords and key in reference and str(keywords[key]) != str(reference[key]):
+                raise DataError(f"SHARP directory {directory}: segment {seg} has {key} {keywords[key]}, "
+                                f"Br has {reference[key]}: segments of different records")
+
+
 def pixel_size_mm(header) -> tuple[float, float, float]:
     """(dx, dy, R): CEA pixel size along x and y in Mm and the solar radius used, in Mm.
 

@@ -177,6 +177,39 @@ def test_a_missing_error_segment_is_one_warning_and_training_says_so(tmp_path, c
     np.testing.assert_array_equal(w, bd.mask)
 
 
+def _rewrite(path: Path, data=None, **cards):
+    """The segment file ``path`` rewritten with other ``data`` and/or header ``cards``."""
+    with fits.open(path) as hdul:
+        hdu = hdul[1]
+        header = {k: v for k, v in hdu.header.items()
+                  if not sharp._STRUCTURAL.match(k) and k != "BUNIT"}
+        values = hdu.data if data is None else data(hdu.data)
+    write_scaled(path, values, {**header, **cards})
+
+
+def test_segments_of_different_records_are_refused(tmp_path, run):
+    directory = jsoc_record(tmp_path / "rec", names="as-is")
+    _rewrite(directory / "Bp.fits", HARPNUM=401)
+    status, _, err = run("boundary", directory, "-o", tmp_path / "b.nc")
+    assert status == 2 and not (tmp_path / "b.nc").exists()
+    assert err.strip().splitlines() == [
+        f"ffnn boundary: error: SHARP directory {directory}: segment Bp has HARPNUM 401, Br has 377: "
+        "segments of different records"]
+    _rewrite(directory / "Bp.fits", HARPNUM=377, T_REC="2011.02.14_21:00:00_TAI")
+    with pytest.raises(DataError, match=rf"^SHARP directory {directory}: segment Bp has T_REC "
+                                        rf"2011.02.14_21:00:00_TAI, Br has {T0}: segments of different records$"):
+        boundary.from_sharp(directory)
+
+
+def test_segments_of_other_shapes_name_the_directory(tmp_path, run):
+    directory = jsoc_record(tmp_path / "rec", names="as-is")
+    _rewrite(directory / "Bt.fits", data=lambda a: a[:-2, :-3])
+    status, _, err = run("boundary", directory, "-o", tmp_path / "b.nc")
+    assert status == 2 and not (tmp_path / "b.nc").exists()
+    assert err.strip().splitlines() == [
+        f"ffnn boundary: error: SHARP directory {directory}: segment Bt is (23, 38) pixels, Br is (25, 41)"]
+
+
 @pytest.mark.parametrize("bin_factor", [1, 3])
 @pytest.mark.parametrize("mirror", [(True, False), (False, True), (True, True)])
 def test_mirrored_storage_gives_the_identical_boundary(tmp_path, run, caplog, mirror, bin_factor):
