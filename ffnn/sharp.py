@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyUserWarning
 
 from ffnn import wcs
 from ffnn.boundary import map_box_attrs
@@ -184,6 +185,7 @@ def read_segment(path) -> tuple[np.ndarray, dict]:
         with warnings.catch_warnings():
             # astropy warns and pads with zeros when a file is truncated: an error here
             warnings.simplefilter("error", fits.verify.VerifyWarning)
+            warnings.filterwarnings("error", message="File may have been truncated", category=AstropyUserWarning)
             with fits.open(path, memmap=False) as hdul:
                 for hdu in hdul:
                     if _has_image(hdu) and hdu.data is not None:
@@ -193,8 +195,11 @@ def read_segment(path) -> tuple[np.ndarray, dict]:
                 keywords = {}
                 for hdu in hdul:
                     keywords = {**header_keywords(hdu.header), **keywords}
-    except (OSError, ValueError, TypeError, fits.verify.VerifyWarning) as err:
-        raise DataError(f"cannot read SHARP file {path}: {err}") from err
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as err:
+        raise DataError(f"cannot read SHARP file {path}: {err.strerror}") from err
+    except (OSError, ValueError, TypeError, fits.verify.VerifyWarning, AstropyUserWarning) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"cannot read SHARP file {path}: truncated or damaged FITS ({first})") from err
     if "T_REC" not in keywords:
         raise DataError(f"cannot read SHARP file {path}: no image HDU")
     segment = (segment_of(path) or ("", path.name))[1]

@@ -210,6 +210,43 @@ def test_segments_of_other_shapes_name_the_directory(tmp_path, run):
         f"ffnn boundary: error: SHARP directory {directory}: segment Bt is (23, 38) pixels, Br is (25, 41)"]
 
 
+@pytest.mark.parametrize("cut", ["header", "data"])
+def test_a_truncated_segment_is_one_line_naming_the_file(tmp_path, run, cut):
+    """astropy's text for a damaged file spans lines (a header cut short), or comes as two
+    warnings before a reshape error (data cut short): one line here, naming the file."""
+    directory = jsoc_record(tmp_path / "rec", compressed=False, nx=120, ny=90)
+    path = directory / f"{PREFIX}.Br.fits"
+    data = path.read_bytes()
+    path.write_bytes(data[:2880 + 1000] if cut == "header" else data[:len(data) // 2])
+    status, _, err = run("boundary", directory, "-o", tmp_path / "b.nc")
+    assert status == 2 and not (tmp_path / "b.nc").exists()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"ffnn boundary: error: cannot read SHARP file {path}: truncated or damaged FITS ("), err
+    assert ("Error validating header" if cut == "header" else "File may have been truncated") in lines[0]
+
+
+def test_a_file_that_is_not_netcdf_is_one_line(tmp_path, run):
+    fits_file = jsoc_record(tmp_path / "rec") / f"{PREFIX}.Br.fits"
+    status, _, err = run("boundary", fits_file, "-o", tmp_path / "b.nc")
+    assert status == 2 and err.strip().splitlines() == [f"ffnn boundary: error: cube {fits_file} is not a NetCDF file"]
+    (tmp_path / "loss.csv").write_text("iteration,loss\n1,0.5\n")
+    with pytest.raises(DataError, match=rf"^boundary file {tmp_path / 'loss.csv'} is not a NetCDF file$"):
+        boundary.load_boundary([tmp_path / "loss.csv"])
+
+
+def test_sharp_degree_units_read_without_astropy_warnings(tmp_path):
+    import warnings
+
+    attrs = boundary.from_sharp(jsoc_record(tmp_path / "rec")).attrs
+    assert attrs["CUNIT1"] == "degree"
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        lon, lat = wcs.heliographic_grid(attrs, 4, 3)
+    assert lon.shape == (4, 3) and np.isfinite(lat).all()
+    assert not [w for w in said if "'degree' -> 'deg'" in str(w.message)]
+
+
 @pytest.mark.parametrize("bin_factor", [1, 3])
 @pytest.mark.parametrize("mirror", [(True, False), (False, True), (True, True)])
 def test_mirrored_storage_gives_the_identical_boundary(tmp_path, run, caplog, mirror, bin_factor):
