@@ -82,7 +82,7 @@ def from_sharp(directory, *, bin_factor: int | None = None, height_mm: float | N
     (default 2), box ``height_mm`` high (default 100 Mm)).
 
     Keywords: the Br header's, completed by the record JSON ``record`` (default
-    ``directory/sharp.json``, when present): the header wins. Missing error segments
+    ``directory/sharp.json``, when present; a ``record`` given must exist): the header wins. Missing error segments
     (Br_err, ...) are logged as a warning. Raises DataError, naming the directory, for a
     directory without one record's Br, Bp, Bt, segments of different records (HARPNUM,
     T_REC) or segments that cannot be read or do not fit together.
@@ -99,6 +99,8 @@ def from_sharp(directory, *, bin_factor: int | None = None, height_mm: float | N
                     directory, ", ".join(missing), ", ".join(lacking))
     segments = {seg: sharp.read_segment(p) for seg, p in paths.items()}
     sharp.check_one_record(segments, directory)
+    if record is not None and not Path(record).is_file():
+        raise DataError(f"record file {record} does not exist")
     extra = sharp.read_record_json(record if record is not None else directory / sharp.RECORD_JSON)
     extra["source_files"] = " ".join(p.name for p in paths.values())
     try:

@@ -247,6 +247,14 @@ def test_sharp_degree_units_read_without_astropy_warnings(tmp_path):
     assert not [w for w in said if "'degree' -> 'deg'" in str(w.message)]
 
 
+def test_a_record_file_that_does_not_exist_is_an_error(tmp_path, run):
+    directory = jsoc_record(tmp_path / "rec")
+    missing = tmp_path / "does" / "not" / "exist.json"
+    status, _, err = run("boundary", directory, "-o", tmp_path / "b.nc", "--record", missing)
+    assert status == 2 and not (tmp_path / "b.nc").exists()
+    assert err.strip().splitlines() == [f"ffnn boundary: error: record file {missing} does not exist"]
+
+
 @pytest.mark.parametrize("bin_factor", [1, 3])
 @pytest.mark.parametrize("mirror", [(True, False), (False, True), (True, True)])
 def test_mirrored_storage_gives_the_identical_boundary(tmp_path, run, caplog, mirror, bin_factor):
