@@ -306,6 +306,17 @@ def test_boundary_keeps_the_wcs_of_the_map(tmp_path, bin_factor):
 
 # ---------------------------------------------------------------- the shipped record
 
+def test_potential_cube_of_a_sharp_region_keeps_its_wcs(tmp_path, run):
+    directory = jsoc_record(tmp_path / "rec")
+    assert run("boundary", directory, "-o", tmp_path / "b.nc")[0] == 0
+    assert run("potential", tmp_path / "b.nc", "-o", tmp_path / "pf.nc", "--cube", tmp_path / "pfc.nc",
+               "--nz", 4)[0] == 0
+    bottom, cube = xr.load_dataset(tmp_path / "b.nc"), xr.load_dataset(tmp_path / "pfc.nc")
+    assert wcs.has_wcs(cube.attrs)
+    assert wcs.wcs_attrs(cube.attrs) == wcs.wcs_attrs(bottom.attrs)
+    np.testing.assert_array_equal(cube["x"].values, bottom["x"].values)
+
+
 def test_shipped_record_is_the_untouched_jsoc_export():
     listed = dict(line.split()[::-1] for line in (REAL.parent / "README.md").read_text().splitlines()
                   if re.fullmatch(r"[0-9a-f]{64}  \S+\.fits", line))
