@@ -102,6 +102,13 @@ class Jobs:
                     TrainConfig.from_dict(self.train_settings(region))
                 except FFNNError as err:
                     raise ConfigError(f"{info['label']} (region {region}): {err}") from None
+            if self.regions.series:  # the config's warm block on its own, named as such
+                warm = {**self.config["train"], **self.config["series"]["warm"]}
+                try:
+                    TrainConfig.from_dict(warm)
+                except FFNNError as err:
+                    if self._train_block_ok():
+                        raise ConfigError(f"config series.warm: {err}") from None
             for name, info in self.regions.series.items():
                 try:
                     TrainConfig.from_dict({**self.config["train"], **info["train"], **info["warm"]})
@@ -114,6 +121,15 @@ class Jobs:
                 ClassifySettings.from_mapping(self.config["classify"])
             except FFNNError as err:
                 raise ConfigError(f"config classify: {err}") from None
+
+    def _train_block_ok(self) -> bool:
+        from ffnn.train import TrainConfig
+
+        try:
+            TrainConfig.from_dict(self.config["train"])
+        except FFNNError:
+            return False
+        return True
 
     # ------------------------------------------------------------ SHARP regions
 

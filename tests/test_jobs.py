@@ -249,3 +249,17 @@ def test_config_texts_are_read_as_the_schema_types():
     assert j.config["classify"]["class_weight"] is None and j.config["classify"]["flare_history"] is False
     with pytest.raises(ConfigError, match=r"train.width = \"wide\": 'wide' is not of type 'integer'"):
         Jobs({"train": {"width": "wide"}}, SCHEMAS, check_settings=False)
+
+
+def test_a_bad_warm_setting_is_named_as_the_config_setting(tmp_path):
+    """series.warm is a config block: its error names it, not the first row of the sheet."""
+    (tmp_path / "series.tsv").write_text("noaa\tstart\tend\tcadence\n11158\t2011-02-14T20:00\t2011-02-15T20:00\t1h\n")
+    series = {"sheet": str(tmp_path / "series.tsv"), "warm": {"plateau_iterationz": 3}}
+    with pytest.raises(ConfigError, match=r"^config series.warm: unknown training setting\(s\) \['plateau_iterationz'\]"):
+        jobs(check=True, regions=None, lowlou={"regions": []}, series=series)
+    series["warm"] = {"plateau_iterations": 3, "ff_form": "cubic"}
+    with pytest.raises(ConfigError, match=r"^config series.warm: training setting ff_form=.cubic."):
+        jobs(check=True, regions=None, lowlou={"regions": []}, series=series)
+    # a bad train block is still named by the rows it reaches
+    with pytest.raises(ConfigError, match=r"\(series ar11158_20110214T2000_20110215T2000\): unknown training"):
+        jobs(check=True, regions=None, lowlou={"regions": []}, series={**series, "warm": {}}, train={"widht": 3})
