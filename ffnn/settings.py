@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import re
 from dataclasses import fields
 from pathlib import Path
@@ -176,13 +177,28 @@ def coerce_schema(data: Any, schema: dict, root: dict | None = None) -> Any:
     return data if isinstance(value, str) or value is None else value
 
 
+def _check_finite(data: Any, what: str, path: tuple = ()) -> None:
+    """ConfigError naming the first NaN or infinite number in ``data`` (JSON schema's
+    ranges let NaN through: every comparison with it is false)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _check_finite(value, what, (*path, str(key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _check_finite(value, what, (*path, str(i)))
+    elif isinstance(data, float) and not math.isfinite(data):
+        raise ConfigError(f"{what}: {'.'.join(path) or 'top level'} = {data}: not a finite number")
+
+
 def validate(data: dict, schema: dict, what: str, *, defaults: bool = False) -> None:
     """Check ``data`` against ``schema``; ConfigError with :func:`schema_message` of the
-    first error (the one Snakemake's ``validate`` reports). With ``defaults``, first fill
+    first error (the one Snakemake's ``validate`` reports); a NaN or infinite number is one
+    too. With ``defaults``, first fill
     in the ``default`` of every property the data leave out, in place (as Snakemake's
     ``snakemake.utils.validate`` does, so the workflow's config comes out the same)."""
     import jsonschema
 
+    _check_finite(data, what)
     cls = jsonschema.validators.validator_for(schema)
     if defaults:
         properties = cls.VALIDATORS["properties"]

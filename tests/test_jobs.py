@@ -161,6 +161,8 @@ BAD = {
     "threads in train": ({"train": {"threads": 4}}, "config train: 'threads' is set by the workflow"),
     "unknown case": ({"lowlou": {"regions": ["lowlou_case9"]}}, "no case 'lowlou_case9' in lowlou.cases"),
     "schema": ({"figures": {"dpi": 10}}, "config: figures.dpi = 10: 10 is less than the minimum of 30"),
+    "nan": ({"sharp": {"height_mm": float("nan")}}, "config: sharp.height_mm = nan: not a finite number"),
+    "inf": ({"train": {"time_budget_s": float("inf")}}, "config: train.time_budget_s = inf: not a finite number"),
     "training setting": ({"train": {"width": 8, "ff_form": "cubic"}},
                          "config lowlou.cases.lowlou_case1 (region lowlou_case1): training setting ff_form='cubic'"),
     "classify setting": ({"classify": {"window": "soon"}}, "config classify: forecast window 'soon'"),
