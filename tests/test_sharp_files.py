@@ -352,6 +352,23 @@ def test_boundary_command_on_the_shipped_record(tmp_path, run):
     assert "box    270.4 x 136.3 x 100 Mm" in out
 
 
+def test_boundary_source_names_what_it_is(tmp_path, run):
+    """A missing source is neither a record directory nor a cube; ffnn:<record> names a
+    record shipped in the package, as in the region sheet."""
+    status, _, err = run("boundary", tmp_path / "nope", "-o", tmp_path / "b.nc")
+    assert status == 2 and err.strip().splitlines() == [
+        f"ffnn boundary: error: {tmp_path / 'nope'} is neither a SHARP record directory nor a file"]
+    status, _, err = run("boundary", f"ffnn:{RECORD}", "--bin", 4, "-o", tmp_path / "b.nc")
+    assert status == 0, err
+    assert xr.load_dataset(tmp_path / "b.nc").attrs["bin_factor"] == 4
+    status, _, err = run("boundary", "ffnn:no_such_record", "-o", tmp_path / "c.nc")
+    assert status == 2 and err.strip().splitlines() == [
+        f"ffnn boundary: error: no SHARP record ffnn:no_such_record in the package; it ships ffnn:{RECORD}"]
+    status, _, err = run("boundary", tmp_path / "b.nc", "--bin", 4, "-o", tmp_path / "c.nc")
+    assert status == 2 and err.strip().splitlines() == [
+        f"ffnn boundary: error: --bin applies to a SHARP record's directory, not to the cube {tmp_path / 'b.nc'}"]
+
+
 def test_shipped_record_pixels_lie_where_sunpy_puts_them():
     ds = boundary.from_sharp(REAL)  # bin 2
     nx, ny = ds.sizes["x"], ds.sizes["y"]
