@@ -174,6 +174,12 @@ def coerce_schema(data: Any, schema: dict, root: dict | None = None) -> Any:
         return data
     if "null" in kinds and text in _NULL:
         return None
+    if isinstance(value, str) and {"number", "integer"} & set(kinds):
+        for number in (int, float):  # PyYAML reads 1e3 (no dot) as text
+            try:
+                return number(text)
+            except ValueError:
+                pass
     return data if isinstance(value, str) or value is None else value
 
 

@@ -241,12 +241,13 @@ def test_a_yaml_error_names_the_file_and_the_line(tmp_path, capsys):
 
 def test_config_texts_are_read_as_the_schema_types():
     """What Snakemake makes of inline --config values (all text) comes out as from a file."""
-    config = {"regions": "null", "train": {"time_budget_s": "5", "width": "8", "dtype": "float64"},
+    config = {"regions": "null", "train": {"time_budget_s": "5", "width": "8", "dtype": "float64", "lambda_ff": "1e3"},
               "lowlou": {"shape": ["8", "8", "8"]}, "export": {"enabled": "true"},
               "classify": {"class_weight": "null", "flare_history": "false", "window": "24h"}}
     j = Jobs(config, SCHEMAS, check_settings=False)
     assert j.config["regions"] is None and j.config["train"]["time_budget_s"] == 5
     assert j.config["train"]["width"] == 8 and j.config["train"]["dtype"] == "float64"
+    assert j.config["train"]["lambda_ff"] == 1000.0
     assert j.config["lowlou"]["shape"] == [8, 8, 8] and j.config["export"]["enabled"] is True
     assert j.config["classify"]["class_weight"] is None and j.config["classify"]["flare_history"] is False
     with pytest.raises(ConfigError, match=r"train.width = \"wide\": 'wide' is not of type 'integer'"):
