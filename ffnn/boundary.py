@@ -20,6 +20,7 @@ for data, which training trusts less); optionally the 1-sigma errors ``Bx_err``,
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,8 @@ import xarray as xr
 from ffnn.errors import DataError
 from ffnn.files import read_dataset, write_netcdf
 from ffnn.wcs import wcs_attrs
+
+log = logging.getLogger(__name__)
 
 FACES = {"bottom": 0, "top": 1, "x_min": 2, "x_max": 3, "y_min": 4, "y_max": 5}
 SOURCES = {"observed": 0, "potential": 1}
@@ -79,19 +82,33 @@ def from_sharp(directory, *, bin_factor: int | None = None, height_mm: float | N
     (default 2), box ``height_mm`` high (default 100 Mm)).
 
     Keywords: the Br header's, completed by the record JSON ``record`` (default
-    ``directory/sharp.json``, when present): the header wins. Raises DataError for a
-    directory without one record's Br, Bp, Bt, or segments that cannot be read.
+    ``directory/sharp.json``, when present; a ``record`` given must exist): the header wins. Missing error segments
+    (Br_err, ...) are logged as a warning. Raises DataError, naming the directory, for a
+    directory without one record's Br, Bp, Bt, segments of different records (HARPNUM,
+    T_REC) or segments that cannot be read or do not fit together.
     """
     from ffnn import sharp
 
     directory = Path(directory)
     paths = sharp.find_segments(directory)
+    missing = [s for s in sharp.SEGMENT_ERRORS.values() if s not in paths]
+    if missing:
+        lacking = [e for e, s in sharp.SEGMENT_ERRORS.items() if s in missing]
+        log.warning("SHARP directory %s has no error segment(s) %s: the boundary has no %s, and "
+                    "training's bc_errors 'component' counts the components equally",
+                    directory, ", ".join(missing), ", ".join(lacking))
     segments = {seg: sharp.read_segment(p) for seg, p in paths.items()}
+    sharp.check_one_record(segments, directory)
+    if record is not None and not Path(record).is_file():
+        raise DataError(f"record file {record} does not exist")
     extra = sharp.read_record_json(record if record is not None else directory / sharp.RECORD_JSON)
     extra["source_files"] = " ".join(p.name for p in paths.values())
-    return sharp.segments_map(segments, extra_attrs=extra,
-                              bin_factor=sharp.DEFAULT_BIN if bin_factor is None else bin_factor,
-                              height_mm=sharp.DEFAULT_HEIGHT_MM if height_mm is None else height_mm)
+    try:
+        return sharp.segments_map(segments, extra_attrs=extra,
+                                  bin_factor=sharp.DEFAULT_BIN if bin_factor is None else bin_factor,
+                                  height_mm=sharp.DEFAULT_HEIGHT_MM if height_mm is None else height_mm)
+    except DataError as err:  # shapes, pixel sizes, rotation: name the record's directory
+        raise DataError(f"SHARP directory {directory}: {err}") from None
 
 
 def from_cube(cube: xr.Dataset) -> xr.Dataset:
@@ -134,13 +151,15 @@ def make_points(x, y, z, bx, by, bz, face, box: dict[str, float], attrs=None,
 
 
 def map_to_points(ds: xr.Dataset) -> xr.Dataset:
-    """The bottom map as boundary points at z = 0 (NaN pixels kept; training masks them).
+    """The bottom map as boundary points at z = 0 (NaN pixels kept; training masks them;
+    errors the map lacks are NaN when it has others).
 
     The map's WCS keywords (:mod:`ffnn.wcs`) go along as attributes, so the model and its
     products can be placed on the Sun."""
     X, Y = np.meshgrid(ds["x"].values, ds["y"].values, indexing="ij")
     fields = [ds[c].transpose("x", "y").values for c in COMPONENTS]
-    errors = [ds[e].transpose("x", "y").values for e in ERRORS] if all(e in ds for e in ERRORS) else None
+    errors = ([ds[e].transpose("x", "y").values if e in ds else np.full(X.shape, np.nan) for e in ERRORS]
+              if any(e in ds for e in ERRORS) else None)
     return make_points(X, Y, np.zeros_like(X), *fields, face=FACES["bottom"], box=box_of_map(ds),
                        attrs=wcs_attrs(ds.attrs), errors=errors)
 

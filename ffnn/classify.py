@@ -213,7 +213,9 @@ class KeywordFeatures(TransformerMixin, BaseEstimator):
     Derived: ``abs_lon`` = |LON_FWT|; categoricals ``hemisphere`` (N for LAT_FWT >= 0, else
     S) and ``multi_region`` (yes/no from NOAA_ARS), missing (NaN) where their source is. A
     feature whose column is absent is all missing (the imputer fills it from training) and
-    is named in a :class:`FeatureWarning`; except the flare history (``history``: its
+    is named in a :class:`FeatureWarning` (:meth:`FlareModel.predict` refuses such a table);
+    a non-numeric value in a numeric feature's column raises :class:`DataError` naming the
+    column; except the flare history (``history``: its
     window, :func:`history_features`), whose absence raises :class:`DataError`: imputing it
     would forecast every region as if it had a typical past. Stateless: ``fit`` only checks
     the table.
@@ -229,6 +231,19 @@ class KeywordFeatures(TransformerMixin, BaseEstimator):
         if not isinstance(X, pd.DataFrame):
             raise DataError("KeywordFeatures needs a pandas DataFrame (a keyword or summary table)")
         return self
+
+    def absent(self, X: pd.DataFrame) -> list[str]:
+        """The features (not the flare history) whose source column ``X`` lacks entirely,
+        each as ``feature`` or, when it comes from another column, ``feature (from COLUMN)``."""
+        window = getattr(self, "history", None)
+        history = history_features(window)
+        out = []
+        for name in self.numeric:
+            if name not in history and (column(X, "LON_FWT") if name == ABS_LON else column(X, name)) is None:
+                out.append(f"{name} (from LON_FWT)" if name == ABS_LON else name)
+        source = {"hemisphere": "LAT_FWT", "multi_region": "NOAA_ARS"}
+        out += [f"{name} (from {source[name]})" for name in self.categorical if _categorical(X, name) is None]
+        return out
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         out = pd.DataFrame(index=X.index)
@@ -246,6 +261,11 @@ class KeywordFeatures(TransformerMixin, BaseEstimator):
                 out[name] = np.nan
                 continue
             values = pd.to_numeric(source, errors="coerce").astype(float)
+            text = source.astype(str).str.strip()
+            bad = source.notna() & values.isna() & (text != "") & ~text.str.lower().isin(("nan", "na", "none", "null"))
+            if bad.any():
+                raise DataError(f"feature column {source.name} holds {int(bad.sum())} non-numeric value(s), "
+                                f"e.g. {text[bad].iloc[0]!r}; numbers or empty cells only")
             if name == ABS_LON:
                 values = values.abs()
             elif name in self.log:
@@ -398,8 +418,14 @@ class FlareModel:
         Rows with none of the keyword features (e.g. a Low & Lou row of a summary table),
         and rows of unknown flare history (NaN in its column) when the model uses one, are
         not scored: probability NaN, predicted empty, and a :class:`FeatureWarning`. A table
-        without the flare-history column is refused with a :class:`DataError`.
+        without the flare-history column, or without a feature's column altogether (a
+        wrong table, not a record without keywords), is refused with a :class:`DataError`
+        naming the column(s); so is a non-numeric value in a numeric feature's column.
         """
+        absent = self.pipeline.named_steps["derive"].absent(table)
+        if absent:
+            raise DataError(f"the table has no column for the model's feature(s) {', '.join(absent)}; "
+                            "give a SHARP keyword table or summary table with these keywords")
         ids = records(table)
         out = ids[[c for c in ("region", "harpnum", "t_rec") if c in ids.columns]].copy()
         probability = pd.Series(self.predict_proba(table), index=table.index)

@@ -81,6 +81,30 @@ def write_vtk(cube: xr.Dataset, path, *, alpha: np.ndarray | None = None,
     return atomic_write(path, write)
 
 
+def fits_map_header(derived: xr.Dataset, products=tuple(FITS_PRODUCTS)):
+    """The FITS header (``astropy.io.fits.Header``) of the footpoint maps of ``derived``,
+    checked before anything is written: the products must all be there and carry a WCS.
+
+    Raises
+    ------
+    DataError
+        ``derived`` lacks a product, or carries no WCS (a Low & Lou benchmark, or a cube
+        made before the WCS was kept): the maps cannot be placed on the Sun.
+    """
+    from ffnn.derived import footpoint_wcs
+    from ffnn.wcs import map_header
+
+    missing = [name for name in products if name not in derived]
+    if missing:
+        raise DataError(f"the derived products lack {', '.join(repr(m) for m in missing)}")
+    header = map_header(footpoint_wcs(derived), derived.sizes["x_foot"], derived.sizes["y_foot"])
+    if header is None:
+        raise DataError("the cube and its derived products carry no WCS (CTYPE, CRPIX, CRVAL, CDELT), "
+                        "so their maps cannot be placed on the Sun; FITS maps need one, e.g. a SHARP "
+                        "region's cube")
+    return header
+
+
 def write_fits_maps(derived: xr.Dataset, out_dir, *, products=tuple(FITS_PRODUCTS)) -> list[Path]:
     """Write the footpoint maps of a derived dataset as FITS images with the region's WCS.
 
@@ -91,24 +115,13 @@ def write_fits_maps(derived: xr.Dataset, out_dir, *, products=tuple(FITS_PRODUCT
     Raises
     ------
     DataError
-        ``derived`` carries no WCS (a Low & Lou benchmark, or a cube made before the WCS
-        was kept): the maps cannot be placed on the Sun.
+        As :func:`fits_map_header`, before any file is written.
     """
     from astropy.io import fits
 
-    from ffnn.derived import footpoint_wcs
-    from ffnn.wcs import map_header
-
-    keys = footpoint_wcs(derived)
-    nx, ny = derived.sizes["x_foot"], derived.sizes["y_foot"]
-    header = map_header(keys, nx, ny)
-    if header is None:
-        raise DataError("the derived products carry no WCS (CTYPE, CRPIX, CRVAL, CDELT): their maps "
-                        "cannot be placed on the Sun; FITS export needs a SHARP region")
+    header = fits_map_header(derived, products)
     written = []
     for name in products:
-        if name not in derived:
-            raise DataError(f"the derived products lack {name!r}")
         data = derived[name].transpose("x_foot", "y_foot").values.T.astype(np.float32)
         hdr = header.copy()
         hdr["BUNIT"] = FITS_PRODUCTS.get(name, "")

@@ -103,17 +103,29 @@ def read_json(path, what: str = "JSON file") -> dict:
     return data
 
 
+#: The first bytes of a NetCDF file: classic/64-bit offset (``CDF``), NetCDF-4 (HDF5).
+NETCDF_MAGIC = (b"CDF", b"\x89HDF\r\n\x1a\n")
+
+
 def read_dataset(path, what: str = "NetCDF file"):
-    """An xarray Dataset loaded into memory from ``path``; DataError naming ``what`` and the
-    file when it is missing or unreadable."""
+    """An xarray Dataset loaded into memory from ``path``; DataError of one line naming
+    ``what`` and the file when it is missing, not NetCDF (by its first bytes) or unreadable."""
     import xarray as xr
 
     try:
-        return xr.load_dataset(path)
+        with open(path, "rb") as f:
+            head = f.read(8)
     except FileNotFoundError as err:
         raise DataError(f"{what} {path} does not exist") from err
+    except OSError as err:
+        raise DataError(f"cannot read {what} {path}: {err.strerror}") from err
+    if not head.startswith(NETCDF_MAGIC):
+        raise DataError(f"{what} {path} is not a NetCDF file")
+    try:
+        return xr.load_dataset(path)
     except (OSError, ValueError) as err:
-        raise DataError(f"cannot read {what} {path}: {err}") from err
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"cannot read {what} {path}: {first}") from err
 
 
 def write_csv(frame, path, sep: str = ",", **options) -> Path:

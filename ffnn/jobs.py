@@ -21,7 +21,7 @@ from pathlib import Path
 from ffnn.data import GOES_FLARES_1996_2022, SHARP_KEYWORDS_2010_2014
 from ffnn.errors import ConfigError, FFNNError
 from ffnn.regions import region_table
-from ffnn.settings import read_yaml, validate
+from ffnn.settings import coerce_schema, read_yaml, validate
 
 # The per-region files other rules read, as the rules that make them declare them.
 FILES = {
@@ -52,8 +52,9 @@ def command_line(words) -> str:
 
 
 class Jobs:
-    """The workflow of one ``config`` (Snakemake's, validated here and completed with the
-    schema's defaults in place).
+    """The workflow of one ``config`` (Snakemake's, its texts read as the schema's types
+    (:func:`ffnn.settings.coerce_schema`), validated here and completed with the schema's
+    defaults in place).
 
     ``schemas``: the directory of ``config.schema.yaml`` and ``regions.schema.yaml``.
     ``check_settings``: also check every region's training settings and the classify
@@ -63,7 +64,12 @@ class Jobs:
 
     def __init__(self, config: dict, schemas, *, check_settings: bool = True):
         schemas = Path(schemas)
-        validate(config, read_yaml(schemas / "config.schema.yaml"), "config", defaults=True)
+        schema = read_yaml(schemas / "config.schema.yaml")
+        # Snakemake hands inline --config values over as text: read them as the file's are
+        coerced = coerce_schema(config, schema)
+        config.clear()
+        config.update(coerced)
+        validate(config, schema, "config", defaults=True)
         self.config = config
         self.regions = region_table(config, read_yaml(schemas / "regions.schema.yaml"),
                                     read_yaml(schemas / "series.schema.yaml"))
@@ -96,6 +102,13 @@ class Jobs:
                     TrainConfig.from_dict(self.train_settings(region))
                 except FFNNError as err:
                     raise ConfigError(f"{info['label']} (region {region}): {err}") from None
+            if self.regions.series:  # the config's warm block on its own, named as such
+                warm = {**self.config["train"], **self.config["series"]["warm"]}
+                try:
+                    TrainConfig.from_dict(warm)
+                except FFNNError as err:
+                    if self._train_block_ok():
+                        raise ConfigError(f"config series.warm: {err}") from None
             for name, info in self.regions.series.items():
                 try:
                     TrainConfig.from_dict({**self.config["train"], **info["train"], **info["warm"]})
@@ -108,6 +121,15 @@ class Jobs:
                 ClassifySettings.from_mapping(self.config["classify"])
             except FFNNError as err:
                 raise ConfigError(f"config classify: {err}") from None
+
+    def _train_block_ok(self) -> bool:
+        from ffnn.train import TrainConfig
+
+        try:
+            TrainConfig.from_dict(self.config["train"])
+        except FFNNError:
+            return False
+        return True
 
     # ------------------------------------------------------------ SHARP regions
 

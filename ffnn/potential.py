@@ -27,6 +27,7 @@ import xarray as xr
 from ffnn.boundary import FACES, box_of_map, make_points
 from ffnn.cube import make_cube
 from ffnn.errors import DataError
+from ffnn.wcs import wcs_attrs
 
 METHODS = ("fft", "green")
 
@@ -133,6 +134,7 @@ def potential_cube(bottom: xr.Dataset, method: str = "fft", nz: int | None = Non
     """The potential field above a bottom map as a cube (dims x, y, z; Mm and G).
 
     ``nz`` heights from 0 to the map's ``height_mm``; by default dz equals the pixel size.
+    The map's WCS keywords (:func:`ffnn.wcs.wcs_attrs`) go along: the cube lies on its grid.
     """
     x, y, z, dx, dy, _ = _map_grid(bottom, nz)
     bz = bottom["Bz"].transpose("x", "y").values
@@ -141,7 +143,8 @@ def potential_cube(bottom: xr.Dataset, method: str = "fft", nz: int | None = Non
         for c in range(3):
             cube[c, :, :, k] = layer[c]
     return make_cube(dict(zip(("Bx", "By", "Bz"), cube)), x, y, z,
-                     attrs={"title": f"potential field ({method})", "potential_method": method})
+                     attrs={**wcs_attrs(bottom.attrs), "title": f"potential field ({method})",
+                            "potential_method": method})
 
 
 def _fft_edges(bz, dx, dy, z, pad):

@@ -3,7 +3,8 @@
 Columns are described by ``workflow/schemas/regions.schema.yaml``: ``noaa`` and ``time``
 (ISO 8601 UTC) are required; ``harpnum``, ``bin``, ``height_mm``, ``sharp_dir`` and
 ``train.<setting>`` are optional, and empty cells take the config's values. ``#`` starts a
-comment line. Each row becomes the region ``ar<noaa>_<YYYYmmddTHHMM>``.
+comment, on a line of its own or after a row's cells (trailing empty cells are dropped
+with it). Each row becomes the region ``ar<noaa>_<YYYYmmddTHHMM>``.
 
 ``sharp_dir`` names a directory holding one record's FITS files (a JSOC export, sunpy's
 Fido, ...): the workflow then reads the record from their headers instead of asking JSOC.
@@ -28,6 +29,7 @@ Low & Lou benchmark cases of the config.
 from __future__ import annotations
 
 import datetime
+import io
 import re
 from importlib import resources
 from pathlib import Path
@@ -88,10 +90,20 @@ def _sheet_rows(path, schema: dict, noun: str, key: str, text_columns) -> list[d
     if not sheet.is_file():
         raise ConfigError(f"config {key}: {noun} {path} does not exist")
     try:
-        table = pd.read_csv(sheet, sep="\t", comment="#", dtype=str, keep_default_na=False,
-                            skip_blank_lines=True)
+        # '#' starts a comment anywhere; trailing empty cells (a tab left at the end of a
+        # line, or before a comment) are dropped, so that no row is longer than the header
+        lines = [line.split("#", 1)[0].rstrip() for line in sheet.read_text().splitlines()]
+        lines = [line for line in lines if line.strip()]
+        width = len(lines[0].split("\t")) if lines else 0
+        for i, line in enumerate(lines[1:], start=1):
+            cells = line.split("\t")
+            if len(cells) > width:
+                raise ConfigError(f"{noun} {path} row {i}: {len(cells)} cells, but the header names "
+                                  f"{width} columns: {cells[width:]} left over")
+        table = pd.read_csv(io.StringIO("\n".join(lines)), sep="\t", dtype=str, keep_default_na=False,
+                            index_col=False).fillna("")
     except (OSError, ValueError) as err:
-        raise ConfigError(f"{noun} {path}: not a readable TSV: {err}") from None
+        raise ConfigError(f"{noun} {path}: not a readable TSV: {str(err).splitlines()[0]}") from None
     table.columns = [str(c).strip() for c in table.columns]
     rows = []
     for i, raw in enumerate(table.to_dict("records"), start=1):

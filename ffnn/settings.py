@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import re
 from dataclasses import fields
 from pathlib import Path
@@ -123,13 +124,87 @@ def schema_message(err, what: str) -> str:
     return f"{what}: {where or 'top level'} = {value}: {err.message}"
 
 
+def coerce_schema(data: Any, schema: dict, root: dict | None = None) -> Any:
+    """``data`` with its texts read as the types ``schema`` asks for, where it asks for no text.
+
+    Snakemake hands a nested ``--config`` value (``'train={time_budget_s: 5}'``) over as
+    text, a top-level one (``regions=null``) too; the config file's values come typed. A
+    text where the schema wants no text is read as YAML (``"5"`` -> 5, ``"true"`` -> True,
+    ``"null"`` -> None), so inline values are checked like the file's; where text is
+    allowed too, only ``null``/``none``/empty (when null is allowed) and ``true``/``false``
+    (when a boolean is) are read. Texts that read as nothing of the kind stay text, for
+    :func:`validate` to name. Returns a new value; mappings and lists are walked with their
+    ``properties``/``additionalProperties``/``items`` (``$ref`` to ``#/$defs/...`` followed).
+    """
+    import yaml
+
+    root = schema if root is None else root
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/"):
+        target = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {})
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    if isinstance(data, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {k: coerce_schema(v, props.get(k, extra if isinstance(extra, dict) else {}), root)
+                for k, v in data.items()}
+    if isinstance(data, list):
+        items = schema.get("items")
+        return [coerce_schema(v, items, root) for v in data] if isinstance(items, dict) else data
+    if not isinstance(data, str):
+        return data
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    if "enum" in schema and None in schema["enum"]:
+        kinds.append("null")
+    text = data.strip().lower()
+    if "string" in kinds or (not kinds and "enum" in schema):
+        if "null" in kinds and text in _NULL:
+            return None
+        if "boolean" in kinds and text in ("true", "false"):
+            return text == "true"
+        return data
+    if not kinds:
+        return data
+    try:
+        value = yaml.safe_load(data)
+    except yaml.YAMLError:
+        return data
+    if "null" in kinds and text in _NULL:
+        return None
+    if isinstance(value, str) and {"number", "integer"} & set(kinds):
+        for number in (int, float):  # PyYAML reads 1e3 (no dot) as text
+            try:
+                return number(text)
+            except ValueError:
+                pass
+    return data if isinstance(value, str) or value is None else value
+
+
+def _check_finite(data: Any, what: str, path: tuple = ()) -> None:
+    """ConfigError naming the first NaN or infinite number in ``data`` (JSON schema's
+    ranges let NaN through: every comparison with it is false)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _check_finite(value, what, (*path, str(key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _check_finite(value, what, (*path, str(i)))
+    elif isinstance(data, float) and not math.isfinite(data):
+        raise ConfigError(f"{what}: {'.'.join(path) or 'top level'} = {data}: not a finite number")
+
+
 def validate(data: dict, schema: dict, what: str, *, defaults: bool = False) -> None:
     """Check ``data`` against ``schema``; ConfigError with :func:`schema_message` of the
-    first error (the one Snakemake's ``validate`` reports). With ``defaults``, first fill
+    first error (the one Snakemake's ``validate`` reports); a NaN or infinite number is one
+    too. With ``defaults``, first fill
     in the ``default`` of every property the data leave out, in place (as Snakemake's
     ``snakemake.utils.validate`` does, so the workflow's config comes out the same)."""
     import jsonschema
 
+    _check_finite(data, what)
     cls = jsonschema.validators.validator_for(schema)
     if defaults:
         properties = cls.VALIDATORS["properties"]

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyUserWarning
 
 from ffnn import wcs
 from ffnn.boundary import map_box_attrs
@@ -184,6 +185,7 @@ def read_segment(path) -> tuple[np.ndarray, dict]:
         with warnings.catch_warnings():
             # astropy warns and pads with zeros when a file is truncated: an error here
             warnings.simplefilter("error", fits.verify.VerifyWarning)
+            warnings.filterwarnings("error", message="File may have been truncated", category=AstropyUserWarning)
             with fits.open(path, memmap=False) as hdul:
                 for hdu in hdul:
                     if _has_image(hdu) and hdu.data is not None:
@@ -193,14 +195,29 @@ def read_segment(path) -> tuple[np.ndarray, dict]:
                 keywords = {}
                 for hdu in hdul:
                     keywords = {**header_keywords(hdu.header), **keywords}
-    except (OSError, ValueError, TypeError, fits.verify.VerifyWarning) as err:
-        raise DataError(f"cannot read SHARP file {path}: {err}") from err
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as err:
+        raise DataError(f"cannot read SHARP file {path}: {err.strerror}") from err
+    except (OSError, ValueError, TypeError, fits.verify.VerifyWarning, AstropyUserWarning) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"cannot read SHARP file {path}: truncated or damaged FITS ({first})") from err
     if "T_REC" not in keywords:
         raise DataError(f"cannot read SHARP file {path}: no image HDU")
     segment = (segment_of(path) or ("", path.name))[1]
     raise SegmentWithoutData(
         f"{record_name(keywords, path.name)} has no data for segment {segment}: {path} holds "
         f"the record's header but no image (QUALITY {quality_text(keywords.get('QUALITY'))})")
+
+
+def check_one_record(segments: dict, directory) -> None:
+    """Raise DataError when the segments' headers (segment name -> (data, keywords), as
+    from :func:`read_segment`) name different records: HARPNUM or T_REC differ from Br's.
+    The message names ``directory``, the segment and the two values."""
+    reference = segments["Br"][1]
+    for seg, (_, keywords) in segments.items():
+        for key in ("HARPNUM", "T_REC"):
+            if key in keywords and key in reference and str(keywords[key]) != str(reference[key]):
+                raise DataError(f"SHARP directory {directory}: segment {seg} has {key} {keywords[key]}, "
+                                f"Br has {reference[key]}: segments of different records")
 
 
 def pixel_size_mm(header) -> tuple[float, float, float]:

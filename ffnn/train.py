@@ -274,7 +274,8 @@ def boundary_weights(bd: BoundaryArrays, profile, config: TrainConfig) -> np.nda
     relative to the others, from their median errors: w_c = 3 sigma_c^-2 / sum_k sigma_k^-2
     (mean 1 over the components). SHARP's Bz (Br) is measured about three times better
     than the transverse field, so the normal component, which carries the flux, counts
-    about seven times more. (Per-pixel inverse variances were measured worse on NOAA
+    about seven times more; when only some components have error data, all count equally (logged
+    as a warning). (Per-pixel inverse variances were measured worse on NOAA
     11158: weak-field pixels have the smallest errors and took the fit from the spots.)
     """
     w = bd.mask * height_weights(bd.xyz[:, 2], profile, config.height_weighting)[:, None]
@@ -284,6 +285,10 @@ def boundary_weights(bd: BoundaryArrays, profile, config: TrainConfig) -> np.nda
         if known.any(axis=0).all():
             inv = np.array([np.median(bd.error[known[:, c], c]) ** -2.0 for c in range(3)])
             w[~bd.potential] *= 3 * inv / inv.sum()
+        elif known.any():  # no errors at all (a benchmark field) is no surprise
+            lacking = [c for c, k in zip(("Bx", "By", "Bz"), known.any(axis=0)) if not k]
+            log.warning("bc_errors 'component': the observed boundary data carry no errors of %s; "
+                        "the components count equally", ", ".join(lacking))
     return w
 
 

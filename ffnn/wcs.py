@@ -100,6 +100,9 @@ def heliographic_grid(attrs: Mapping, nx: int, ny: int):
     header = map_header(attrs, nx, ny)
     if header is None:
         return None
+    for axis in (1, 2):  # SHARP's spelling; astropy would warn each time that it reads it as deg
+        if str(header.get(f"CUNIT{axis}", "")).strip().lower() == "degree":
+            header[f"CUNIT{axis}"] = "deg"
     i, j = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
     lon, lat = WCS(header).pixel_to_world_values(i, j)
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)

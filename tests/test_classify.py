@@ -190,16 +190,22 @@ def test_probabilities_are_calibrated_and_balanced_weights_are_not(data):
 def test_features_missing_from_a_table_are_imputed_and_featureless_rows_not_scored(data):
     table, y, groups, _ = data
     model = cls.fit_model(table, y, groups, cls.ClassifySettings(**FAST))
-    new = table.head(4).drop(columns=["MEANSHR"]).copy()
-    new.loc[new.index[1], list(set(cls.DEFAULT_FEATURES) - {"MEANSHR", "abs_lon"}) + ["LON_FWT"]] = np.nan
+    new = table.head(4).copy()
+    new.loc[new.index[0], "MEANSHR"] = np.nan  # a value missing in a row: imputed
+    new.loc[new.index[1], list(set(cls.DEFAULT_FEATURES) - {"abs_lon"}) + ["LON_FWT"]] = np.nan
     with pytest.warns(cls.FeatureWarning) as said:
         scored = model.predict(new)
-    assert [str(w.message).split(":")[0] for w in said] == [
-        "feature column(s) absent from the table, taken as missing", "1 row(s) hold none of the model's features "
-        "and are not scored"]
-    assert "MEANSHR" in str(said[0].message)
+    assert [str(w.message) for w in said] == ["1 row(s) hold none of the model's features and are not scored"]
     assert scored["probability"].notna().tolist() == [True, False, True, True]
     assert scored["predicted"].isna().tolist() == [False, True, False, False]
+    # a whole column absent is a wrong table, not rows without keywords
+    with pytest.raises(DataError, match=r"^the table has no column for the model's feature\(s\) MEANSHR, "
+                                        r"abs_lon \(from LON_FWT\); give a SHARP keyword table"):
+        model.predict(table.head(4).drop(columns=["MEANSHR", "LON_FWT"]))
+    for values in (["lots"] * 4, [1e22, "lots", 2e22, np.nan]):  # text where numbers belong
+        with pytest.raises(DataError, match=r"^feature column USFLUX holds [41] non-numeric value\(s\), "
+                                            r"e.g. 'lots'; numbers or empty cells only$"):
+            model.predict(table.head(4).assign(USFLUX=values))
     empty = table.assign(TOTPOT=np.nan)
     with pytest.warns(cls.FeatureWarning, match="no value in any training row: TOTPOT"):
         refit = cls.fit_model(empty, y, groups, cls.ClassifySettings(**FAST))

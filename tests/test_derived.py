@@ -435,11 +435,14 @@ def test_fits_export_without_a_wcs_is_one_clear_line(tmp_path, capsys):
     write_netcdf(cube, tmp_path / "cube.nc")
     assert main(["derived", str(tmp_path / "cube.nc"), "-o", str(tmp_path / "d.nc"), "--no-slice"]) == 0
     capsys.readouterr()
-    rc = main(["export", str(tmp_path / "cube.nc"), "--format", "fits", "--derived",
-               str(tmp_path / "d.nc"), "--outdir", str(tmp_path / "out")])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and "no WCS" in err[0]
-    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    for formats in (["fits"], ["vtk", "fits"]):  # the VTK file too is not written: nothing half-done
+        rc = main(["export", str(tmp_path / "cube.nc"), "--format", *formats, "--derived",
+                   str(tmp_path / "d.nc"), "--outdir", str(tmp_path / "out")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and err == [
+            "ffnn export: error: the cube and its derived products carry no WCS (CTYPE, CRPIX, CRVAL, CDELT), "
+            "so their maps cannot be placed on the Sun; FITS maps need one, e.g. a SHARP region's cube"]
+        assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
 def test_derived_command_errors_name_their_cause(tmp_path, capsys):

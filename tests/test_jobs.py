@@ -161,6 +161,8 @@ BAD = {
     "threads in train": ({"train": {"threads": 4}}, "config train: 'threads' is set by the workflow"),
     "unknown case": ({"lowlou": {"regions": ["lowlou_case9"]}}, "no case 'lowlou_case9' in lowlou.cases"),
     "schema": ({"figures": {"dpi": 10}}, "config: figures.dpi = 10: 10 is less than the minimum of 30"),
+    "nan": ({"sharp": {"height_mm": float("nan")}}, "config: sharp.height_mm = nan: not a finite number"),
+    "inf": ({"train": {"time_budget_s": float("inf")}}, "config: train.time_budget_s = inf: not a finite number"),
     "training setting": ({"train": {"width": 8, "ff_form": "cubic"}},
                          "config lowlou.cases.lowlou_case1 (region lowlou_case1): training setting ff_form='cubic'"),
     "classify setting": ({"classify": {"window": "soon"}}, "config classify: forecast window 'soon'"),
@@ -235,3 +237,32 @@ def test_a_yaml_error_names_the_file_and_the_line(tmp_path, capsys):
     (tmp_path / "c.yaml").write_text("classify: {folds: [2\n")
     with pytest.raises(ConfigError, match=r"c.yaml line 2: expected ',' or '\]'"):
         read_yaml(tmp_path / "c.yaml")
+
+
+def test_config_texts_are_read_as_the_schema_types():
+    """What Snakemake makes of inline --config values (all text) comes out as from a file."""
+    config = {"regions": "null", "train": {"time_budget_s": "5", "width": "8", "dtype": "float64", "lambda_ff": "1e3"},
+              "lowlou": {"shape": ["8", "8", "8"]}, "export": {"enabled": "true"},
+              "classify": {"class_weight": "null", "flare_history": "false", "window": "24h"}}
+    j = Jobs(config, SCHEMAS, check_settings=False)
+    assert j.config["regions"] is None and j.config["train"]["time_budget_s"] == 5
+    assert j.config["train"]["width"] == 8 and j.config["train"]["dtype"] == "float64"
+    assert j.config["train"]["lambda_ff"] == 1000.0
+    assert j.config["lowlou"]["shape"] == [8, 8, 8] and j.config["export"]["enabled"] is True
+    assert j.config["classify"]["class_weight"] is None and j.config["classify"]["flare_history"] is False
+    with pytest.raises(ConfigError, match=r"train.width = \"wide\": 'wide' is not of type 'integer'"):
+        Jobs({"train": {"width": "wide"}}, SCHEMAS, check_settings=False)
+
+
+def test_a_bad_warm_setting_is_named_as_the_config_setting(tmp_path):
+    """series.warm is a config block: its error names it, not the first row of the sheet."""
+    (tmp_path / "series.tsv").write_text("noaa\tstart\tend\tcadence\n11158\t2011-02-14T20:00\t2011-02-15T20:00\t1h\n")
+    series = {"sheet": str(tmp_path / "series.tsv"), "warm": {"plateau_iterationz": 3}}
+    with pytest.raises(ConfigError, match=r"^config series.warm: unknown training setting\(s\) \['plateau_iterationz'\]"):
+        jobs(check=True, regions=None, lowlou={"regions": []}, series=series)
+    series["warm"] = {"plateau_iterations": 3, "ff_form": "cubic"}
+    with pytest.raises(ConfigError, match=r"^config series.warm: training setting ff_form=.cubic."):
+        jobs(check=True, regions=None, lowlou={"regions": []}, series=series)
+    # a bad train block is still named by the rows it reaches
+    with pytest.raises(ConfigError, match=r"\(series ar11158_20110214T2000_20110215T2000\): unknown training"):
+        jobs(check=True, regions=None, lowlou={"regions": []}, series={**series, "warm": {}}, train={"widht": 3})

@@ -37,6 +37,19 @@ def test_rows_become_regions_with_the_config_defaults(tmp_path):
     assert second["sharp_dir"] == "2011"  # a directory name, even when it looks like a number
 
 
+
+def test_trailing_comments_and_empty_cells_leave_the_columns_in_place(tmp_path):
+    """A row ending in a tab, or in a tab and a comment, is the row without them (pandas
+    would take the first column for an index and shift every cell)."""
+    got = table(tmp_path, "noaa\ttime\tharpnum\tbin  # header comment\n"
+                          "11158\t2011-02-15T02:00\t377\t4\t# trailing comment\n"
+                          "11166\t2011-03-09T00:00\t\t\t\n"
+                          "11167\t2011-03-10T00:00\t\t3 # bin three\n")
+    assert [(v["noaa"], v["harpnum"], v["bin"]) for v in got.values()] == [(11158, 377, 4), (11166, None, 2),
+                                                                          (11167, None, 3)]
+    with pytest.raises(ConfigError, match=r"row 1: 4 cells, but the header names 3 columns: \['7'\] left over$"):
+        table(tmp_path, "noaa\ttime\tbin\n11158\t2011-02-15T02:00\t4\t7\n")
+
 def test_sharp_dir_names_a_path_or_a_record_shipped_in_the_package(tmp_path):
     got = table(tmp_path, "noaa\ttime\tsharp_dir\n"
                           "11158\t2011-02-15T02:00\tffnn:hmi.sharp_cea_720s.377.20110215_020000_TAI\n"

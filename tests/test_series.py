@@ -531,8 +531,7 @@ def test_series_through_the_workflow_with_a_killed_middle_snapshot(tmp_path, jso
 
 BAD_SERIES = {
     "cadence": ({}, "cadence '10min' is not a multiple of SHARP's 12 min"),
-    "warm setting": ({"warm": {"widht": 8}}, "(series ar11158_20110214T2000_20110215T2000): unknown training "
-                                             "setting(s) ['widht']"),
+    "warm setting": ({"warm": {"widht": 8}}, "config series.warm: unknown training setting(s) ['widht']"),
     "threads in warm": ({"warm": {"threads": 2}}, "config series.warm: 'threads' is set by the workflow"),
 }
 

@@ -150,6 +150,111 @@ def test_segment_with_a_header_but_no_image_is_one_line(tmp_path, run):
     assert not (tmp_path / "b.nc").exists()
 
 
+def test_a_missing_error_segment_is_one_warning_and_training_says_so(tmp_path, caplog):
+    """Without Br_err the map has no Bz_err: said at read time, naming the directory, and
+    in training, where bc_errors 'component' then weights the components equally."""
+    from ffnn.sampling import UnitBox, boundary_arrays
+    from ffnn.train import TrainConfig, boundary_weights
+
+    directory = jsoc_record(tmp_path / "rec")
+    (directory / f"{PREFIX}.Br_err.fits").unlink()
+    with caplog.at_level(logging.WARNING):
+        ds = boundary.from_sharp(directory)
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert lines == [f"SHARP directory {directory} has no error segment(s) Br_err: the boundary has "
+                     "no Bz_err, and training's bc_errors 'component' counts the components equally"]
+    assert "Bz_err" not in ds and "Bx_err" in ds
+    points = boundary.map_to_points(ds)
+    assert np.isnan(points["Bz_err"].values).all() and np.isfinite(points["Bx_err"].values).any()
+    caplog.clear()
+    box = UnitBox(*(points.attrs[k] for k in boundary.BOX_KEYS))
+    bd = boundary_arrays(points, box)
+    flat = (np.zeros(1), np.ones(1))
+    with caplog.at_level(logging.WARNING, logger="ffnn.train"):
+        w = boundary_weights(bd, flat, TrainConfig(bc_errors="component"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "bc_errors 'component': the observed boundary data carry no errors of Bz; the components count equally"]
+    np.testing.assert_array_equal(w, bd.mask)
+
+
+def _rewrite(path: Path, data=None, **cards):
+    """The segment file ``path`` rewritten with other ``data`` and/or header ``cards``."""
+    with fits.open(path) as hdul:
+        hdu = hdul[1]
+        header = {k: v for k, v in hdu.header.items()
+                  if not sharp._STRUCTURAL.match(k) and k != "BUNIT"}
+        values = hdu.data if data is None else data(hdu.data)
+    write_scaled(path, values, {**header, **cards})
+
+
+def test_segments_of_different_records_are_refused(tmp_path, run):
+    directory = jsoc_record(tmp_path / "rec", names="as-is")
+    _rewrite(directory / "Bp.fits", HARPNUM=401)
+    status, _, err = run("boundary", directory, "-o", tmp_path / "b.nc")
+    assert status == 2 and not (tmp_path / "b.nc").exists()
+    assert err.strip().splitlines() == [
+        f"ffnn boundary: error: SHARP directory {directory}: segment Bp has HARPNUM 401, Br has 377: "
+        "segments of different records"]
+    _rewrite(directory / "Bp.fits", HARPNUM=377, T_REC="2011.02.14_21:00:00_TAI")
+    with pytest.raises(DataError, match=rf"^SHARP directory {directory}: segment Bp has T_REC "
+                                        rf"2011.02.14_21:00:00_TAI, Br has {T0}: segments of different records$"):
+        boundary.from_sharp(directory)
+
+
+def test_segments_of_other_shapes_name_the_directory(tmp_path, run):
+    directory = jsoc_record(tmp_path / "rec", names="as-is")
+    _rewrite(directory / "Bt.fits", data=lambda a: a[:-2, :-3])
+    status, _, err = run("boundary", directory, "-o", tmp_path / "b.nc")
+    assert status == 2 and not (tmp_path / "b.nc").exists()
+    assert err.strip().splitlines() == [
+        f"ffnn boundary: error: SHARP directory {directory}: segment Bt is (23, 38) pixels, Br is (25, 41)"]
+
+
+@pytest.mark.parametrize("cut", ["header", "data"])
+def test_a_truncated_segment_is_one_line_naming_the_file(tmp_path, run, cut):
+    """astropy's text for a damaged file spans lines (a header cut short), or comes as two
+    warnings before a reshape error (data cut short): one line here, naming the file."""
+    directory = jsoc_record(tmp_path / "rec", compressed=False, nx=120, ny=90)
+    path = directory / f"{PREFIX}.Br.fits"
+    data = path.read_bytes()
+    path.write_bytes(data[:2880 + 1000] if cut == "header" else data[:len(data) // 2])
+    status, _, err = run("boundary", directory, "-o", tmp_path / "b.nc")
+    assert status == 2 and not (tmp_path / "b.nc").exists()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"ffnn boundary: error: cannot read SHARP file {path}: truncated or damaged FITS ("), err
+    assert ("Error validating header" if cut == "header" else "File may have been truncated") in lines[0]
+
+
+def test_a_file_that_is_not_netcdf_is_one_line(tmp_path, run):
+    fits_file = jsoc_record(tmp_path / "rec") / f"{PREFIX}.Br.fits"
+    status, _, err = run("boundary", fits_file, "-o", tmp_path / "b.nc")
+    assert status == 2 and err.strip().splitlines() == [f"ffnn boundary: error: cube {fits_file} is not a NetCDF file"]
+    (tmp_path / "loss.csv").write_text("iteration,loss\n1,0.5\n")
+    with pytest.raises(DataError, match=rf"^boundary file {tmp_path / 'loss.csv'} is not a NetCDF file$"):
+        boundary.load_boundary([tmp_path / "loss.csv"])
+
+
+def test_sharp_degree_units_read_without_astropy_warnings(tmp_path):
+    import warnings
+
+    attrs = boundary.from_sharp(jsoc_record(tmp_path / "rec")).attrs
+    assert attrs["CUNIT1"] == "degree"
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        lon, lat = wcs.heliographic_grid(attrs, 4, 3)
+    assert lon.shape == (4, 3) and np.isfinite(lat).all()
+    assert not [w for w in said if "'degree' -> 'deg'" in str(w.message)]
+
+
+def test_a_record_file_that_does_not_exist_is_an_error(tmp_path, run):
+    directory = jsoc_record(tmp_path / "rec")
+    missing = tmp_path / "does" / "not" / "exist.json"
+    status, _, err = run("boundary", directory, "-o", tmp_path / "b.nc", "--record", missing)
+    assert status == 2 and not (tmp_path / "b.nc").exists()
+    assert err.strip().splitlines() == [f"ffnn boundary: error: record file {missing} does not exist"]
+
+
 @pytest.mark.parametrize("bin_factor", [1, 3])
 @pytest.mark.parametrize("mirror", [(True, False), (False, True), (True, True)])
 def test_mirrored_storage_gives_the_identical_boundary(tmp_path, run, caplog, mirror, bin_factor):
@@ -201,6 +306,17 @@ def test_boundary_keeps_the_wcs_of_the_map(tmp_path, bin_factor):
 
 # ---------------------------------------------------------------- the shipped record
 
+def test_potential_cube_of_a_sharp_region_keeps_its_wcs(tmp_path, run):
+    directory = jsoc_record(tmp_path / "rec")
+    assert run("boundary", directory, "-o", tmp_path / "b.nc")[0] == 0
+    assert run("potential", tmp_path / "b.nc", "-o", tmp_path / "pf.nc", "--cube", tmp_path / "pfc.nc",
+               "--nz", 4)[0] == 0
+    bottom, cube = xr.load_dataset(tmp_path / "b.nc"), xr.load_dataset(tmp_path / "pfc.nc")
+    assert wcs.has_wcs(cube.attrs)
+    assert wcs.wcs_attrs(cube.attrs) == wcs.wcs_attrs(bottom.attrs)
+    np.testing.assert_array_equal(cube["x"].values, bottom["x"].values)
+
+
 def test_shipped_record_is_the_untouched_jsoc_export():
     listed = dict(line.split()[::-1] for line in (REAL.parent / "README.md").read_text().splitlines()
                   if re.fullmatch(r"[0-9a-f]{64}  \S+\.fits", line))
@@ -234,6 +350,23 @@ def test_boundary_command_on_the_shipped_record(tmp_path, run):
     status, out, _ = run("boundary", REAL, "-o", tmp_path / "b2.nc")  # the workflow's bin 2
     assert status == 0 and "372 x 188 pixels (bin 2)" in out and "0.7288 x 0.7288 Mm" in out
     assert "box    270.4 x 136.3 x 100 Mm" in out
+
+
+def test_boundary_source_names_what_it_is(tmp_path, run):
+    """A missing source is neither a record directory nor a cube; ffnn:<record> names a
+    record shipped in the package, as in the region sheet."""
+    status, _, err = run("boundary", tmp_path / "nope", "-o", tmp_path / "b.nc")
+    assert status == 2 and err.strip().splitlines() == [
+        f"ffnn boundary: error: {tmp_path / 'nope'} is neither a SHARP record directory nor a file"]
+    status, _, err = run("boundary", f"ffnn:{RECORD}", "--bin", 4, "-o", tmp_path / "b.nc")
+    assert status == 0, err
+    assert xr.load_dataset(tmp_path / "b.nc").attrs["bin_factor"] == 4
+    status, _, err = run("boundary", "ffnn:no_such_record", "-o", tmp_path / "c.nc")
+    assert status == 2 and err.strip().splitlines() == [
+        f"ffnn boundary: error: no SHARP record ffnn:no_such_record in the package; it ships ffnn:{RECORD}"]
+    status, _, err = run("boundary", tmp_path / "b.nc", "--bin", 4, "-o", tmp_path / "c.nc")
+    assert status == 2 and err.strip().splitlines() == [
+        f"ffnn boundary: error: --bin applies to a SHARP record's directory, not to the cube {tmp_path / 'b.nc'}"]
 
 
 def test_shipped_record_pixels_lie_where_sunpy_puts_them():

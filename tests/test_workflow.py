@@ -129,6 +129,27 @@ def test_dry_run_of_the_shipped_config(tmp_path):
     assert "ar11158_20110214T2000" in out
 
 
+def test_inline_config_values_are_read_as_the_files_are(tmp_path):
+    """Snakemake hands nested --config values (and top-level null) over as text: the
+    workflow reads them with the schema's types, so they plan, and are range-checked, as
+    the same values in a config file."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    for inline in ("train={time_budget_s: 5}", "export={enabled: true}", "classify={enabled: false}",
+                   "jsoc={retries: 2}", "regions=null"):
+        rc, out = snakemake(tmp_path, "-n", "--cores", "2", "--config", inline)
+        assert rc == 0, f"{inline}:\n{out}"
+        counts = job_counts(out)
+        if inline.startswith("export"):
+            assert counts.get("export") == 3, counts
+        if inline.startswith("classify"):
+            assert "classify" not in counts, counts
+        if inline.startswith("regions"):
+            assert "resolve" not in counts and counts.get("lowlou") == 2, counts
+    rc, out = snakemake(tmp_path, "-n", "--cores", "2", "--config", "train={time_budget_s: -5}")
+    assert rc != 0
+    assert "config: train.time_budget_s = -5: -5 is less than or equal to the minimum of 0" in out, out
+
+
 BAD_CONFIGS = {
     "unknown key": ({"trian": {"width": 8}}, None,
                     "config: unknown key(s) 'trian'"),

@@ -94,7 +94,7 @@ def cmd_export(args) -> int:
     DIR/<product>.fits for twist, log10_q, end_face and bz of derived.nc, with the
     region's heliographic WCS (opens with sunpy.map.Map)."""
     from ffnn.cube import check_same_grid, read_cube
-    from ffnn.export import write_fits_maps, write_vtk
+    from ffnn.export import fits_map_header, write_fits_maps, write_vtk
     from ffnn.files import read_dataset
 
     cube = read_cube(args.cube)
@@ -102,9 +102,12 @@ def cmd_export(args) -> int:
     out = Path(args.outdir)
     if "fits" in args.formats and derived is None:
         raise ConfigError("--format fits needs --derived derived.nc (the maps come from there)")
+    # every check before the first file: an export is done whole or not at all
+    if derived is not None and "vtk" in args.formats:
+        check_same_grid(cube, derived, f"derived products {args.derived}")
+    if "fits" in args.formats:
+        fits_map_header(derived)
     if "vtk" in args.formats:
-        if derived is not None:
-            check_same_grid(cube, derived, f"derived products {args.derived}")
         alpha = derived["alpha"].transpose("x", "y", "z").values if derived is not None else None
         path = write_vtk(cube, out / "cube.vtk", alpha=alpha, title=f"ffnn cube {Path(args.cube)}")
         log.info("wrote %s", path)

@@ -42,7 +42,8 @@ def register(subparsers) -> None:
                     "bottom map (boundary.nc) of a SHARP record or of a cube",
                     inputs=("source", "record", "config"), outputs=("output",))
     p.add_argument("source", help="directory with one record's FITS files (<record>.Br.fits or Br.fits, "
-                   "Bp, Bt, errors likewise), or a cube (NetCDF)")
+                   "Bp, Bt, errors likewise; ffnn:<record> for one shipped in the package, as in the "
+                   "region sheet), or a cube (NetCDF)")
     p.add_argument("-o", "--output", required=True, help="output NetCDF (boundary.nc)")
     sharp = p.add_argument_group("SHARP records")
     sharp.add_argument("--bin", type=int, help="bin factor, NaN-mean (default 2)")
@@ -99,7 +100,15 @@ def cmd_boundary(args) -> int:
     from ffnn import boundary
     from ffnn.settings import from_mapping, gather
 
-    source = Path(args.source)
+    from ffnn.regions import PACKAGE_PREFIX, sharp_directory
+
+    source = Path(sharp_directory(str(args.source)))  # ffnn:<record>, as in the region sheet
+    if not source.exists():
+        if str(args.source).startswith(PACKAGE_PREFIX):
+            shipped = sorted(p.name for p in source.parent.iterdir() if p.is_dir())
+            raise DataError(f"no SHARP record {args.source} in the package; it ships "
+                            f"{', '.join(PACKAGE_PREFIX + n for n in shipped)}")
+        raise DataError(f"{source} is neither a SHARP record directory nor a file")
     if source.is_dir():
         given = gather(args.config, "sharp", whole=False, bin=args.bin, height_mm=args.height_mm)
         opts = from_mapping(SharpOptions, given, "sharp setting")
@@ -110,7 +119,8 @@ def cmd_boundary(args) -> int:
     given = [o for o, v in (("--bin", args.bin), ("--height-mm", args.height_mm), ("--record", args.record),
                             ("--config", args.config)) if v is not None]
     if given:
-        raise ConfigError(f"{', '.join(given)} apply to a SHARP record's directory, not to the cube {source}")
+        raise ConfigError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to a SHARP "
+                          f"record's directory, not to the cube {source}")
     from ffnn.cube import read_cube
     from ffnn.files import write_netcdf
 
