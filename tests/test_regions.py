@@ -37,7 +37,6 @@ def test_rows_become_regions_with_the_config_defaults(tmp_path):
     assert second["sharp_dir"] == "2011"  # a directory name, even when it looks like a number
 
 
-
 def test_trailing_comments_and_empty_cells_leave_the_columns_in_place(tmp_path):
     """A row ending in a tab, or in a tab and a comment, is the row without them (pandas
     would take the first column for an index and shift every cell)."""
@@ -49,6 +48,7 @@ def test_trailing_comments_and_empty_cells_leave_the_columns_in_place(tmp_path):
                                                                           (11167, None, 3)]
     with pytest.raises(ConfigError, match=r"row 1: 4 cells, but the header names 3 columns: \['7'\] left over$"):
         table(tmp_path, "noaa\ttime\tbin\n11158\t2011-02-15T02:00\t4\t7\n")
+
 
 def test_sharp_dir_names_a_path_or_a_record_shipped_in_the_package(tmp_path):
     got = table(tmp_path, "noaa\ttime\tsharp_dir\n"
