@@ -186,18 +186,28 @@ class HeldBottom(nn.Module):
         v = (m[:, k] * (1 - tx) + m[:, k + ny] * tx) * (1 - ty) + (m[:, k + 1] * (1 - tx) + m[:, k + ny + 1] * tx) * ty
         return v[0:3].T, v[3:6].T, v[6:9].T
 
+    def _held_share(self, x: torch.Tensor) -> torch.Tensor:
+        """w(z) = exp(-z / h) at the points ``x`` (n, 3), as (n, 1)."""
+        return torch.exp(-x[:, 2:3] / self.height)
+
+    def physics_weight(self, z: np.ndarray) -> np.ndarray:
+        """(1 - w(z))^2 at unit heights ``z`` (n,): the weight of the physics terms, which
+        the held layer's share of the field (the photosphere's forces and the map's small
+        scales, which no network makes force-free) would otherwise dominate."""
+        return np.expm1(-np.asarray(z) / self.height) ** 2
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """B (n, 3) in G at unit coordinates ``x`` (n, 3)."""
         n = self.net(x)
         b0 = self._bottom(x)[0]
-        w = torch.exp(-x[:, 2:3] / self.height)
+        w = self._held_share(x)
         return n + w * (b0 - n)
 
     def field_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """B (n, 3) in G and its Jacobian (n, 3, 3), [:, i, k] = dB_i/dx_k per unit length."""
         n, jac = self.net.field_and_jacobian(x)
         b0, gx, gy = self._bottom(x)
-        w = torch.exp(-x[:, 2:3] / self.height)
+        w = self._held_share(x)
         held = torch.stack([w * gx, w * gy, -(w / self.height) * (b0 - n)], dim=2)
         return n + w * (b0 - n), (1 - w).unsqueeze(2) * jac + held
 

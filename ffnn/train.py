@@ -425,10 +425,8 @@ class Trainer:
         n = cfg.n_interior if phase == "physics" else cfg.warmup_interior
         xi = interior_samples(self.box, n, rng, cfg.interior_bottom_fraction)
         wi = height_weights(xi[:, 2], self._profile, cfg.height_weighting)
-        if isinstance(self.model, HeldBottom):
-            # the held layer carries the photosphere's forces and the map's unresolved
-            # small scales, which no network can make force-free: the physics is asked above it
-            wi = wi * np.expm1(-xi[:, 2] / self.model.height) ** 2  # (1 - w)^2
+        if isinstance(self.model, HeldBottom):  # the physics is asked above the held layer
+            wi = wi * self.model.physics_weight(xi[:, 2])
         if phase == "potential":
             xyz, target = self._potential_samples(cfg.n_interior, rng)
             weight = np.repeat(height_weights(xyz[:, 2], self._profile, cfg.height_weighting)[:, None], 3, 1)
