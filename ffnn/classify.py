@@ -75,6 +75,8 @@ HISTORY_FLOOR = 1e-8
 #: the grouped cross-validation of the 2010-2013 records (TSS 0.504 with it, 0.513 without).
 DERIVED_CATEGORICAL = ("multi_region", "hemisphere")
 DEFAULT_CATEGORICAL = ("multi_region",)
+#: The keyword each derived feature comes from (the others are keywords themselves).
+SOURCE_COLUMNS = {ABS_LON: "LON_FWT", "hemisphere": "LAT_FWT", "multi_region": "NOAA_ARS"}
 MISSING_CATEGORY = "missing"
 IMPUTER_STRATEGIES = ("mean", "median")
 #: Keys of the workflow's classify block that choose inputs, not the model; accepted and ignored.
@@ -235,14 +237,12 @@ class KeywordFeatures(TransformerMixin, BaseEstimator):
     def absent(self, X: pd.DataFrame) -> list[str]:
         """The features (not the flare history) whose source column ``X`` lacks entirely,
         each as ``feature`` or, when it comes from another column, ``feature (from COLUMN)``."""
-        window = getattr(self, "history", None)
-        history = history_features(window)
+        history = history_features(getattr(self, "history", None))
         out = []
-        for name in self.numeric:
-            if name not in history and (column(X, "LON_FWT") if name == ABS_LON else column(X, name)) is None:
-                out.append(f"{name} (from LON_FWT)" if name == ABS_LON else name)
-        source = {"hemisphere": "LAT_FWT", "multi_region": "NOAA_ARS"}
-        out += [f"{name} (from {source[name]})" for name in self.categorical if _categorical(X, name) is None]
+        for name in [*self.numeric, *self.categorical]:
+            source = SOURCE_COLUMNS.get(name, name)
+            if name not in history and column(X, source) is None:
+                out.append(name if source == name else f"{name} (from {source})")
         return out
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -255,7 +255,7 @@ class KeywordFeatures(TransformerMixin, BaseEstimator):
         for name in self.numeric:
             if name in history:
                 continue
-            source = column(X, "LON_FWT") if name == ABS_LON else column(X, name)
+            source = column(X, SOURCE_COLUMNS.get(name, name))
             if source is None:
                 absent.append(name)
                 out[name] = np.nan
@@ -304,13 +304,13 @@ def _history(table: pd.DataFrame, window: str) -> pd.DataFrame:
 def _categorical(table: pd.DataFrame, name: str) -> pd.Series | None:
     """A derived categorical as object values with NaN for missing (what SimpleImputer expects)."""
     if name == "hemisphere":
-        lat = column(table, "LAT_FWT")
+        lat = column(table, SOURCE_COLUMNS[name])
         if lat is None:
             return None
         lat = pd.to_numeric(lat, errors="coerce")
         values = pd.Series(np.where(lat >= 0, "N", "S"), index=table.index, dtype=object)
         return values.where(lat.notna(), np.nan)
-    ars = column(table, "NOAA_ARS")
+    ars = column(table, SOURCE_COLUMNS[name])
     if ars is None:
         return None
     counts = ars.map(lambda v: len(noaa_numbers(v)))
