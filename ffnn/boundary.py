@@ -90,6 +90,8 @@ def from_sharp(directory, *, bin_factor: int | None = None, height_mm: float | N
     from ffnn import sharp
 
     directory = Path(directory)
+    if record is not None and not Path(record).is_file():
+        raise DataError(f"record file {record} does not exist")
     paths = sharp.find_segments(directory)
     missing = [s for s in sharp.SEGMENT_ERRORS.values() if s not in paths]
     if missing:
@@ -99,8 +101,6 @@ def from_sharp(directory, *, bin_factor: int | None = None, height_mm: float | N
                     directory, ", ".join(missing), ", ".join(lacking))
     segments = {seg: sharp.read_segment(p) for seg, p in paths.items()}
     sharp.check_one_record(segments, directory)
-    if record is not None and not Path(record).is_file():
-        raise DataError(f"record file {record} does not exist")
     extra = sharp.read_record_json(record if record is not None else directory / sharp.RECORD_JSON)
     extra["source_files"] = " ".join(p.name for p in paths.values())
     try:
