@@ -155,13 +155,15 @@ def map_to_points(ds: xr.Dataset) -> xr.Dataset:
     errors the map lacks are NaN when it has others).
 
     The map's WCS keywords (:mod:`ffnn.wcs`) go along as attributes, so the model and its
-    products can be placed on the Sun."""
+    products can be placed on the Sun, and so does its ``preprocessing`` record
+    (:mod:`ffnn.preprocess`), so that the trust checks know the map was changed."""
     X, Y = np.meshgrid(ds["x"].values, ds["y"].values, indexing="ij")
     fields = [ds[c].transpose("x", "y").values for c in COMPONENTS]
     errors = ([ds[e].transpose("x", "y").values if e in ds else np.full(X.shape, np.nan) for e in ERRORS]
               if any(e in ds for e in ERRORS) else None)
     return make_points(X, Y, np.zeros_like(X), *fields, face=FACES["bottom"], box=box_of_map(ds),
-                       attrs=wcs_attrs(ds.attrs), errors=errors)
+                       attrs={**wcs_attrs(ds.attrs), **{k: ds.attrs[k] for k in ("preprocessing",) if k in ds.attrs}},
+                       errors=errors)
 
 
 def cube_faces(cube: xr.Dataset, faces=tuple(FACES)) -> xr.Dataset:

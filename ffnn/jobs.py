@@ -26,7 +26,7 @@ from ffnn.settings import coerce_schema, read_yaml, validate
 # The per-region files other rules read, as the rules that make them declare them.
 FILES = {
     "resolve": "resolve.json", "download": "sharp/sharp.json", "reference": "reference.nc",
-    "boundary": "boundary.nc", "faces": "faces.nc", "pf_faces": "pf_faces.nc",
+    "boundary": "boundary.nc", "preprocessed": "preprocessed.nc", "faces": "faces.nc", "pf_faces": "pf_faces.nc",
     "potential": "potential.nc", "train": "train/train.json", "cube": "cube.nc",
     "quality": "quality.json", "profiles": "profiles.nc", "derived": "derived.nc",
     "metrics_ffnn": "metrics_ffnn.json", "metrics_potential": "metrics_potential.json",
@@ -200,12 +200,19 @@ class Jobs:
 
     def train_boundary(self, wildcards) -> list[str]:
         """Boundary files of a region's training: SHARP and Low & Lou case 2 use the bottom
-        map plus potential-field sides and top; Low & Lou case 1 the six reference faces."""
+        map (a SHARP region's preprocessed one where ``sharp.preprocess`` is set) plus
+        potential-field sides and top; Low & Lou case 1 the six reference faces."""
         region = wildcards.region
         info = self.regions[region]
         if info["kind"] == "lowlou" and info["boundary"] == "faces":
             return [region_file(region, "faces")]
-        return [region_file(region, "boundary"), region_file(region, "pf_faces")]
+        bottom = "preprocessed" if info["kind"] == "sharp" and self.config["sharp"]["preprocess"] else "boundary"
+        return [region_file(region, bottom), region_file(region, "pf_faces")]
+
+    def preprocess_args(self, wildcards) -> str:
+        """``ffnn preprocess``'s weights (``sharp.preprocess``)."""
+        weights = self.config["sharp"]["preprocess"] or {}
+        return command_line([w for key in ("mu3", "mu4") for w in (f"--{key}", weights[key])])
 
     def init_model(self, wildcards) -> list[str]:
         """The model a region's training starts from: a series snapshot's, the previous

@@ -133,8 +133,10 @@ def trust_checks(cube: xr.Dataset, metrics: dict, observed: xr.Dataset | None = 
     config = train.get("config") or {}
     if observed is not None:
         layer = cube[list(COMPONENTS)].isel(z=0, drop=True).interp(x=observed["x"], y=observed["y"])
-        # a held bottom (training setting hold_bottom) equals the map by construction
-        out["bottom_fit"] = {**bottom_fit(observed, layer), "held": bool(config.get("hold_bottom"))}
+        # a held bottom (training setting hold_bottom) equals the observed map by construction,
+        # unless the training was given a preprocessed map: then the fit is a real check
+        held = bool(config.get("hold_bottom")) and not train.get("preprocessing")
+        out["bottom_fit"] = {**bottom_fit(observed, layer), "held": held}
         values.update(out["bottom_fit"])
     flags = check(values, config.get("warmup_iterations"), train.get("iterations"))
     out["flags"] = flags

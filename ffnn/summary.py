@@ -73,6 +73,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
                     "sin^2 of the J-B angle, dimensionless"),
     "wall_time_s": ("s", "training wall time (summed over resumed runs)"),
     "stop_reason": ("", "why training stopped: max_iterations, time_budget, loss_tolerance or plateau"),
+    "preprocessing": ("", "none, or the weights of the preprocessing (Wiegelmann et al. 2006) of the bottom "
+                          "map the training was given; the bottom checks compare with the observed map"),
     "c_vec": ("1", "vector correlation with the reference field"),
     "c_cs": ("1", "mean cosine of the angle to the reference field (Cauchy-Schwarz)"),
     "e_n_prime": ("1", "1 - normalised vector error: 1 - sum |b - B| / sum |B|"),
@@ -149,7 +151,8 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
     final = train.get("final") or {}
     row.update({"loss_total": _number(final.get("loss")), "loss_bc": _number(final.get("loss_bc")),
                 "loss_div": _number(final.get("loss_div")), "loss_ff": _number(final.get("loss_ff")),
-                "wall_time_s": _number(train.get("elapsed_s")), "stop_reason": train.get("stop_reason")})
+                "wall_time_s": _number(train.get("elapsed_s")), "stop_reason": train.get("stop_reason"),
+                "preprocessing": (train.get("preprocessing") or "none").split(";")[0]})
     if derived is not None:
         for column, name in DERIVED_COLUMNS.items():
             row[column] = _number(derived[name].values) if name in derived else None

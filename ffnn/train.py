@@ -334,6 +334,7 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.box = UnitBox.from_attrs(boundary.attrs)
         self.wcs = wcs_attrs(boundary.attrs)
+        self.preprocessing = boundary.attrs.get("preprocessing")  # the bottom map was changed
         self.grid = grid_of_points(boundary)
         self.device = resolve_device(config.device)
         if self.device.type == "cpu":
@@ -737,7 +738,8 @@ class Trainer:
                 "final": final, "stop_reason": reason, "iterations": self.iteration,
                 "elapsed_s": self.elapsed_s, "rollbacks": self.rollbacks,
                 "architecture": describe(self.model), "device": str(self.device),
-                "threads": torch.get_num_threads(), "wcs": self.wcs, "init_model": self.init_model}
+                "threads": torch.get_num_threads(), "wcs": self.wcs, "init_model": self.init_model,
+                "preprocessing": self.preprocessing}
 
 
 ARCHITECTURE_KEYS = ("hidden_layers", "width", "quasi_output")

@@ -68,6 +68,7 @@ def commands(t: Path, jsoc_url: str, hek_url: str) -> list[list[str]]:
          "-o", S / "boundary.nc"],
         ["resolve", "--noaa", "11158", "--time", "2011-02-15T02:00", "--sharp-dir", SHIPPED, "-o", t / "shipped.json"],
         ["boundary", SHIPPED, "--bin", "16", "--height-mm", "20", "-o", t / "shipped_boundary.nc"],
+        ["preprocess", t / "shipped_boundary.nc", "-o", t / "shipped_preprocessed.nc"],
         ["potential", S / "boundary.nc", "-o", S / "pf_faces.nc", "--cube", S / "potential.nc"],
         *model,
         ["metrics", L / "cube.nc", "--reference", L / "reference.nc", "--potential", L / "potential.nc",
@@ -172,7 +173,7 @@ def test_every_netcdf_product_is_cf_clean(made022):
     products = sorted(p for p in t.rglob("*.nc"))
     kinds = {p.name for p in products}
     assert kinds >= {"reference.nc", "boundary.nc", "faces.nc", "pf_faces.nc", "potential.nc", "cube.nc",
-                     "profiles.nc", "derived.nc", "summary.nc", "shipped_boundary.nc"}
+                     "profiles.nc", "derived.nc", "summary.nc", "shipped_boundary.nc", "shipped_preprocessed.nc"}
     for path in products:
         found = cf_messages(path)
         assert not found["FATAL"] and not found["ERROR"], (path, found)

@@ -101,6 +101,18 @@ def test_train_command_line_gives_back_the_region_settings():
                                                         "results/lowlou_case2/pf_faces.nc"]
 
 
+def test_preprocessed_map_trains_sharp_regions_only_when_asked():
+    sharp = region("ar11158_20110215T0200")
+    assert jobs().train_boundary(sharp)[0] == "results/ar11158_20110215T0200/boundary.nc"
+    j = jobs(sharp={**SHIPPED["sharp"], "preprocess": {"mu3": 0.01, "mu4": 0.001}})
+    assert j.train_boundary(sharp) == ["results/ar11158_20110215T0200/preprocessed.nc",
+                                       "results/ar11158_20110215T0200/pf_faces.nc"]
+    assert shlex.split(j.preprocess_args(sharp)) == ["--mu3", "0.01", "--mu4", "0.001"]
+    assert j.train_boundary(region("lowlou_case2"))[0] == "results/lowlou_case2/boundary.nc"
+    with pytest.raises(ConfigError, match="mu4"):
+        jobs(sharp={**SHIPPED["sharp"], "preprocess": {"mu3": 0.01}})
+
+
 def test_summary_row_reads_what_its_arguments_name():
     j = jobs()
     for name in ("ar11158_20110215T0200", "lowlou_case1"):

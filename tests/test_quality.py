@@ -95,3 +95,31 @@ def test_a_held_bottom_reads_held_in_the_checks_table():
     assert table.loc[("ar1", "bottom_c_vec"), "status"] == "held (exact by construction)"
     assert table.loc[("ar1", "bottom_flux"), "status"] == "held (exact by construction)"
     assert table.loc[("ar1", "sigma_j"), "status"] == "passed"
+
+
+def test_a_held_preprocessed_map_is_checked_against_the_observed_one():
+    """The training held a preprocessed map: its record says so (boundary points ->
+    train.json), and the bottom fit is a real check, failed here by a strong smoothing."""
+    from ffnn.boundary import map_to_points, merge_points
+    from ffnn.potential import potential_faces
+    from ffnn.preprocess import preprocess_map
+    from ffnn.train import TrainConfig, Trainer
+
+    obs = observed_map()
+    obs["Bz"].values[:3, :3] = 0.0
+    obs = obs.assign_attrs(height_mm=6.0)
+    smooth = preprocess_map(obs, mu=(1, 1, 1e-3, 1.0))
+    points = merge_points([map_to_points(smooth), potential_faces(smooth)])
+    record = Trainer(points, TrainConfig(hold_bottom=1, n_interior=64, progress=False)).metadata({}, None)
+    assert record["preprocessing"] == smooth.attrs["preprocessing"]
+    x, y, z = obs.x.values, obs.y.values, np.arange(4) * 0.5
+    cube = make_cube({c: np.repeat(smooth[c].values[:, :, None], 4, 2) for c in ("Bx", "By", "Bz")}, x, y, z)
+    checks = quality.trust_checks(cube, {"sigma_j": 0.1}, obs, {"config": {"hold_bottom": 1},
+                                                                 "preprocessing": record["preprocessing"]})
+    assert checks["bottom_fit"]["held"] is False
+    assert checks["bottom_fit"]["c_vec_bottom"] < 0.98 and "bottom_c_vec" in checks["flags"]
+    row = summary.region_row("ar1", train=record, quality={"sigma_j": 0.1, **checks})
+    assert row["preprocessing"] == "Wiegelmann et al. 2006, mu1..mu4 = 1, 1, 0.001, 1"
+    assert summary.region_row("ar0", train={}, quality={})["preprocessing"] == "none"
+    table = summary.checks_table([row])
+    assert table.set_index("check").loc["bottom_c_vec", "status"] == "FAILED"

@@ -115,6 +115,12 @@ def test_dry_run_of_the_shipped_config(tmp_path):
     assert "results/ar11158_20110215T0200/cube.nc" in out
     # the flare forecast fitted on the shipped data, then scoring the run's SHARP region
     assert counts.get("classify") == 1 and counts.get("classify_predict") == 1, counts
+    assert "preprocess" not in counts, counts
+    # preprocessing asked for: the SHARP region's map only, and its training holds that map
+    rc, out = snakemake(tmp_path, "-n", "-p", "--cores", "2", "--config", "sharp={preprocess: {mu3: 0.001, mu4: 0.01}}")
+    assert rc == 0, out
+    assert job_counts(out).get("preprocess") == 1, out
+    assert "ffnn train results/ar11158_20110215T0200/preprocessed.nc" in out.replace("'", "")
 
     # the JSOC sheet: every row resolved, downloaded and trained (dry: no network)
     rc, out = snakemake(tmp_path, "-n", "--cores", "2", "--config",

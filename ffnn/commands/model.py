@@ -1,8 +1,11 @@
 """Subcommands of every region's model (rules in workflow/rules/model.smk): ``boundary``,
-``potential``, ``train``, ``cube``, ``quality``.
+``preprocess``, ``potential``, ``train``, ``cube``, ``quality``.
 
 ``boundary``
     the bottom map (boundary.nc) of a SHARP record's files, or of a cube's lowest layer;
+``preprocess``
+    the bottom map made force-free consistent and smooth (Wiegelmann et al. 2006), for the
+    training (optional: ``sharp.preprocess``);
 ``potential``
     the potential field above a bottom map: its side and top faces, and its cube;
 ``train``
@@ -24,6 +27,7 @@ import numpy as np
 
 from ffnn.cli import add_command
 from ffnn.errors import ConfigError, DataError
+from ffnn.preprocess import MU
 
 log = logging.getLogger("ffnn")
 
@@ -51,6 +55,15 @@ def register(subparsers) -> None:
     sharp.add_argument("--record", help="record JSON (resolve.json) whose keywords complete the headers' "
                        "(default SOURCE/sharp.json when present)")
     sharp.add_argument("--config", help="YAML file with a 'sharp:' section (bin, height_mm)")
+
+    p = add_command(subparsers, "preprocess", cmd_preprocess,
+                    "bottom map preprocessed towards force-free consistency (Wiegelmann et al. 2006)",
+                    inputs=("boundary",), outputs=("output",))
+    p.add_argument("boundary", help="bottom map (boundary.nc)")
+    p.add_argument("-o", "--output", required=True, help="output NetCDF (preprocessed.nc)")
+    p.add_argument("--mu3", type=float, default=MU[2], help=f"weight of the observations (default {MU[2]:g})")
+    p.add_argument("--mu4", type=float, default=MU[3], help=f"weight of the smoothing (default {MU[3]:g})")
+    p.add_argument("--iterations", type=int, default=500, help="L-BFGS iterations at most (default 500)")
 
     p = add_command(subparsers, "potential", cmd_potential,
                     "potential-field faces (and cube) above a bottom map",
@@ -147,6 +160,31 @@ def _print_map(ds, output) -> None:
           f"{box['z_max']:g}; l0 {a['l0_mm']:.4g} Mm)")
     print(f"  Bz     flux {flux['signed_mx']:.3e} Mx signed, {flux['unsigned_mx']:.3e} Mx "
           f"unsigned: imbalance {100 * flux['imbalance']:+.2f} %")
+
+
+def cmd_preprocess(args) -> int:
+    """The bottom map with its net force and torque removed and its small scales smoothed
+    (Wiegelmann, Inhester & Sakurai 2006; weights mu1 = mu2 = 1, --mu3, --mu4): a boundary
+    for the training. The trust checks still compare the model with the observed map; the
+    log gives the preprocessed map's departure from it (C_vec, RMS, unsigned flux)."""
+    import xarray as xr
+
+    from ffnn.files import read_dataset, write_netcdf
+    from ffnn.preprocess import preprocess_map
+    from ffnn.quality import bottom_fit
+
+    if min(args.mu3, args.mu4) < 0 or args.iterations < 1:
+        raise ConfigError(f"--mu3 {args.mu3:g} and --mu4 {args.mu4:g} must be >= 0 and --iterations "
+                          f"{args.iterations} >= 1")
+    observed = read_dataset(args.boundary, "bottom map")
+    out = preprocess_map(observed, mu=(MU[0], MU[1], args.mu3, args.mu4), iterations=args.iterations)
+    fit = bottom_fit(observed, xr.Dataset({c: out[c] for c in ("Bx", "By", "Bz")}))
+    log.info("preprocessed map against the observed: C_vec %.4f, RMS change Bx/By/Bz %.3g/%.3g/%.3g G, "
+             "unsigned flux (|Bz| > 3 sigma) %+.1f %%", fit["c_vec_bottom"], fit["rms_residual_Bx"],
+             fit["rms_residual_By"], fit["rms_residual_Bz"], 100 * fit["flux_error"])
+    write_netcdf(out, args.output)
+    log.info("wrote %s", args.output)
+    return 0
 
 
 def cmd_potential(args) -> int:

@@ -1,5 +1,5 @@
 # Rules of every region: the bottom map (from the SHARP record, or the Low & Lou
-# reference), the potential field, training, the model cube, and how far to trust it
+# reference; optionally preprocessed), the potential field, training, the model cube, and how far to trust it
 # (quality.json, height profiles).
 
 
@@ -20,6 +20,28 @@ rule boundary:
         args=JOBS.boundary_args,
     shell:
         "ffnn boundary {params.args} -o {output:q} > {log:q} 2>&1"
+
+
+# Only where the config's sharp.preprocess is set (JOBS.train_boundary asks for it).
+rule preprocess:
+    input:
+        rules.boundary.output,
+    output:
+        "results/{region}/preprocessed.nc",
+    log:
+        "logs/{region}/preprocess.log",
+    benchmark:
+        "results/{region}/benchmarks/preprocess.tsv"
+    wildcard_constraints:
+        region=JOBS.patterns["sharp"],
+    threads: 1
+    resources:
+        mem_mb=JOBS.resources["default"]["mem_mb"],
+        runtime=JOBS.resources["default"]["runtime"],
+    params:
+        args=JOBS.preprocess_args,
+    shell:
+        "ffnn preprocess {input:q} -o {output:q} {params.args} > {log:q} 2>&1"
 
 
 rule potential:
