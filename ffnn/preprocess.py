@@ -130,14 +130,20 @@ def preprocess_arrays(bx, by, bz, mu=MU, iterations: int = 500) -> tuple[np.ndar
     out[:, ~seen] = np.nan
     info = {**{f"L{k + 1}_before": v for k, v in enumerate(before)},
             **{f"L{k + 1}": v for k, v in enumerate(after)},
-            "iterations": int(opt.state[opt._params[0]]["n_iter"])}
+            "iterations": int(opt.state[flat]["n_iter"])}
     return out[0], out[1], out[2], info
 
 
 def preprocess_map(bottom: xr.Dataset, mu=MU, iterations: int = 500) -> xr.Dataset:
     """A bottom map (dims x, y; Bx, By, Bz in G) preprocessed by :func:`preprocess_arrays`;
     other variables and attributes kept, the weights and the L terms recorded in the
-    attributes (``preprocessing``)."""
+    attributes (``preprocessing``).
+
+    Raises
+    ------
+    DataError
+        The map lacks a component, or as :func:`preprocess_arrays`.
+    """
     missing = [c for c in COMPONENTS if c not in bottom]
     if missing:
         raise DataError(f"bottom map lacks {missing}")
