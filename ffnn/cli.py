@@ -28,7 +28,7 @@ from ffnn.errors import FFNNError
 COMMANDS = {
     "ffnn.commands.lowlou": ("lowlou", "faces", "metrics", "lowlou-table"),
     "ffnn.commands.sharp": ("resolve", "fetch-sharp"),
-    "ffnn.commands.model": ("boundary", "potential", "train", "cube", "quality"),
+    "ffnn.commands.model": ("boundary", "preprocess", "potential", "train", "cube", "quality"),
     "ffnn.commands.products": ("figures", "summary-row", "summary"),
     "ffnn.commands.derived": ("derived", "export"),
     "ffnn.commands.classify": ("classify",),

@@ -168,6 +168,7 @@ def model_cube(model, meta: dict, x=None, y=None, z=None, chunk: int = 16384) ->
         "training_iterations": int(meta.get("iterations", 0)),
         "training_wall_time_s": float(meta.get("elapsed_s", 0.0)),
         "training_stop_reason": str(meta.get("stop_reason")),
+        "training_bottom_preprocessing": str(meta.get("preprocessing") or "none"),
         "architecture": meta.get("architecture", ""),
         "l0_mm": box.l0,
         **{k: v.item() if isinstance(v, np.generic) else v for k, v in (meta.get("wcs") or {}).items()},

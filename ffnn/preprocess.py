@@ -7,8 +7,9 @@ Sakurai (2006, Solar Phys. 233, 215; "W06") remove both by minimising
 
     L = mu1 L1 + mu2 L2 + mu3 L3 + mu4 L4
 
-over the map B = (Bx, By, Bz), with sums over the pixels p, coordinates x, y scaled to
-[0, 1] and B to its mean |B| (as in W06's reference implementation):
+over the map B = (Bx, By, Bz), with sums over the pixels p, coordinates x, y each scaled
+to [0, 1] (on a map that is not square the torque terms are then not the physical torque's,
+as in W06's reference implementation) and B to its mean |B|:
 
     L1 = [(S Bx Bz)^2 + (S By Bz)^2 + (S Bz^2 - Bx^2 - By^2)^2] / E^2       (net force)
     L2 = [(S x (Bz^2 - Bx^2 - By^2))^2 + (S y (Bz^2 - Bx^2 - By^2))^2
@@ -17,11 +18,15 @@ over the map B = (Bx, By, Bz), with sums over the pixels p, coordinates x, y sca
     L4 = S |Laplacian B|^2 / E                                               (smoothness)
 
 with E = S |B_obs|^2, T = S r |B_obs|^2 (r = sqrt(x^2 + y^2)) and the five-point Laplacian
-in pixel units: the sums of Aly (1989) that vanish for a force-free field, the deviation
-from the data and a smoothing that removes the small scales a force-free field cannot
-carry. L4 is the smoothing whose gradient W06's reference implementation descends (the L4
-it prints carries a further dx dy, which its update does not). Here L is minimised with
-L-BFGS (torch autograd) rather than W06's fixed-step gradient descent.
+in pixel units (edge pixels replicated; the reference code wraps around): the sums of Aly
+(1989) that vanish for a force-free field, the deviation from the data and a smoothing that
+removes the small scales a force-free field cannot carry. L4 is the smoothing whose
+gradient W06's reference implementation descends (the L4 it prints carries a further
+dx dy, which its update does not). As in that code (and the HMI pipeline's port), the
+force and torque terms move only the horizontal field: Bz follows its data and the
+smoothing alone. Its fixed point is reached here in two L-BFGS minimisations (torch
+autograd) instead of the reference's fixed-step descent: Bz minimising mu3 L3 + mu4 L4 of
+Bz, then Bx, By minimising L with that Bz.
 Default weights those of the HMI pipeline's preprocessing module (X. Sun's JSOC port of
 W06's code): mu1 = mu2 = 1, mu3 = 0.001, mu4 = 0.01.
 
@@ -42,6 +47,7 @@ from ffnn.errors import DataError
 log = logging.getLogger(__name__)
 
 MU = (1.0, 1.0, 0.001, 0.01)
+TERMS = ("L1 force", "L2 torque", "L3 observation", "L4 smoothing")
 
 
 def _laplacian(f):
@@ -70,13 +76,14 @@ def preprocess_arrays(bx, by, bz, mu=MU, iterations: int = 500) -> tuple[np.ndar
     bx, by, bz : ndarray, shape (nx, ny)
         The preprocessed map, same unit.
     info : dict
-        ``L1``..``L4`` before and after (keys ``L1_before``, ...), ``iterations``.
+        the four terms before and after (keys ``"L1 force before"``, ``"L1 force after"``,
+        ... of :data:`TERMS`) and the L-BFGS ``iterations`` of both stages.
 
     Raises
     ------
     DataError
-        The components differ in shape, the map is smaller than 3 x 3 or has no finite
-        pixel, or a weight is negative.
+        The components differ in shape, the map is smaller than 3 x 3, has no finite pixel
+        or no field, or a weight is negative or not finite.
     """
     import torch
 
@@ -86,13 +93,16 @@ def preprocess_arrays(bx, by, bz, mu=MU, iterations: int = 500) -> tuple[np.ndar
         raise DataError("preprocessing needs three maps of the same shape, at least 3 x 3; got "
                         + ", ".join(str(c.shape) for c in comps))
     obs = np.stack(comps)
-    if len(mu) != 4 or min(mu) < 0:
-        raise DataError(f"preprocessing weights must be four non-negative numbers, got {mu}")
+    if len(mu) != 4 or not all(np.isfinite(m) and m >= 0 for m in mu):
+        raise DataError(f"preprocessing weights must be four finite non-negative numbers, got {mu}")
+    # a pixel with any component unobserved is left out whole (and NaN in the result)
     seen = np.isfinite(obs).all(axis=0)
     if not seen.any():
-        raise DataError("preprocessing: the map has no finite pixel")
+        raise DataError("the map has no pixel where all three components are finite")
+    if not np.any(obs[:, seen]):
+        raise DataError("the map has no field (every component zero)")
     nx, ny = seen.shape
-    scale = float(np.sqrt((obs[:, seen] ** 2).sum(axis=0)).mean()) or 1.0
+    scale = float(np.sqrt((obs[:, seen] ** 2).sum(axis=0)).mean())
     b_obs = torch.tensor(np.where(seen, obs, 0.0) / scale)
     mask = torch.tensor(seen, dtype=torch.float64)
     x = torch.linspace(0, 1, nx, dtype=torch.float64)[:, None].expand(nx, ny)
@@ -110,27 +120,35 @@ def preprocess_arrays(bx, by, bz, mu=MU, iterations: int = 500) -> tuple[np.ndar
         l4 = sum((_laplacian(c) ** 2).sum() for c in b) / energy
         return l1, l2, l3, l4
 
-    flat = b_obs.reshape(-1).clone().requires_grad_(True)  # L-BFGS wants a flat gradient
-    b = flat.view(b_obs.shape)
-    opt = torch.optim.LBFGS([flat], lr=1.0, max_iter=iterations, history_size=20, tolerance_grad=1e-12,
-                            tolerance_change=1e-14, line_search_fn="strong_wolfe")
+    def minimise(start, objective):
+        """L-BFGS from ``start``; (result, iterations)."""
+        flat = start.reshape(-1).clone().requires_grad_(True)  # L-BFGS wants a flat gradient
+        opt = torch.optim.LBFGS([flat], lr=1.0, max_iter=iterations, history_size=20, tolerance_grad=1e-12,
+                                tolerance_change=1e-14, line_search_fn="strong_wolfe")
 
-    def closure():
-        opt.zero_grad()
-        total = sum(m * t for m, t in zip(mu, terms(b)))
-        total.backward()
-        return total
+        def closure():
+            opt.zero_grad()
+            total = objective(flat.view(start.shape))
+            total.backward()
+            return total
 
+        opt.step(closure)
+        return flat.detach().view(start.shape), int(opt.state[flat]["n_iter"])
+
+    def weighted(b):
+        return sum(m * t for m, t in zip(mu, terms(b)))
+
+    bz, n_z = minimise(b_obs[2], lambda z: (mu[2] * (((z - b_obs[2]) ** 2) * mask).sum()
+                                             + mu[3] * (_laplacian(z) ** 2).sum()) / energy)
+    bxy, n_xy = minimise(b_obs[:2], lambda xy: weighted(torch.cat([xy, bz[None]])))
+    b = torch.cat([bxy, bz[None]])
     with torch.no_grad():
         before = [float(t) for t in terms(b_obs)]
-    opt.step(closure)
-    with torch.no_grad():
         after = [float(t) for t in terms(b)]
-    out = flat.detach().numpy().reshape(b_obs.shape) * scale
+    out = b.numpy() * scale
     out[:, ~seen] = np.nan
-    info = {**{f"L{k + 1}_before": v for k, v in enumerate(before)},
-            **{f"L{k + 1}": v for k, v in enumerate(after)},
-            "iterations": int(opt.state[flat]["n_iter"])}
+    info = {**{f"{name} before": v for name, v in zip(TERMS, before)},
+            **{f"{name} after": v for name, v in zip(TERMS, after)}, "iterations": n_z + n_xy}
     return out[0], out[1], out[2], info
 
 
@@ -153,6 +171,7 @@ def preprocess_map(bottom: xr.Dataset, mu=MU, iterations: int = 500) -> xr.Datas
     for c, v in zip(COMPONENTS, (bx, by, bz)):
         out[c] = bottom[c].transpose("x", "y").copy(data=v.astype(bottom[c].dtype)).transpose(*bottom[c].dims)
     out.attrs["preprocessing"] = ("Wiegelmann et al. 2006, mu1..mu4 = " + ", ".join(f"{m:g}" for m in mu)
-                                  + "; " + ", ".join(f"{k} {v:.3g}" for k, v in info.items()))
+                                  + "; " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                                                     for k, v in info.items()))
     log.info("preprocessed the bottom map: %s", out.attrs["preprocessing"])
     return out

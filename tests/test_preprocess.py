@@ -41,7 +41,8 @@ def test_net_force_and_torque_removed_and_map_kept():
     b, p = np.stack([bx, by, bz]), np.stack([px, py, pz])
     c_vec = (b * p).sum() / np.sqrt((b * b).sum() * (p * p).sum())
     assert c_vec > 0.95
-    assert info["L1"] < 1e-4 * info["L1_before"] and info["L3_before"] == 0 < info["L3"]
+    assert info["L1 force after"] < 1e-4 * info["L1 force before"]
+    assert info["L3 observation before"] == 0 < info["L3 observation after"]
 
 
 def test_smoothing_removes_small_scales_and_grows_with_its_weight():
@@ -81,8 +82,10 @@ def test_map_round_trip_keeps_layout_units_and_records_the_weights():
 @pytest.mark.parametrize("args, kwargs, message", [
     ((np.ones((5, 5)), np.ones((5, 5)), np.ones((5, 4))), {}, "same shape"),
     ((np.ones((2, 5)),) * 3, {}, "at least 3 x 3"),
-    ((np.ones((5, 5)),) * 3, {"mu": (1, 1, -1, 0)}, "non-negative"),
-    ((np.full((5, 5), np.nan),) * 3, {}, "no finite pixel"),
+    ((np.ones((5, 5)),) * 3, {"mu": (1, 1, -1, 0)}, "finite non-negative"),
+    ((np.ones((5, 5)),) * 3, {"mu": (1, 1, float("nan"), 0)}, "finite non-negative"),
+    ((np.full((5, 5), np.nan),) * 3, {}, "no pixel where all three components are finite"),
+    ((np.zeros((5, 5)),) * 3, {}, "no field"),
 ])
 def test_bad_input_is_refused(args, kwargs, message):
     with pytest.raises(DataError, match=message):
@@ -109,7 +112,20 @@ def test_command_writes_the_map_and_says_how_far_it_moved(tmp_path, caplog, caps
     f1, _ = aly(*(written[c].values for c in ("Bx", "By", "Bz")))
     assert f1.max() < 1e-2 * aly(bx, by, bz)[0].max()
     assert "preprocessed map against the observed: C_vec 0.9" in caplog.text
-    assert cli.main(["preprocess", str(tmp_path / "boundary.nc"), "-o", str(tmp_path / "x.nc"), "--mu3", "-1"]) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "ffnn preprocess: error: --mu3 -1 and --mu4 0.01 must be >= 0 and --iterations 500 >= 1")
+    capsys.readouterr()
+    bad = [(["--mu3", "-1"], "--mu3 -1: must be a finite number >= 0"),
+           (["--mu4", "nan"], "--mu4 nan: must be a finite number >= 0"),
+           (["--iterations", "0"], "--iterations 0: must be >= 1")]
+    for extra, line in bad:
+        assert cli.main(["preprocess", str(tmp_path / "boundary.nc"), "-o", str(tmp_path / "x.nc"), *extra]) == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == f"ffnn preprocess: error: {line}"
+    ds.Bx.to_dataset().expand_dims(z=[0.0]).to_netcdf(tmp_path / "cube.nc")
+    for source, line in [(out, f"{out} is preprocessed already (Wiegelmann et al. 2006, mu1..mu4 = 1, 1, 0.001, "
+                               "0.001): give the observed map"),
+                         (tmp_path / "cube.nc", f"{tmp_path / 'cube.nc'} is not a bottom map (Bx, By, Bz on dims "
+                                                "x, y): dims ('z', 'x', 'y'), variables ['Bx']")]:
+        assert cli.main(["preprocess", str(source), "-o", str(tmp_path / "x.nc")]) == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == f"ffnn preprocess: error: {line}"
+    assert cli.main(["preprocess", str(tmp_path / "boundary.nc"), "-o", str(tmp_path / "boundary.nc")]) == 2
+    assert "is the input: the observed map would be lost" in capsys.readouterr().err
     assert not (tmp_path / "x.nc").exists()

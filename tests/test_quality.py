@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from ffnn import cli, quality, summary
-from ffnn.cube import make_cube
+from ffnn.cube import make_cube, model_cube
 
 
 def observed_map(seed=0, n=24):
@@ -97,7 +97,7 @@ def test_a_held_bottom_reads_held_in_the_checks_table():
     assert table.loc[("ar1", "sigma_j"), "status"] == "passed"
 
 
-def test_a_held_preprocessed_map_is_checked_against_the_observed_one():
+def test_a_held_preprocessed_map_is_checked_against_the_observed_one(tmp_path, capsys):
     """The training held a preprocessed map: its record says so (boundary points ->
     train.json), and the bottom fit is a real check, failed here by a strong smoothing."""
     from ffnn.boundary import map_to_points, merge_points
@@ -110,8 +110,11 @@ def test_a_held_preprocessed_map_is_checked_against_the_observed_one():
     obs = obs.assign_attrs(height_mm=6.0)
     smooth = preprocess_map(obs, mu=(1, 1, 1e-3, 1.0))
     points = merge_points([map_to_points(smooth), potential_faces(smooth)])
-    record = Trainer(points, TrainConfig(hold_bottom=1, n_interior=64, progress=False)).metadata({}, None)
+    trainer = Trainer(points, TrainConfig(hold_bottom=1, n_interior=64, progress=False))
+    record = trainer.metadata({}, None)
     assert record["preprocessing"] == smooth.attrs["preprocessing"]
+    assert model_cube(trainer.model, record, [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]).attrs[
+        "training_bottom_preprocessing"] == smooth.attrs["preprocessing"]
     x, y, z = obs.x.values, obs.y.values, np.arange(4) * 0.5
     cube = make_cube({c: np.repeat(smooth[c].values[:, :, None], 4, 2) for c in ("Bx", "By", "Bz")}, x, y, z)
     checks = quality.trust_checks(cube, {"sigma_j": 0.1}, obs, {"config": {"hold_bottom": 1},
@@ -123,3 +126,12 @@ def test_a_held_preprocessed_map_is_checked_against_the_observed_one():
     assert summary.region_row("ar0", train={}, quality={})["preprocessing"] == "none"
     table = summary.checks_table([row])
     assert table.set_index("check").loc["bottom_c_vec", "status"] == "FAILED"
+    # the preprocessed map given to the checks as if observed: refused
+    cube.to_netcdf(tmp_path / "cube.nc")
+    smooth.to_netcdf(tmp_path / "preprocessed.nc")
+    assert cli.main(["quality", str(tmp_path / "cube.nc"), "--boundary", str(tmp_path / "preprocessed.nc"),
+                     "-o", str(tmp_path / "q.json")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"ffnn quality: error: --boundary {tmp_path / 'preprocessed.nc'} is a preprocessed map: the checks "
+        "compare the model with the observed one (boundary.nc)")
+    assert not (tmp_path / "q.json").exists()

@@ -169,16 +169,30 @@ def cmd_preprocess(args) -> int:
     log gives the preprocessed map's departure from it (C_vec, RMS, unsigned flux)."""
     import xarray as xr
 
+    from ffnn.boundary import COMPONENTS
     from ffnn.files import read_dataset, write_netcdf
     from ffnn.preprocess import preprocess_map
     from ffnn.quality import bottom_fit
 
-    if min(args.mu3, args.mu4) < 0 or args.iterations < 1:
-        raise ConfigError(f"--mu3 {args.mu3:g} and --mu4 {args.mu4:g} must be >= 0 and --iterations "
-                          f"{args.iterations} >= 1")
+    for name in ("mu3", "mu4"):
+        if not (np.isfinite(getattr(args, name)) and getattr(args, name) >= 0):
+            raise ConfigError(f"--{name} {getattr(args, name):g}: must be a finite number >= 0")
+    if args.iterations < 1:
+        raise ConfigError(f"--iterations {args.iterations}: must be >= 1")
+    if Path(args.output).resolve() == Path(args.boundary).resolve():
+        raise ConfigError(f"-o {args.output} is the input: the observed map would be lost")
     observed = read_dataset(args.boundary, "bottom map")
-    out = preprocess_map(observed, mu=(MU[0], MU[1], args.mu3, args.mu4), iterations=args.iterations)
-    fit = bottom_fit(observed, xr.Dataset({c: out[c] for c in ("Bx", "By", "Bz")}))
+    if set(observed.dims) != {"x", "y"} or any(c not in observed for c in COMPONENTS):
+        raise DataError(f"{args.boundary} is not a bottom map (Bx, By, Bz on dims x, y): dims "
+                        f"{tuple(observed.dims)}, variables {sorted(observed.data_vars)}")
+    if "preprocessing" in observed.attrs:
+        raise DataError(f"{args.boundary} is preprocessed already ({observed.attrs['preprocessing'].split(';')[0]}): "
+                        "give the observed map")
+    try:
+        out = preprocess_map(observed, mu=(MU[0], MU[1], args.mu3, args.mu4), iterations=args.iterations)
+    except DataError as err:
+        raise DataError(f"{args.boundary}: {err}") from None
+    fit = bottom_fit(observed, xr.Dataset({c: out[c] for c in COMPONENTS}))
     log.info("preprocessed map against the observed: C_vec %.4f, RMS change Bx/By/Bz %.3g/%.3g/%.3g G, "
              "unsigned flux (|Bz| > 3 sigma) %+.1f %%", fit["c_vec_bottom"], fit["rms_residual_Bx"],
              fit["rms_residual_By"], fit["rms_residual_Bz"], 100 * fit["flux_error"])
@@ -252,6 +266,9 @@ def cmd_quality(args) -> int:
     cube = read_cube(args.cube)
     potential = read_cube(args.potential) if args.potential else None
     observed = read_dataset(args.boundary, "bottom map") if args.boundary else None
+    if observed is not None and "preprocessing" in observed.attrs:
+        raise DataError(f"--boundary {args.boundary} is a preprocessed map: the checks compare the model "
+                        "with the observed one (boundary.nc)")
     train = read_json(args.train, "training record") if args.train else None
     result, profiles = assess(cube, potential, observed, train, args.region)
     write_json(result, args.output)
