@@ -87,8 +87,14 @@ class Jobs:
     # ------------------------------------------------------------ settings
 
     def train_settings(self, region: str) -> dict:
-        """The training settings of a region: the config's train block, then its overrides."""
-        return {**self.config["train"], **self.regions[region]["train"]}
+        """The training settings of a region: the config's train block, then its overrides,
+        each as the type of its :class:`ffnn.train.TrainConfig` field (an inline
+        ``--config 'train={width: 64}'`` hands text over)."""
+        from ffnn.train import TrainConfig
+
+        settings = {**self.config["train"], **self.regions[region]["train"]}
+        typed = TrainConfig.from_dict(settings)
+        return {key: getattr(typed, key) for key in settings}
 
     def check_settings(self) -> None:
         """Every region's training settings (:class:`ffnn.train.TrainConfig`), those of

@@ -151,6 +151,10 @@ def test_inline_config_values_are_read_as_the_files_are(tmp_path):
             assert "classify" not in counts, counts
         if inline.startswith("regions"):
             assert "resolve" not in counts and counts.get("lowlou") == 2, counts
+    # the training's command line carries each setting as its type, not as quoted text
+    rc, out = snakemake(tmp_path, "-n", "-p", "--cores", "2", "--config", "train={width: 32, hold_bottom: 1}")
+    assert rc == 0, out
+    assert "--set width=32 " in out and "--set hold_bottom=1.0 " in out, out
     rc, out = snakemake(tmp_path, "-n", "--cores", "2", "--config", "train={time_budget_s: -5}")
     assert rc != 0
     assert "config: train.time_budget_s = -5: -5 is less than or equal to the minimum of 0" in out, out
