@@ -161,9 +161,11 @@ def map_to_points(ds: xr.Dataset) -> xr.Dataset:
     fields = [ds[c].transpose("x", "y").values for c in COMPONENTS]
     errors = ([ds[e].transpose("x", "y").values if e in ds else np.full(X.shape, np.nan) for e in ERRORS]
               if any(e in ds for e in ERRORS) else None)
+    attrs = wcs_attrs(ds.attrs)
+    if "preprocessing" in ds.attrs:
+        attrs["preprocessing"] = ds.attrs["preprocessing"]
     return make_points(X, Y, np.zeros_like(X), *fields, face=FACES["bottom"], box=box_of_map(ds),
-                       attrs={**wcs_attrs(ds.attrs), **{k: ds.attrs[k] for k in ("preprocessing",) if k in ds.attrs}},
-                       errors=errors)
+                       attrs=attrs, errors=errors)
 
 
 def cube_faces(cube: xr.Dataset, faces=tuple(FACES)) -> xr.Dataset:

@@ -105,7 +105,7 @@ class Jobs:
 
             for region, info in self.regions.items():
                 try:
-                    TrainConfig.from_dict(self.train_settings(region))
+                    self.train_settings(region)  # read through TrainConfig, so checked
                 except FFNNError as err:
                     raise ConfigError(f"{info['label']} (region {region}): {err}") from None
             if self.regions.series:  # the config's warm block on its own, named as such

@@ -50,6 +50,12 @@ MU = (1.0, 1.0, 0.001, 0.01)
 TERMS = ("L1 force", "L2 torque", "L3 observation", "L4 smoothing")
 
 
+def method(record: str | None) -> str:
+    """The method and weights of a ``preprocessing`` record (the attribute
+    :func:`preprocess_map` writes), without its terms; ``"none"`` for no record."""
+    return record.split(";")[0] if record else "none"
+
+
 def _laplacian(f):
     """Five-point Laplacian in pixel units, edges replicated (no flux through the border)."""
     import torch.nn.functional as F

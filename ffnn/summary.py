@@ -122,6 +122,8 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
     potential field (benchmark regions); ``meta``: extra columns (e.g. ``kind``, ``noaa``);
     ``derived``: the ``ffnn derived`` dataset (its summary scalars, :data:`DERIVED_COLUMNS`).
     """
+    from ffnn.preprocess import method
+
     row: dict = {"region": region, "kind": "sharp" if record else "lowlou"}
     meta = dict(meta or {})
     row.update({k: v for k, v in meta.items() if k in ("kind", "noaa")})
@@ -152,7 +154,7 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
     row.update({"loss_total": _number(final.get("loss")), "loss_bc": _number(final.get("loss_bc")),
                 "loss_div": _number(final.get("loss_div")), "loss_ff": _number(final.get("loss_ff")),
                 "wall_time_s": _number(train.get("elapsed_s")), "stop_reason": train.get("stop_reason"),
-                "preprocessing": (train.get("preprocessing") or "none").split(";")[0]})
+                "preprocessing": method(train.get("preprocessing"))})
     if derived is not None:
         for column, name in DERIVED_COLUMNS.items():
             row[column] = _number(derived[name].values) if name in derived else None

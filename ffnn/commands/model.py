@@ -171,7 +171,7 @@ def cmd_preprocess(args) -> int:
 
     from ffnn.boundary import COMPONENTS
     from ffnn.files import read_dataset, write_netcdf
-    from ffnn.preprocess import preprocess_map
+    from ffnn.preprocess import method, preprocess_map
     from ffnn.quality import bottom_fit
 
     for name in ("mu3", "mu4"):
@@ -182,11 +182,11 @@ def cmd_preprocess(args) -> int:
     if Path(args.output).resolve() == Path(args.boundary).resolve():
         raise ConfigError(f"-o {args.output} is the input: the observed map would be lost")
     observed = read_dataset(args.boundary, "bottom map")
-    if set(observed.dims) != {"x", "y"} or any(c not in observed for c in COMPONENTS):
+    if set(observed.dims) != {"x", "y"}:
         raise DataError(f"{args.boundary} is not a bottom map (Bx, By, Bz on dims x, y): dims "
                         f"{tuple(observed.dims)}, variables {sorted(observed.data_vars)}")
     if "preprocessing" in observed.attrs:
-        raise DataError(f"{args.boundary} is preprocessed already ({observed.attrs['preprocessing'].split(';')[0]}): "
+        raise DataError(f"{args.boundary} is preprocessed already ({method(observed.attrs['preprocessing'])}): "
                         "give the observed map")
     try:
         out = preprocess_map(observed, mu=(MU[0], MU[1], args.mu3, args.mu4), iterations=args.iterations)

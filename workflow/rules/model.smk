@@ -1,6 +1,6 @@
 # Rules of every region: the bottom map (from the SHARP record, or the Low & Lou
-# reference; optionally preprocessed), the potential field, training, the model cube, and how far to trust it
-# (quality.json, height profiles).
+# reference; optionally preprocessed), the potential field, training, the model cube, and
+# how far to trust it (quality.json, height profiles).
 
 
 rule boundary:
