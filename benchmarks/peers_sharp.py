@@ -92,6 +92,19 @@ def main(argv=None) -> int:
         table.append(line("pyAMaFiL 1.2.2 (converged, buffer 0.1)", m, f"{wall:.0f} s ({cpu:.0f} s CPU)"))
         print(table[-1], flush=True)
     budgets = sorted(set(args.budgets) | ({round(k * wall) for k in args.multiples} if wall else set()))
+    if budgets:  # none: pyAMaFiL alone (--multiples and --budgets without values)
+        results["ffnn"] = run_ffnn(args, bottom, pot, budgets, table)
+    print("\n".join(table))
+    if args.out:
+        write_text("\n".join(table), Path(args.out) / "table.md")
+        write_json(results, Path(args.out) / "results.json")
+    return 0
+
+
+def run_ffnn(args, bottom, pot, budgets, table) -> list[dict]:
+    """Train ffnn on the region until the longest budget; figures at each budget (a row of
+    ``table`` each, printed as it comes)."""
+    x, y, z = pot.x.values, pot.y.values, pot.z.values
     cfg = TrainConfig.from_dict(gather(args.config or "config/config.yaml", "train", [*args.set, "progress=false"],
                                        threads=args.threads))
     cfg.time_budget_s, cfg.max_iterations = max(budgets), 10 ** 9
@@ -109,12 +122,7 @@ def main(argv=None) -> int:
             print(table[-1], flush=True)
 
     trainer.fit(resume=False, callback=snapshot)
-    results["ffnn"] = snaps
-    print("\n".join(table))
-    if args.out:
-        write_text("\n".join(table), Path(args.out) / "table.md")
-        write_json(results, Path(args.out) / "results.json")
-    return 0
+    return snaps
 
 
 if __name__ == "__main__":
