@@ -103,6 +103,10 @@ class Jobs:
         if self.regions or self.regions.series:
             from ffnn.train import TrainConfig
 
+            try:  # the config's own block first, so that its error is not blamed on a region
+                TrainConfig.from_dict(self.config["train"])
+            except FFNNError as err:
+                raise ConfigError(f"config train: {err}") from None
             for region, info in self.regions.items():
                 try:
                     self.train_settings(region)  # read through TrainConfig, so checked
@@ -113,8 +117,7 @@ class Jobs:
                 try:
                     TrainConfig.from_dict(warm)
                 except FFNNError as err:
-                    if self._train_block_ok():
-                        raise ConfigError(f"config series.warm: {err}") from None
+                    raise ConfigError(f"config series.warm: {err}") from None
             for name, info in self.regions.series.items():
                 try:
                     TrainConfig.from_dict({**self.config["train"], **info["train"], **info["warm"]})
@@ -127,15 +130,6 @@ class Jobs:
                 ClassifySettings.from_mapping(self.config["classify"])
             except FFNNError as err:
                 raise ConfigError(f"config classify: {err}") from None
-
-    def _train_block_ok(self) -> bool:
-        from ffnn.train import TrainConfig
-
-        try:
-            TrainConfig.from_dict(self.config["train"])
-        except FFNNError:
-            return False
-        return True
 
     # ------------------------------------------------------------ SHARP regions
 

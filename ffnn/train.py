@@ -51,8 +51,9 @@ unfitted network towards current-free fields); then the physics phase, whose wei
 grow over ``ramp_iterations``. The physics weight is fixed within each L-BFGS step.
 
 The optimiser is ``torch.optim.LBFGS`` (strong-Wolfe line search) run in *steps* of
-``iterations_per_step`` iterations; budgets, progress, history rows and checkpoints are
-handled between steps. A checkpoint holds the model, the optimiser state, the history and
+``iterations_per_step`` iterations (the last one shortened so that training stops at
+``max_iterations``); budgets, progress, history rows and checkpoints are handled between
+steps. A checkpoint holds the model, the optimiser state, the history and
 the elapsed time, and samples are regenerated from the seed, so a resumed run continues
 exactly as the uninterrupted one would. benchmarks/RESULTS.md records the experiments
 behind every default.
@@ -67,7 +68,7 @@ import ctypes.util
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -175,7 +176,15 @@ class TrainConfig:
             ("height_weighting", 0.0 <= self.height_weighting <= 2.0),
             ("plateau_iterations", self.plateau_iterations >= 0),
             ("plateau_tolerance", 0.0 <= self.plateau_tolerance < 1.0),
+            ("seed", self.seed >= 0), ("threads", self.threads is None or self.threads >= 1),
+            ("ff_eps", self.ff_eps > 0), ("max_rollbacks", self.max_rollbacks >= 0),
+            ("loss_tolerance", self.loss_tolerance >= 0),
         ]
+        # NaN passes every comparison above unnoticed; inf makes the loss or the budget meaningless
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"training setting {f.name}={value!r} must be a finite number")
         for name, ok in checks:
             if not ok:
                 raise ConfigError(f"training setting {name}={getattr(self, name)!r} is out of range")
@@ -623,11 +632,16 @@ class Trainer:
         bar = tqdm(total=cfg.max_iterations, initial=min(self.iteration, cfg.max_iterations),
                    disable=not cfg.progress, desc="train", unit="it", mininterval=2.0)
         started, first_iteration = self.elapsed_s, self.iteration
-        while True:
+        reason = "max_iterations" if self.iteration >= cfg.max_iterations else None
+        while not reason:
             t0 = time.perf_counter()
             self._record = True
             self._maybe_resample()
             self._step_physics = self.physics_weight()
+            # the last step takes only the iterations left: training stops at max_iterations
+            group = self.optimizer.param_groups[0]
+            group["max_iter"] = min(cfg.iterations_per_step, cfg.max_iterations - self.iteration)
+            group["max_eval"] = 4 * group["max_iter"]
             try:
                 self.optimizer.step(self._closure)
                 crashed = False
@@ -660,8 +674,6 @@ class Trainer:
                 self._last_checkpoint = self.iteration
                 self.save_checkpoint()
                 good = self._state()
-            if reason:
-                break
         bar.close()
         return self._result(reason)
 

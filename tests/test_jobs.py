@@ -175,8 +175,11 @@ BAD = {
     "schema": ({"figures": {"dpi": 10}}, "config: figures.dpi = 10: 10 is less than the minimum of 30"),
     "nan": ({"sharp": {"height_mm": float("nan")}}, "config: sharp.height_mm = nan: not a finite number"),
     "inf": ({"train": {"time_budget_s": float("inf")}}, "config: train.time_budget_s = inf: not a finite number"),
-    "training setting": ({"train": {"width": 8, "ff_form": "cubic"}},
-                         "config lowlou.cases.lowlou_case1 (region lowlou_case1): training setting ff_form='cubic'"),
+    "training setting": ({"train": {"width": 8, "ff_form": "cubic"}}, "config train: training setting ff_form='cubic'"),
+    "unknown training setting": ({"train": {"max_iteratons": 5}}, "config train: unknown training setting(s)"),
+    "case's training setting": ({"lowlou": {**SHIPPED["lowlou"], "cases": {**SHIPPED["lowlou"]["cases"], "lowlou_case1": {
+        **SHIPPED["lowlou"]["cases"]["lowlou_case1"], "train": {"seed": -1}}}}},
+        "config lowlou.cases.lowlou_case1 (region lowlou_case1): training setting seed=-1 is out of range"),
     "classify setting": ({"classify": {"window": "soon"}}, "config classify: forecast window 'soon'"),
 }
 
@@ -275,6 +278,6 @@ def test_a_bad_warm_setting_is_named_as_the_config_setting(tmp_path):
     series["warm"] = {"plateau_iterations": 3, "ff_form": "cubic"}
     with pytest.raises(ConfigError, match=r"^config series.warm: training setting ff_form=.cubic."):
         jobs(check=True, regions=None, lowlou={"regions": []}, series=series)
-    # a bad train block is still named by the rows it reaches
-    with pytest.raises(ConfigError, match=r"\(series ar11158_20110214T2000_20110215T2000\): unknown training"):
+    # a bad train block is named as such, not by the first row or series it reaches
+    with pytest.raises(ConfigError, match=r"^config train: unknown training setting\(s\) \['widht'\]"):
         jobs(check=True, regions=None, lowlou={"regions": []}, series={**series, "warm": {}}, train={"widht": 3})

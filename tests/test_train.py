@@ -107,6 +107,23 @@ def test_settings_are_validated():
     with pytest.raises(ConfigError, match="dtype"):
         TrainConfig.from_dict({"dtype": "float16"})
     assert TrainConfig.from_dict({"quasi_output": "false", "time_budget_s": 60}).time_budget_s == 60.0
+    # NaN slips through comparisons, so each float is checked for being finite
+    for name, value in (("lambda_ff", "nan"), ("lambda_div", "inf"), ("first_layer_scale", "inf"),
+                        ("time_budget_s", "inf")):
+        with pytest.raises(ConfigError, match=f"{name}=.* must be a finite number"):
+            TrainConfig.from_dict({name: value})
+    for name, value in (("seed", -1), ("threads", -1), ("threads", 0)):
+        with pytest.raises(ConfigError, match=f"{name}={value} is out of range"):
+            TrainConfig.from_dict({name: value})
+
+
+def test_training_stops_at_max_iterations(faces, tmp_path):
+    """Steps are iterations_per_step long (5 here) but the last one is cut to max_iterations."""
+    result = train(faces, TrainConfig(**SMALL, max_iterations=7), tmp_path)
+    assert result.stop_reason == "max_iterations" and result.meta["iterations"] == 7
+    assert list(pd.read_csv(tmp_path / "loss.csv").iteration) == [5, 7]
+    untrained = Trainer(faces, TrainConfig(**SMALL, max_iterations=0), None)
+    assert untrained.fit().meta["iterations"] == 0 and untrained.history == []
 
 
 def test_device_selection():
