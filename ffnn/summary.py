@@ -215,6 +215,10 @@ def summary_table(rows):
     for col in ("noaa", "harpnum"):
         if col in table.columns:
             table[col] = pd.to_numeric(table[col], errors="coerce").astype("Int64")
+    # a keyword JSOC wrote as nan in every row read as text would make a text column, and
+    # its type would then change with the mix of regions in a batch
+    for col in table.columns.intersection(list(SHARP_KEYWORD_UNITS)):
+        table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
     return table
 
 

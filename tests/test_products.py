@@ -260,6 +260,19 @@ def test_summary_table_tsv_nc_json(tmp_path):
     assert full["columns"]["energy_erg"]["units"] == "erg"
 
 
+def test_a_keyword_missing_in_every_row_stays_a_number(tmp_path):
+    """JSOC writes R_VALUE = nan; a batch of such records alone made R_VALUE a text
+    variable of summary.nc, and its type then depended on the mix of regions."""
+    record = {**RECORD, "keywords": {**RECORD["keywords"], "R_VALUE": None}}
+    rows = [region_row(f"ar11158_2011021{i}T2000", train=TRAIN, quality=QUALITY, record=record)
+            for i in (4, 5)]
+    for i, row in enumerate(rows):
+        write_row(row, tmp_path / f"row{i}.json")
+    write_summary([read_row(tmp_path / f"row{i}.json") for i in range(2)], nc=tmp_path / "s.nc")
+    ds = xr.load_dataset(tmp_path / "s.nc")
+    assert ds["R_VALUE"].dtype == np.float64 and np.isnan(ds["R_VALUE"].values).all()
+
+
 def test_summary_table_rejects_duplicates_and_empty():
     from ffnn.errors import DataError
 
@@ -353,3 +366,40 @@ def test_summary_commands(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing.json" in err[0]
     assert main(["summary", str(tmp_path / "row.json")]) == 2
+
+
+def test_figures_command_checks_every_input_before_the_first_figure(region_files, tmp_path, capsys):
+    """--profiles naming a bottom map was a KeyError after bottom.png and two more figures
+    were written; --dpi 0 a ValueError of matplotlib; a map beside the cube was drawn."""
+    f = region_files
+    paths = {"cube": tmp_path / "cube.nc", "boundary": tmp_path / "boundary.nc",
+             "profiles": tmp_path / "profiles.nc", "loss": tmp_path / "loss.csv"}
+    write_netcdf(f["cube"], paths["cube"])
+    write_netcdf(f["bottom"], paths["boundary"])
+    write_netcdf(f["profiles"], paths["profiles"])
+    f["history"].to_csv(paths["loss"], index=False)
+    shifted = f["bottom"].assign_coords(x=f["bottom"].x + 0.5)
+    write_netcdf(shifted, tmp_path / "beside.nc")
+
+    def figures(**given):
+        args = {**paths, **given}
+        return main(["figures", *sum(([f"--{k}", str(v)] for k, v in args.items()), []),
+                     "--lines", "4", "--outdir", str(tmp_path / "out")])
+
+    assert figures(profiles=paths["boundary"], dpi=40) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"ffnn figures: error: --profiles {paths['boundary']} is not a height-profiles file (ffnn quality "
+        "--profiles): it lacks div_free_factor, force_free_factor, sigma_j, energy on z"]
+    assert figures(boundary=tmp_path / "beside.nc", dpi=40) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "beside.nc does not cover the cube: its x pixels span [-0.625, 1.625]" in err[0]
+    with pytest.raises(SystemExit):
+        figures(dpi=0)
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "ffnn figures: error: argument --dpi: must be an integer >= 1, not 0")
+    assert not (tmp_path / "out").exists()
+    # a coarser map whose pixels cover the cube (bin 16 beside a bin-8 cube) is drawn
+    write_netcdf(f["bottom"].isel(x=slice(1, None, 2), y=slice(1, None, 2)).assign_coords(
+        x=np.linspace(-0.75, 0.75, 4), y=np.linspace(-0.75, 0.75, 4)), tmp_path / "coarse.nc")
+    assert figures(boundary=tmp_path / "coarse.nc", dpi=30) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(FIGURE_NAMES)
