@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from ffnn import __version__
-from ffnn.errors import DataError
+from ffnn.errors import ConfigError, DataError
 from ffnn.files import read_dataset
 
 # UDUNITS spellings (CF): gauss, not G
@@ -80,9 +80,12 @@ def field_array(ds: xr.Dataset, prefix: str = "B") -> np.ndarray:
     return np.stack([ds[n].transpose("x", "y", "z").values.astype(np.float64) for n in names])
 
 
-def check_same_grid(a: xr.Dataset, b: xr.Dataset, what: str = "reference") -> None:
-    """Raise DataError unless cubes ``a`` and ``b`` share their x, y, z coordinates."""
-    for name in ("x", "y", "z"):
+def check_same_grid(a: xr.Dataset, b: xr.Dataset, what: str = "reference", axes=("x", "y", "z")) -> None:
+    """Raise DataError unless cubes ``a`` and ``b`` share their x, y, z coordinates (or
+    those of ``axes``: x, y for a cube against a bottom map); ``what`` names ``b``."""
+    for name in axes:
+        if name not in b.coords:
+            raise DataError(f"{what} lacks coordinate {name!r}")
         ca, cb = a[name].values, b[name].values
         if ca.shape != cb.shape or not np.allclose(ca, cb, rtol=1e-6, atol=1e-9):
             raise DataError(
@@ -122,6 +125,8 @@ def evaluate_points(model, box, x, y, z, chunk: int = 16384):
 
     from ffnn.model import curl_div
 
+    if int(chunk) < 1:  # range(0, n, chunk) would be empty (or fail) and leave B unset
+        raise ConfigError(f"points per evaluation batch (chunk) must be >= 1, got {chunk}")
     shape = np.shape(x)
     unit = box.to_unit(x, y, z)
     p = next(model.parameters())

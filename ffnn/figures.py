@@ -440,26 +440,66 @@ def derived_figures(derived: xr.Dataset, bottom: xr.Dataset, out_dir, *, region:
     ]
 
 
+PROFILE_VARIABLES = ("div_free_factor", "force_free_factor", "sigma_j", "energy")
+
+
+def check_profiles(profiles: xr.Dataset, what: str = "profiles dataset") -> None:
+    """DataError unless ``profiles`` holds the height profiles of ``ffnn quality``
+    (:data:`PROFILE_VARIABLES` on z); ``what`` names the file."""
+    missing = [v for v in PROFILE_VARIABLES if v not in profiles or profiles[v].dims != ("z",)]
+    if missing:
+        raise DataError(f"{what} is not a height-profiles file (ffnn quality --profiles): it lacks "
+                        f"{', '.join(missing)} on z")
+
+
+def check_map_covers(bottom: xr.Dataset, cube: xr.Dataset, what: str = "bottom map") -> None:
+    """DataError unless the bottom map's pixels cover the cube's x, y extent.
+
+    The map may be on another grid (a cube coarser than the map: the model's bottom is
+    interpolated onto the map's pixels), but a map beside the cube is another region's or
+    another box's: its figures would compare fields of different places."""
+    for name in ("x", "y"):
+        if name not in bottom.coords or bottom[name].size < 1:
+            raise DataError(f"{what} lacks coordinate {name!r}")
+        m, c = bottom[name].values.astype(float), cube[name].values.astype(float)
+        half = abs(m[1] - m[0]) / 2 if m.size > 1 else 0.0
+        lo, hi = m.min() - half, m.max() + half  # the pixels' outer edges
+        slack = 1e-6 * max(abs(lo), abs(hi), 2 * half, 1e-9)
+        if c.min() < lo - slack or c.max() > hi + slack:
+            raise DataError(f"{what} does not cover the cube: its {name} pixels span [{lo:g}, {hi:g}], "
+                            f"the cube's {name} [{c.min():g}, {c.max():g}]")
+
+
 def region_figures(bottom: xr.Dataset, cube: xr.Dataset, profiles: xr.Dataset, history, out_dir,
                    *, reference: xr.Dataset | None = None, region: str = "", lines: int = 30,
                    dpi: int = 110) -> list[Path]:
-    """Write the five figures of a region (:data:`FIGURE_NAMES`) into ``out_dir``."""
+    """Write the five figures of a region (:data:`FIGURE_NAMES`) into ``out_dir``.
+
+    All five are drawn before the first is written: inputs that fail one of them leave
+    no figure behind."""
+    plt = _pyplot()
     out_dir = Path(out_dir)
     prefix = f"{region}: " if region else ""
+    check_map_covers(bottom, cube)
+    check_profiles(profiles)
     seeds, sign = seed_points(cube, lines)
     model_lines = trace_field_lines(cube, seeds, sign)
     ref_lines = trace_field_lines(reference, seeds, sign) if reference is not None else None
-    written = [
-        save_figure(bottom_figure(bottom, cube, f"{prefix}bottom boundary, observed vs model", dpi),
-                    out_dir / "bottom.png"),
-        save_figure(fieldlines_xy_figure(bottom, model_lines, ref_lines,
-                                         f"{prefix}field lines over the observed Bz", dpi),
-                    out_dir / "fieldlines_xy.png"),
-        save_figure(fieldlines_3d_figure(bottom, cube, model_lines, ref_lines,
-                                         f"{prefix}field lines over the observed Bz", dpi),
-                    out_dir / "fieldlines_3d.png"),
-        save_figure(profiles_figure(profiles, f"{prefix}height profiles", dpi), out_dir / "profiles.png"),
-        save_figure(loss_figure(history, f"{prefix}training loss" if region else "", dpi),
-                    out_dir / "loss.png"),
-    ]
-    return written
+    makers = {
+        "bottom.png": lambda: bottom_figure(bottom, cube, f"{prefix}bottom boundary, observed vs model", dpi),
+        "fieldlines_xy.png": lambda: fieldlines_xy_figure(bottom, model_lines, ref_lines,
+                                                          f"{prefix}field lines over the observed Bz", dpi),
+        "fieldlines_3d.png": lambda: fieldlines_3d_figure(bottom, cube, model_lines, ref_lines,
+                                                          f"{prefix}field lines over the observed Bz", dpi),
+        "profiles.png": lambda: profiles_figure(profiles, f"{prefix}height profiles", dpi),
+        "loss.png": lambda: loss_figure(history, f"{prefix}training loss" if region else "", dpi),
+    }
+    figures = {}
+    try:
+        for name in FIGURE_NAMES:
+            figures[name] = makers[name]()
+    except BaseException:
+        for fig in figures.values():
+            plt.close(fig)
+        raise
+    return [save_figure(figures.pop(name), out_dir / name) for name in FIGURE_NAMES]

@@ -43,7 +43,7 @@ def atomic_write(path, write) -> Path:
     write the whole file there. On any exception the temporary file is removed and the
     exception passes on; ``path`` is then as it was before. Returns ``path``.
     """
-    path = Path(path)
+    path = check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # mode: 0666 & ~umask
@@ -54,6 +54,43 @@ def atomic_write(path, write) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     _WRITTEN.append(path)
+    return path
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The first existing path that is not a directory among ``path``'s ancestors."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+def check_output(path, what: str = "output") -> Path:
+    """``path`` as a Path, or DataError of one line when no file can be written there: it
+    is an existing directory, or one of its directories is a file. ``what`` names it
+    (an option such as ``-o``) in the message.
+
+    Commands call it before their work, so that a wrong output name costs no computation;
+    :func:`atomic_write` calls it too, for every writer."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{what} {path} is a directory: give a file name")
+    blocking = _blocking_file(path)
+    if blocking is not None:
+        raise DataError(f"{what} {path} cannot be written: {blocking} is a file, not a directory")
+    return path
+
+
+def check_output_dir(path, what: str = "output directory") -> Path:
+    """``path`` as a Path, or DataError of one line when it cannot be a directory of
+    outputs: it, or one of its directories, is an existing file (``what`` as for
+    :func:`check_output`). Nothing is created."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{what} {path} is a file, not a directory")
+    blocking = _blocking_file(path)
+    if blocking is not None:
+        raise DataError(f"{what} {path} cannot be made: {blocking} is a file, not a directory")
     return path
 
 

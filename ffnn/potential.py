@@ -125,7 +125,9 @@ def _map_grid(bottom: xr.Dataset, nz: int | None):
     dx, dy = float(np.diff(x).mean()), float(np.diff(y).mean())
     if nz is None:
         nz = int(round(box["z_max"] / dx)) + 1
-    z = np.linspace(0.0, box["z_max"], nz)
+    if int(nz) < 3:  # bottom, top and a layer between: fewer has no side faces, nor a readable cube
+        raise DataError(f"potential field needs at least 3 heights (nz), got {nz}")
+    z = np.linspace(0.0, box["z_max"], int(nz))
     return x, y, z, dx, dy, box
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from ffnn.boundary import COMPONENTS, ERRORS
-from ffnn.cube import field_array, spacing
+from ffnn.cube import check_same_grid, field_array, spacing
 from ffnn.metrics import cube_metrics, derivatives, height_profiles
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,14 @@ def describe(flag: str, values: dict) -> str:
     return f"{text} is {value:.4g}, {relation} {limit:g}"
 
 
+def check_map_grid(cube: xr.Dataset, observed: xr.Dataset, what: str = "observed bottom map") -> None:
+    """DataError unless the ``observed`` map lies on the cube's x, y grid (``what`` names it).
+
+    On another grid the model's bottom would be interpolated onto pixels of other sizes,
+    and the bottom fit would flag the resampling, not the model."""
+    check_same_grid(cube, observed, what, axes=("x", "y"))
+
+
 def trust_checks(cube: xr.Dataset, metrics: dict, observed: xr.Dataset | None = None,
                  train: dict | None = None, region: str = "") -> dict:
     """Bottom fit of ``cube`` against the ``observed`` bottom map and the flags of
@@ -132,6 +140,7 @@ def trust_checks(cube: xr.Dataset, metrics: dict, observed: xr.Dataset | None = 
     train = train or {}
     config = train.get("config") or {}
     if observed is not None:
+        check_map_grid(cube, observed)
         layer = cube[list(COMPONENTS)].isel(z=0, drop=True).interp(x=observed["x"], y=observed["y"])
         # a held bottom (training setting hold_bottom) equals the observed map by construction,
         # unless the training was given a preprocessed map: then the fit is a real check

@@ -96,8 +96,11 @@ def find_segments(directory) -> dict[str, Path]:
     one directory is an error.
     """
     directory = Path(directory)
-    if not directory.is_dir():
+    if not directory.exists():
         raise DataError(f"SHARP directory {directory} does not exist")
+    if not directory.is_dir():
+        raise DataError(f"SHARP directory {directory} is not a directory (a file: give the directory "
+                        "holding the record's FITS files)")
     found: dict[str, list[Path]] = {s: [] for s in SEGMENTS}
     records: dict[str, list[str]] = {s: [] for s in SEGMENTS}
     for path in sorted(directory.iterdir()):

@@ -510,3 +510,22 @@ def test_bottom_mapping_of_a_tilted_uniform_field_without_alpha():
     out = bottom_mapping(grid, np.linspace(-0.5, 0.5, 5), np.linspace(-0.5, 0.5, 5))
     assert "twist" not in out and np.allclose(out["q"], 2.0)
     assert np.allclose(out["end"][..., 1] - np.linspace(-0.5, 0.5, 5)[None, :], 0.5)
+
+
+def test_derived_and_export_refuse_an_output_on_a_directory_or_a_file(tmp_path, capsys):
+    """-o naming a directory was an IsADirectoryError after the tracing, --outdir naming a
+    file a FileExistsError, --dpi 0 a ValueError of matplotlib: each one line, first."""
+    write_netcdf(cube_of(uniform(), *unit_box(9)), tmp_path / "cube.nc")
+    (tmp_path / "somedir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    rc = main(["derived", str(tmp_path / "cube.nc"), "-o", str(tmp_path / "somedir"), "--no-slice"])
+    assert rc == 2 and capsys.readouterr().err.strip().splitlines() == [
+        f"ffnn derived: error: -o {tmp_path / 'somedir'} is a directory: give a file name"]
+    rc = main(["export", str(tmp_path / "cube.nc"), "--outdir", str(tmp_path / "afile")])
+    assert rc == 2 and capsys.readouterr().err.strip().splitlines() == [
+        f"ffnn export: error: --outdir {tmp_path / 'afile'} is a file, not a directory"]
+    with pytest.raises(SystemExit):
+        main(["derived", str(tmp_path / "cube.nc"), "-o", str(tmp_path / "d.nc"), "--dpi", "0"])
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "ffnn derived: error: argument --dpi: must be an integer >= 1, not 0")
+    assert not list((tmp_path / "somedir").iterdir()) and not (tmp_path / "d.nc").exists()

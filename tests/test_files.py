@@ -221,3 +221,77 @@ def test_an_integer_keyword_beyond_64_bits_is_kept_as_text(tmp_path, caplog):
     lines = [r.getMessage() for r in caplog.records if "BIGCOUNT" in r.getMessage()]
     assert lines == ["b.nc: attribute BIGCOUNT = 12345678901234567890123 is beyond a 64-bit integer: kept as text"]
     assert np.isfinite(ds["Bz"].values).any()
+
+
+# ---------------------------------------------------------------- wrong output names
+
+def tiny_cube(path):
+    from ffnn.cube import make_cube
+    from ffnn.files import write_netcdf
+
+    x = np.linspace(-1.0, 1.0, 5)
+    X, Y, Z = np.meshgrid(x, x, x + 1.0, indexing="ij")
+    return write_netcdf(make_cube({"Bx": 0 * X, "By": 0 * X, "Bz": 1 + 0 * X + 0.1 * Y}, x, x, x + 1.0), path)
+
+
+def error_lines(capsys) -> list[str]:
+    return capsys.readouterr().err.strip().splitlines()
+
+
+def test_an_output_named_like_an_existing_directory_or_file_is_one_line(tmp_path, capsys):
+    """-o naming a directory (IsADirectoryError at the rename) and --outdir naming a file
+    (FileExistsError at mkdir) were tracebacks, after the work; now one line, before it."""
+    from ffnn.errors import DataError
+    from ffnn.files import atomic_write, check_output_dir
+
+    (tmp_path / "somedir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DataError, match="is a directory: give a file name"):
+        atomic_write(tmp_path / "somedir", lambda tmp: tmp.write_text("y"))
+    with pytest.raises(DataError, match="afile is a file, not a directory"):
+        atomic_write(tmp_path / "afile" / "x.txt", lambda tmp: tmp.write_text("y"))
+    with pytest.raises(DataError, match="afile is a file, not a directory"):
+        check_output_dir(tmp_path / "afile" / "sub")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "somedir"]  # no temporary left
+
+    cube = tiny_cube(tmp_path / "cube.nc")
+    assert run(["boundary", cube, "-o", tmp_path / "somedir"]) == 2
+    assert error_lines(capsys) == [f"ffnn boundary: error: -o {tmp_path / 'somedir'} is a directory: give a file name"]
+    assert run(["cube", tmp_path / "model.pt", "-o", tmp_path / "somedir"]) == 2
+    assert error_lines(capsys) == [f"ffnn cube: error: -o {tmp_path / 'somedir'} is a directory: give a file name"]
+    assert run(["train", tmp_path / "b.nc", "--outdir", tmp_path / "afile"]) == 2
+    assert error_lines(capsys) == [f"ffnn train: error: --outdir {tmp_path / 'afile'} is a file, not a directory"]
+    assert run(["export", cube, "--outdir", tmp_path / "afile"]) == 2
+    assert error_lines(capsys) == [f"ffnn export: error: --outdir {tmp_path / 'afile'} is a file, not a directory"]
+    assert not list((tmp_path / "somedir").iterdir()) and (tmp_path / "afile").read_text() == "x"
+
+
+@pytest.mark.parametrize("chunk", ["0", "-5"])
+def test_cube_refuses_a_chunk_below_one(tmp_path, capsys, chunk):
+    """--chunk -5 wrote a cube of uninitialised B (range(0, n, -5) is empty) and --chunk 0
+    raised ValueError from range()."""
+    from ffnn.cube import evaluate_points
+    from ffnn.errors import ConfigError
+
+    with pytest.raises(SystemExit) as exit_:
+        run(["cube", tmp_path / "model.pt", "-o", tmp_path / "c.nc", "--chunk", chunk])
+    assert exit_.value.code == 2
+    assert error_lines(capsys)[-1] == f"ffnn cube: error: argument --chunk: must be an integer >= 1, not {chunk}"
+    assert not (tmp_path / "c.nc").exists()
+    with pytest.raises(ConfigError, match="chunk"):
+        evaluate_points(None, None, np.zeros(4), np.zeros(4), np.zeros(4), chunk=int(chunk))
+
+
+def test_cube_names_a_training_checkpoint_and_train_a_cube_given_as_boundary(tmp_path, capsys):
+    import torch
+
+    torch.save({"model": {}, "optimizer": {}, "history": [], "config": {}}, tmp_path / "checkpoint.pt")
+    assert run(["cube", tmp_path / "checkpoint.pt", "-o", tmp_path / "c.nc"]) == 2
+    assert error_lines(capsys) == [
+        f"ffnn cube: error: model {tmp_path / 'checkpoint.pt'} is a training checkpoint, not a model file: "
+        "give the model.pt that 'ffnn train' writes beside it"]
+    cube = tiny_cube(tmp_path / "cube.nc")
+    assert run(["train", cube, "--outdir", tmp_path / "u1"]) == 2
+    err = error_lines(capsys)
+    assert len(err) == 1 and err[0].startswith(f"ffnn train: error: boundary file {cube} is neither a bottom map")
+    assert "Bx has dims ('x', 'y', 'z')" in err[0] and not (tmp_path / "u1").exists()

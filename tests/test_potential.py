@@ -74,3 +74,20 @@ def test_nan_pixels_and_bad_maps():
         potential_cube(b, nz=4)
     with pytest.raises(DataError, match="unknown potential-field method"):
         potential_cube(bottom(n=8), method="magic")
+
+
+def test_fewer_than_three_heights_are_refused(tmp_path, capsys):
+    """--nz 0 or 1 was an IndexError, --nz -3 a ValueError of numpy."""
+    from ffnn import cli
+
+    for nz in (0, 1, 2):
+        with pytest.raises(DataError, match=f"at least 3 heights \\(nz\\), got {nz}"):
+            potential_faces(bottom(n=8), nz=nz)
+    bottom(n=8).to_netcdf(tmp_path / "b.nc")
+    for nz in ("0", "1", "-3"):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["potential", str(tmp_path / "b.nc"), "-o", str(tmp_path / "p.nc"), "--nz", nz])
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"ffnn potential: error: argument --nz: must be an integer >= 3, not {nz}")
+    assert not (tmp_path / "p.nc").exists()

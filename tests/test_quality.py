@@ -135,3 +135,27 @@ def test_a_held_preprocessed_map_is_checked_against_the_observed_one(tmp_path, c
         f"ffnn quality: error: --boundary {tmp_path / 'preprocessed.nc'} is a preprocessed map: the checks "
         "compare the model with the observed one (boundary.nc)")
     assert not (tmp_path / "q.json").exists()
+
+
+def test_quality_refuses_a_bottom_map_on_another_grid(tmp_path, capsys, monkeypatch):
+    """A map binned otherwise than the cube was interpolated and raised a false bottom_c_vec
+    flag; it is refused as --potential on another grid is."""
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.model",))
+    obs = observed_map()
+    x, y, z = obs.x.values, obs.y.values, np.arange(4) * 0.5
+    make_cube({c: np.repeat(np.nan_to_num(obs[c].values)[:, :, None], 4, 2) for c in ("Bx", "By", "Bz")},
+              x, y, z).to_netcdf(tmp_path / "cube.nc")
+    coarse = obs.coarsen(x=2, y=2).mean()  # a bin-16 map beside a bin-8 cube
+    coarse.to_netcdf(tmp_path / "b16.nc")
+    status = cli.main(["quality", str(tmp_path / "cube.nc"), "--boundary", str(tmp_path / "b16.nc"),
+                       "-o", str(tmp_path / "q.json")])
+    assert status == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"ffnn quality: error: --boundary {tmp_path / 'b16.nc'} is on another grid: axis x has 12 points "
+        "[0.25, 11.25] vs 24 points [0, 11.5]"]
+    assert not (tmp_path / "q.json").exists()
+    from ffnn.errors import DataError
+
+    with pytest.raises(DataError, match="observed bottom map is on another grid"):
+        quality.trust_checks(make_cube({c: np.zeros((24, 24, 4)) for c in ("Bx", "By", "Bz")}, x, y, z),
+                             {"sigma_j": 0.1}, coarse)

@@ -357,7 +357,7 @@ def test_boundary_source_names_what_it_is(tmp_path, run):
     record shipped in the package, as in the region sheet."""
     status, _, err = run("boundary", tmp_path / "nope", "-o", tmp_path / "b.nc")
     assert status == 2 and err.strip().splitlines() == [
-        f"ffnn boundary: error: {tmp_path / 'nope'} is neither a SHARP record directory nor a file"]
+        f"ffnn boundary: error: {tmp_path / 'nope'} does not exist (neither a SHARP record directory nor a cube)"]
     status, _, err = run("boundary", f"ffnn:{RECORD}", "--bin", 4, "-o", tmp_path / "b.nc")
     assert status == 0, err
     assert xr.load_dataset(tmp_path / "b.nc").attrs["bin_factor"] == 4
@@ -379,3 +379,18 @@ def test_shipped_record_pixels_lie_where_sunpy_puts_them():
     np.testing.assert_allclose(lat[i, j], sun_lat, atol=1e-8)
     # around the HARP's flux-weighted centre (LAT_FWT -20.2°, Carrington CRVAL2 -21.1°)
     assert lat.min() < ds.attrs["CRVAL2"] < lat.max() and -27 < lat.min() < lat.max() < -15
+
+
+def test_a_sharp_dir_that_is_a_file_or_missing_says_which(tmp_path, run):
+    """A regular file was reported as a directory that "does not exist"."""
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DataError, match="^SHARP directory .*afile is not a directory"):
+        sharp.find_segments(tmp_path / "afile")
+    with pytest.raises(DataError, match="^SHARP directory .*nope does not exist$"):
+        sharp.find_segments(tmp_path / "nope")
+    for where, what in (("afile", "is not a directory"), ("nope", "does not exist")):
+        status, _, err = run("resolve", "--noaa", "11158", "--time", "2011-02-15T02:00",
+                             "--sharp-dir", tmp_path / where)
+        assert status == 2 and err.strip().splitlines() == [
+            f"ffnn resolve: error: SHARP directory {tmp_path / where} {what}"
+            + (" (a file: give the directory holding the record's FITS files)" if where == "afile" else "")]

@@ -37,7 +37,7 @@ from ffnn import labels as lbl
 from ffnn import verification as ver
 from ffnn.cli import add_command
 from ffnn.errors import ConfigError, DataError
-from ffnn.files import write_csv, write_json
+from ffnn.files import check_output_dir, write_csv, write_json
 from ffnn.settings import gather
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
             log.warning("classify: %d labelled record(s) of unknown flare history left out",
                         int((rows & history.isna()).sum()))
         rows &= history.notna()
-    out = Path(args.outdir)
+    out = check_output_dir(args.outdir, "--outdir")
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").unlink(missing_ok=True)  # written last: present only after a finished fit
 
@@ -197,7 +197,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         predictions = model.predict(table)
     if model.history:
         predictions[history] = table[history]
-    out = Path(args.outdir)
+    out = check_output_dir(args.outdir, "--outdir")
     out.mkdir(parents=True, exist_ok=True)
     if events is not None:
         label = lbl.flare_labels(kw.records(table), events, window=model.window,

@@ -15,6 +15,7 @@ import logging
 from pathlib import Path
 
 from ffnn.cli import add_command
+from ffnn.commands import positive_int
 from ffnn.errors import ConfigError
 
 log = logging.getLogger("ffnn")
@@ -41,7 +42,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-slice", action="store_true", help="skip the vertical slice of Q")
     p.add_argument("--threads", type=int, help="tracing threads (default: all cores)")
     p.add_argument("--region", default="", help="region name for the figure titles")
-    p.add_argument("--dpi", type=int, default=110)
+    p.add_argument("--dpi", type=positive_int, default=110)
 
     p = add_command(subparsers, "export", cmd_export,
                     "the cube as VTK (ParaView) and the footpoint maps as FITS (with WCS)",
@@ -64,10 +65,14 @@ def cmd_derived(args) -> int:
         raise ConfigError("--figures needs --boundary (the observed bottom field drawn under the maps)")
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    from ffnn.files import check_output, check_output_dir, read_dataset, write_netcdf
+
+    check_output(args.output, "-o")
+    if args.figures:
+        check_output_dir(args.figures, "--figures")
     set_threads(args.threads)
     from ffnn.cube import read_cube
     from ffnn.derived import DerivedSettings, derived_dataset, encoding
-    from ffnn.files import read_dataset, write_netcdf
 
     settings = DerivedSettings(oversample=args.oversample, step=args.step, delta=args.delta,
                                slice_y=args.slice_y, slice=not args.no_slice, slice_every=args.slice_every,
@@ -95,11 +100,11 @@ def cmd_export(args) -> int:
     region's heliographic WCS (opens with sunpy.map.Map)."""
     from ffnn.cube import check_same_grid, read_cube
     from ffnn.export import fits_map_header, write_fits_maps, write_vtk
-    from ffnn.files import read_dataset
+    from ffnn.files import check_output_dir, read_dataset
 
+    out = check_output_dir(args.outdir, "--outdir")
     cube = read_cube(args.cube)
     derived = read_dataset(args.derived, "derived products") if args.derived else None
-    out = Path(args.outdir)
     if "fits" in args.formats and derived is None:
         raise ConfigError("--format fits needs --derived derived.nc (the maps come from there)")
     # every check before the first file: an export is done whole or not at all

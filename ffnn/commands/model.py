@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from ffnn.cli import add_command
+from ffnn.commands import int_at_least, positive_int
 from ffnn.errors import ConfigError, DataError
+from ffnn.files import check_output, check_output_dir
 from ffnn.preprocess import MU
 
 log = logging.getLogger("ffnn")
@@ -73,7 +75,8 @@ def register(subparsers) -> None:
     p.add_argument("--cube", help="also write the full potential-field cube here")
     p.add_argument("--method", choices=("fft", "green"), default="fft")
     p.add_argument("--pad", type=int, default=4, help="zero padding factor of the fft method")
-    p.add_argument("--nz", type=int, default=None, help="heights (default: dz = pixel size)")
+    p.add_argument("--nz", type=int_at_least(3), default=None,
+                   help="heights, at least 3 (default: dz = pixel size)")
 
     p = add_command(subparsers, "train", cmd_train, "fit the force-free neural network to boundary data")
     p.add_argument("boundary", nargs="+", help="bottom maps and/or boundary-point files")
@@ -91,7 +94,7 @@ def register(subparsers) -> None:
                     inputs=("model",), outputs=("output",))
     p.add_argument("model", help="model.pt written by 'ffnn train'")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--chunk", type=int, default=16384, help="points per evaluation batch")
+    p.add_argument("--chunk", type=positive_int, default=16384, help="points per evaluation batch")
     p.add_argument("--device", default="cpu")
 
     p = add_command(subparsers, "quality", cmd_quality,
@@ -115,13 +118,14 @@ def cmd_boundary(args) -> int:
 
     from ffnn.regions import PACKAGE_PREFIX, sharp_directory
 
+    check_output(args.output, "-o")
     source = Path(sharp_directory(str(args.source)))  # ffnn:<record>, as in the region sheet
     if not source.exists():
         if str(args.source).startswith(PACKAGE_PREFIX):
             shipped = sorted(p.name for p in source.parent.iterdir() if p.is_dir())
             raise DataError(f"no SHARP record {args.source} in the package; it ships "
                             f"{', '.join(PACKAGE_PREFIX + n for n in shipped)}")
-        raise DataError(f"{source} is neither a SHARP record directory nor a file")
+        raise DataError(f"{source} does not exist (neither a SHARP record directory nor a cube)")
     if source.is_dir():
         given = gather(args.config, "sharp", whole=False, bin=args.bin, height_mm=args.height_mm)
         opts = from_mapping(SharpOptions, given, "sharp setting")
@@ -181,6 +185,7 @@ def cmd_preprocess(args) -> int:
         raise ConfigError(f"--iterations {args.iterations}: must be >= 1")
     if Path(args.output).resolve() == Path(args.boundary).resolve():
         raise ConfigError(f"-o {args.output} is the input: the observed map would be lost")
+    check_output(args.output, "-o")
     observed = read_dataset(args.boundary, "bottom map")
     if set(observed.dims) != {"x", "y"}:
         raise DataError(f"{args.boundary} is not a bottom map (Bx, By, Bz on dims x, y): dims "
@@ -207,6 +212,9 @@ def cmd_potential(args) -> int:
     from ffnn.files import read_dataset, write_netcdf
     from ffnn.potential import potential_cube, potential_faces
 
+    check_output(args.output, "-o")
+    if args.cube:
+        check_output(args.cube, "--cube")
     bottom = read_dataset(args.boundary, "bottom map")
     if not is_map(bottom) or any(c not in bottom for c in COMPONENTS):
         raise DataError(f"{args.boundary} is not a bottom map (needs Bx, By, Bz on x, y)")
@@ -225,6 +233,10 @@ def cmd_train(args) -> int:
     from ffnn.train import TrainConfig, train
 
     cfg = TrainConfig.from_dict(gather(args.config, "train", args.set, threads=args.threads, device=args.device))
+    check_output_dir(args.outdir, "--outdir")
+    _check_boundary_files(args.boundary)
+    if args.init_model:
+        _load_model(args.init_model, "cpu", "--init-model")
     boundary = load_boundary(args.boundary)
     potential = None
     if args.potential:
@@ -240,12 +252,52 @@ def cmd_train(args) -> int:
     return 0 if result.stop_reason else 1
 
 
+def _check_boundary_files(paths) -> None:
+    """DataError of one line for a file that is neither a bottom map (on x, y) nor boundary
+    points (on point): a cube, say, which the training would fail on with a traceback."""
+    from ffnn.boundary import COMPONENTS
+    from ffnn.files import read_dataset
+
+    for path in paths:
+        ds = read_dataset(path, "boundary file")
+        for name in COMPONENTS:
+            dims = set(ds[name].dims) if name in ds else None
+            if dims is not None and dims not in ({"x", "y"}, {"point"}):
+                hint = " (a cube? 'ffnn boundary CUBE -o MAP' takes its lowest layer)" if "z" in dims else ""
+                raise DataError(f"boundary file {path} is neither a bottom map (Bx, By, Bz on x, y) nor "
+                                f"boundary points (on point): {name} has dims {tuple(ds[name].dims)}{hint}")
+
+
+def _load_model(path, device: str, what: str = "model"):
+    """(model, metadata) of a model.pt, or DataError of one line; a training checkpoint
+    (checkpoint.pt, beside model.pt) is named as such: it holds no grid or box."""
+    from ffnn.train import load_model
+
+    try:
+        return load_model(path, device)
+    except DataError:
+        if _is_checkpoint(path):
+            raise DataError(f"{what} {path} is a training checkpoint, not a model file: give the model.pt "
+                            "that 'ffnn train' writes beside it") from None
+        raise
+
+
+def _is_checkpoint(path) -> bool:
+    import torch
+
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # unreadable: load_model's own message says so
+        return False
+    return isinstance(blob, dict) and "meta" not in blob and {"model", "optimizer"} <= set(blob)
+
+
 def cmd_cube(args) -> int:
     from ffnn.cube import compressed_encoding, model_cube
     from ffnn.files import write_netcdf
-    from ffnn.train import load_model
 
-    model, meta = load_model(args.model, args.device)
+    check_output(args.output, "-o")
+    model, meta = _load_model(args.model, args.device)
     cube = model_cube(model, meta, chunk=args.chunk)
     for name in ("Bx", "By", "Bz"):
         if not np.isfinite(cube[name].values).all():
@@ -261,14 +313,19 @@ def cmd_quality(args) -> int:
     map, training stop) and height profiles."""
     from ffnn.cube import read_cube
     from ffnn.files import read_dataset, read_json, write_json, write_netcdf
-    from ffnn.quality import assess
+    from ffnn.quality import assess, check_map_grid
 
+    check_output(args.output, "-o")
+    if args.profiles:
+        check_output(args.profiles, "--profiles")
     cube = read_cube(args.cube)
     potential = read_cube(args.potential) if args.potential else None
     observed = read_dataset(args.boundary, "bottom map") if args.boundary else None
     if observed is not None and "preprocessing" in observed.attrs:
         raise DataError(f"--boundary {args.boundary} is a preprocessed map: the checks compare the model "
                         "with the observed one (boundary.nc)")
+    if observed is not None:
+        check_map_grid(cube, observed, f"--boundary {args.boundary}")
     train = read_json(args.train, "training record") if args.train else None
     result, profiles = assess(cube, potential, observed, train, args.region)
     write_json(result, args.output)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from ffnn.cli import add_command
+from ffnn.commands import positive_int
 from ffnn.errors import ConfigError, DataError
 
 log = logging.getLogger("ffnn")
@@ -32,7 +33,7 @@ def register(subparsers) -> None:
     p.add_argument("--reference", help="reference cube: its field lines are drawn dashed beside the model's")
     p.add_argument("--region", default="", help="region name for the titles")
     p.add_argument("--lines", type=int, default=30, help="number of field lines (default 30)")
-    p.add_argument("--dpi", type=int, default=110)
+    p.add_argument("--dpi", type=positive_int, default=110)
     p.add_argument("--outdir", required=True, help="directory for the PNG files")
 
     p = add_command(subparsers, "summary-row", cmd_summary_row, "one region's summary row (JSON)",
@@ -63,17 +64,20 @@ def cmd_figures(args) -> int:
     """Bottom boundary observed vs model, field lines (xy projection and 3-D), height profiles
     and loss curve of a region."""
     from ffnn.cube import read_cube
-    from ffnn.figures import read_loss, region_figures
-    from ffnn.files import read_dataset
+    from ffnn.figures import check_map_covers, check_profiles, read_loss, region_figures
+    from ffnn.files import check_output_dir, read_dataset
 
     if args.lines < 0:
         raise ConfigError(f"--lines must be >= 0, got {args.lines}")
+    check_output_dir(args.outdir, "--outdir")
     bottom = read_dataset(args.boundary, "bottom map")
     if "x" not in bottom.dims or "y" not in bottom.dims:
         raise DataError(f"{args.boundary} is not a bottom map (needs Bx, By, Bz on x, y)")
     cube = read_cube(args.cube)
+    check_map_covers(bottom, cube, f"--boundary {args.boundary}")
     reference = read_cube(args.reference) if args.reference else None
     profiles = read_dataset(args.profiles, "height profiles")
+    check_profiles(profiles, f"--profiles {args.profiles}")
     history = read_loss(args.loss)
     written = region_figures(bottom, cube, profiles, history, args.outdir, reference=reference,
                              region=args.region, lines=args.lines, dpi=args.dpi)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from ffnn.cli import add_command
+from ffnn.commands import positive_int
 from ffnn.errors import ConfigError, DataError
 
 log = logging.getLogger("ffnn")
@@ -63,7 +64,7 @@ def register(subparsers) -> None:
     p.add_argument("--figure", help="PNG of the quantities against time")
     p.add_argument("--flares", help="GOES event list (CSV, NOAA/NCEI layout) whose flares of the "
                    "region are marked on the figure")
-    p.add_argument("--dpi", type=int, default=110)
+    p.add_argument("--dpi", type=positive_int, default=110)
 
 
 def cmd_series_records(args) -> int:

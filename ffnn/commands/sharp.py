@@ -30,6 +30,7 @@ from pathlib import Path
 from ffnn import jsoc, sharp
 from ffnn.cli import add_command
 from ffnn.errors import ConfigError
+from ffnn.files import check_output_dir
 from ffnn.settings import gather
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ def cmd_fetch_sharp(args) -> int:
     """Download the segments of the --record written by ffnn resolve (or of the record
     resolved from --noaa/--harpnum and --time) as FITS into --outdir, and the record beside
     them (sharp.json, written last); files already complete are not fetched again."""
+    check_output_dir(args.outdir, "--outdir")
     settings = jsoc_settings(args)
     client = jsoc.make_client(settings)
     if args.record:
