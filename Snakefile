@@ -38,6 +38,10 @@ wildcard_constraints:
     model="ffnn|potential",
 
 
+onerror:
+    shell(JOBS.failures_command())
+
+
 localrules:
     all,
     snapshot_record,

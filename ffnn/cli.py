@@ -29,7 +29,7 @@ COMMANDS = {
     "ffnn.commands.lowlou": ("lowlou", "faces", "metrics", "lowlou-table"),
     "ffnn.commands.sharp": ("resolve", "fetch-sharp"),
     "ffnn.commands.model": ("boundary", "preprocess", "potential", "train", "cube", "quality"),
-    "ffnn.commands.products": ("figures", "summary-row", "summary"),
+    "ffnn.commands.products": ("figures", "summary-row", "summary", "failures"),
     "ffnn.commands.derived": ("derived", "export"),
     "ffnn.commands.classify": ("classify",),
     "ffnn.commands.keywords": ("sharp-keywords", "flare-events"),

@@ -387,3 +387,9 @@ class Jobs:
             if self.sharp and classify["predict_regions"]:
                 targets.append(rules.classify_predict.output[0])
         return [str(t) for t in targets]
+
+    def failures_command(self) -> str:
+        """The command the Snakefile's ``onerror`` runs: ``ffnn failures`` over the logs of
+        this run's regions and series, so that the end of a failed run's output says which
+        jobs failed and why (:mod:`ffnn.failures`)."""
+        return command_line(["ffnn", "failures", "--logs", "logs", *self.regions, *self.regions.series])

@@ -403,3 +403,29 @@ def test_figures_command_checks_every_input_before_the_first_figure(region_files
         x=np.linspace(-0.75, 0.75, 4), y=np.linspace(-0.75, 0.75, 4)), tmp_path / "coarse.nc")
     assert figures(boundary=tmp_path / "coarse.nc", dpi=30) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(FIGURE_NAMES)
+
+
+def test_failures_names_each_failed_job_with_its_error_line(tmp_path, capsys):
+    from ffnn.cli import main
+
+    logs = tmp_path / "logs"
+    for path, text in {
+        "ar1/resolve.log": "2011 INFO ffnn: asking JSOC\nffnn resolve: error: NOAA 1: the region is in no HARP\n",
+        "ar2/train.log": "INFO iteration 10\nTraceback (most recent call last):\n  File x\nRuntimeError: boom\n",
+        "ar3/train.log": "INFO training stopped (max_iterations) after 10 iterations\n",
+        "gone/train.log": "ffnn train: error: stale, its region is no longer in the sheet\n",
+        "summary.log": "ffnn summary: error: no summary rows to gather\n",
+    }.items():
+        (logs / path).parent.mkdir(parents=True, exist_ok=True)
+        (logs / path).write_text(text)
+    assert main(["failures", "--logs", str(logs), "ar1", "ar2", "ar3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "ffnn: 3 job(s) failed; the last error line of each log:"
+    assert out[1:4] == [f"  {logs}/ar1/resolve.log: ffnn resolve: error: NOAA 1: the region is in no HARP",
+                        f"  {logs}/ar2/train.log: RuntimeError: boom",
+                        f"  {logs}/summary.log: ffnn summary: error: no summary rows to gather"]
+    assert main(["failures", "--logs", str(logs), "ar3"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "ffnn: 1 job(s) failed; the last error line of each log:"
+    (logs / "summary.log").unlink()
+    assert main(["failures", "--logs", str(logs), "ar3"]) == 0 and capsys.readouterr().out == ""
+

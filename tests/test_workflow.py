@@ -297,6 +297,10 @@ def test_sharp_batch_keep_going_rerun_summary_classify_report(tmp_path, jsoc_ser
         check_region(tmp_path / "results" / region)
     log = (tmp_path / "logs" / bad / "resolve.log").read_text()
     assert "NOAA 99999" in log and "no HARP" in log, log
+    # the end of the run's output names the failed job and its reason (the Snakefile's onerror)
+    report = out[out.rindex("job(s) failed"):out.rindex("to gather those that finished")]
+    assert f"logs/{bad}/resolve.log: ffnn resolve: error: NOAA 99999" in report, report
+    assert not any(f"logs/{r}/" in report for r in regions), report
     # fetch_sharp downloads what resolve found: the record lists come from resolve alone
     # (HARP lookup and record per good region, the lookup of the bad one)
     assert jsoc_server.count("rs_list") == 2 * 2 + 1 and jsoc_server.count("exp_request") == 2

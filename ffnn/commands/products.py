@@ -8,7 +8,10 @@ workflow/rules/products.smk).
     one region's summary row (JSON) from train.json, quality.json, the height profiles
     and, for a SHARP region, the record JSON of ``ffnn resolve``;
 ``summary``
-    rows of many regions gathered into summary.tsv / summary.nc / summary.json.
+    rows of many regions gathered into summary.tsv / summary.nc / summary.json;
+``failures``
+    after a run in which jobs failed (the Snakefile's ``onerror``): the reason of each,
+    one line per failed job, from the logs (:mod:`ffnn.failures`).
 """
 
 from __future__ import annotations
@@ -58,6 +61,11 @@ def register(subparsers) -> None:
     p.add_argument("--nc", help="NetCDF table (dim region, units as attributes)")
     p.add_argument("--json", help="JSON with every row and its details")
     p.add_argument("--checks", help="table of every region's trust checks (TSV), for the report")
+
+    p = add_command(subparsers, "failures", cmd_failures,
+                    "why the jobs of a run failed: one line per failed job, from the logs")
+    p.add_argument("names", nargs="*", help="regions and series of the run (their logs: LOGS/<name>/)")
+    p.add_argument("--logs", default="logs", help="the workflow's log directory (default: logs)")
 
 
 def cmd_figures(args) -> int:
@@ -118,3 +126,21 @@ def cmd_summary(args) -> int:
         if row.get("flags", "none") != "none":
             log.warning("%s: failed check(s): %s", row["region"], row["flags"])
     return 0
+
+
+def cmd_failures(args) -> int:
+    """Print why each failed job of a workflow run failed: the error line that ends its log
+    (``ffnn <command>: error: ...``, or a traceback's last line), one line per job, and
+    how to gather the summary of the regions that finished. Prints nothing when no log
+    ends in an error. Always exits 0: it reports, the run's own status stands."""
+    from ffnn.failures import failed_jobs
+
+    failed = failed_jobs(args.logs, args.names)
+    if failed:
+        print(f"ffnn: {len(failed)} job(s) failed; the last error line of each log:")
+        for log_path, reason in failed:
+            print(f"  {log_path}: {reason}")
+        print("ffnn: the summary needs every region of the sheet; to gather those that finished: "
+              "ffnn summary results/*/row.json --tsv summary_partial.tsv")
+    return 0
+
