@@ -181,14 +181,20 @@ def test_heliographic_grid_over_a_map_with_a_wcs(region_files):
     plt.close(fig)
 
 
-def test_figures_command(region_files, tmp_path):
-    f = region_files
+def figure_inputs(f, tmp_path) -> dict:
+    """The region's files as ``ffnn figures`` reads them: option -> path."""
     paths = {"cube": tmp_path / "cube.nc", "boundary": tmp_path / "boundary.nc",
              "profiles": tmp_path / "profiles.nc", "loss": tmp_path / "loss.csv"}
     write_netcdf(f["cube"], paths["cube"])
     write_netcdf(f["bottom"], paths["boundary"])
     write_netcdf(f["profiles"], paths["profiles"])
     f["history"].to_csv(paths["loss"], index=False)
+    return paths
+
+
+def test_figures_command(region_files, tmp_path):
+    f = region_files
+    paths = figure_inputs(f, tmp_path)
     args = ["figures", *sum(([f"--{k}", str(v)] for k, v in paths.items()), []),
             "--lines", "4", "--dpi", "40", "--outdir", str(tmp_path / "out")]
     assert main(args) == 0
@@ -372,12 +378,7 @@ def test_figures_command_checks_every_input_before_the_first_figure(region_files
     """--profiles naming a bottom map was a KeyError after bottom.png and two more figures
     were written; --dpi 0 a ValueError of matplotlib; a map beside the cube was drawn."""
     f = region_files
-    paths = {"cube": tmp_path / "cube.nc", "boundary": tmp_path / "boundary.nc",
-             "profiles": tmp_path / "profiles.nc", "loss": tmp_path / "loss.csv"}
-    write_netcdf(f["cube"], paths["cube"])
-    write_netcdf(f["bottom"], paths["boundary"])
-    write_netcdf(f["profiles"], paths["profiles"])
-    f["history"].to_csv(paths["loss"], index=False)
+    paths = figure_inputs(f, tmp_path)
     shifted = f["bottom"].assign_coords(x=f["bottom"].x + 0.5)
     write_netcdf(shifted, tmp_path / "beside.nc")
 
