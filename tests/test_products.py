@@ -429,4 +429,3 @@ def test_failures_names_each_failed_job_with_its_error_line(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0] == "ffnn: 1 job(s) failed; the last error line of each log:"
     (logs / "summary.log").unlink()
     assert main(["failures", "--logs", str(logs), "ar3"]) == 0 and capsys.readouterr().out == ""
-

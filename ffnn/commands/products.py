@@ -143,4 +143,3 @@ def cmd_failures(args) -> int:
         print("ffnn: the summary needs every region of the sheet; to gather those that finished: "
               "ffnn summary results/*/row.json --tsv summary_partial.tsv")
     return 0
-
