@@ -253,3 +253,20 @@ def test_held_bottom_keeps_the_observed_map_exactly(tmp_path):
         assert torch.equal(p, q)
     with pytest.raises(ConfigError, match="hold_bottom needs an observed bottom map"):
         Trainer(faces_of(ref, ("top", "x_min")), cfg, None)
+
+
+def test_train_refuses_a_potential_field_of_another_grid(faces, tmp_path, capsys):
+    """A potential cube of another box was taken: its start fitted the field of other places."""
+    from ffnn.cli import main
+
+    faces.to_netcdf(tmp_path / "faces.nc")
+    lowlou_cube(shape=(8, 8, 8)).to_netcdf(tmp_path / "pot.nc")
+    args = ["train", str(tmp_path / "faces.nc"), "--potential", str(tmp_path / "pot.nc"), "--outdir",
+            str(tmp_path / "out"), "--set", "max_iterations=0"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"ffnn train: error: --potential {tmp_path / 'pot.nc'} is on "
+                                                "another grid: axis x has 8 points"), err
+    lowlou_cube(shape=(10, 10, 10)).to_netcdf(tmp_path / "pot.nc")
+    assert main(args) == 0
+

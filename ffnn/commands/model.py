@@ -240,9 +240,16 @@ def cmd_train(args) -> int:
     boundary = load_boundary(args.boundary)
     potential = None
     if args.potential:
-        from ffnn.cube import read_cube
+        import xarray as xr
+
+        from ffnn.cube import check_same_grid, read_cube
+        from ffnn.sampling import grid_of_points
 
         potential = read_cube(args.potential)
+        # the potential-field start samples the cube's own points: another box's field
+        gx, gy, _ = grid_of_points(boundary)
+        check_same_grid(xr.Dataset(coords={"x": gx, "y": gy}), potential, f"--potential {args.potential}",
+                        axes=("x", "y"))
     elif cfg.potential_iterations:
         raise ConfigError(f"potential_iterations={cfg.potential_iterations} needs the potential-field "
                           "cube: give --potential")
