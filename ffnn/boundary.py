@@ -233,9 +233,21 @@ def load_boundary(paths) -> xr.Dataset:
         missing = [c for c in COMPONENTS if c not in ds]
         if missing:
             raise DataError(f"boundary file {path} lacks variable(s) {missing}")
+        _check_kind(ds, path)
         _check_values(ds, path)
         parts.append(map_to_points(ds) if is_map(ds) else ds)
     return merge_points(parts)
+
+
+def _check_kind(ds: xr.Dataset, path) -> None:
+    """DataError of one line unless ``ds`` is a bottom map (on x, y) or boundary points (on
+    point): a cube, say, on which the merge of the points fails with a traceback."""
+    for name in COMPONENTS:
+        dims = set(ds[name].dims)
+        if dims not in ({"x", "y"}, {"point"}):
+            hint = " (a cube? 'ffnn boundary CUBE -o MAP' takes its lowest layer)" if "z" in dims else ""
+            raise DataError(f"boundary file {path} is neither a bottom map (Bx, By, Bz on x, y) nor "
+                            f"boundary points (on point): {name} has dims {tuple(ds[name].dims)}{hint}")
 
 
 def _check_values(ds: xr.Dataset, path) -> None:

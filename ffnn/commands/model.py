@@ -234,7 +234,6 @@ def cmd_train(args) -> int:
 
     cfg = TrainConfig.from_dict(gather(args.config, "train", args.set, threads=args.threads, device=args.device))
     check_output_dir(args.outdir, "--outdir")
-    _check_boundary_files(args.boundary)
     if args.init_model:
         _load_model(args.init_model, "cpu", "--init-model")
     boundary = load_boundary(args.boundary)
@@ -257,22 +256,6 @@ def cmd_train(args) -> int:
                    potential=potential)
     log.info("model in %s", Path(args.outdir) / "model.pt")
     return 0 if result.stop_reason else 1
-
-
-def _check_boundary_files(paths) -> None:
-    """DataError of one line for a file that is neither a bottom map (on x, y) nor boundary
-    points (on point): a cube, say, which the training would fail on with a traceback."""
-    from ffnn.boundary import COMPONENTS
-    from ffnn.files import read_dataset
-
-    for path in paths:
-        ds = read_dataset(path, "boundary file")
-        for name in COMPONENTS:
-            dims = set(ds[name].dims) if name in ds else None
-            if dims is not None and dims not in ({"x", "y"}, {"point"}):
-                hint = " (a cube? 'ffnn boundary CUBE -o MAP' takes its lowest layer)" if "z" in dims else ""
-                raise DataError(f"boundary file {path} is neither a bottom map (Bx, By, Bz on x, y) nor "
-                                f"boundary points (on point): {name} has dims {tuple(ds[name].dims)}{hint}")
 
 
 def _load_model(path, device: str, what: str = "model"):
