@@ -90,6 +90,7 @@ log = logging.getLogger(__name__)
 
 BC_ERROR_MODES = ("none", "tolerance", "component")
 RAMP_START = 1e-3  # where the physics ramp starts after a warm-up without physics
+EVALUATIONS_PER_ITERATION = 4  # L-BFGS loss evaluations allowed per iteration (line search)
 HISTORY_COLUMNS = ("iteration", "evaluations", "elapsed_s", "loss", "loss_bc", "loss_div", "loss_ff")
 
 
@@ -460,8 +461,9 @@ class Trainer:
 
     def _make_optimizer(self) -> torch.optim.LBFGS:
         k = self.config.iterations_per_step
-        return torch.optim.LBFGS(self.model.parameters(), lr=1.0, max_iter=k, max_eval=k * 4,
-                                 history_size=self.config.history_size, tolerance_grad=0.0,
+        return torch.optim.LBFGS(self.model.parameters(), lr=1.0, max_iter=k,
+                                 max_eval=k * EVALUATIONS_PER_ITERATION, history_size=self.config.history_size,
+                                 tolerance_grad=0.0,
                                  tolerance_change=0.0, line_search_fn="strong_wolfe")
 
     # -- loss --------------------------------------------------------------------------------
@@ -641,7 +643,7 @@ class Trainer:
             # the last step takes only the iterations left: training stops at max_iterations
             group = self.optimizer.param_groups[0]
             group["max_iter"] = min(cfg.iterations_per_step, cfg.max_iterations - self.iteration)
-            group["max_eval"] = 4 * group["max_iter"]
+            group["max_eval"] = EVALUATIONS_PER_ITERATION * group["max_iter"]
             try:
                 self.optimizer.step(self._closure)
                 crashed = False
