@@ -95,6 +95,9 @@ def _sheet_rows(path, schema: dict, noun: str, key: str, text_columns) -> list[d
         lines = [line.split("#", 1)[0].rstrip() for line in sheet.read_text().splitlines()]
         lines = [line for line in lines if line.strip()]
         width = len(lines[0].split("\t")) if lines else 0
+        if width == 1 and any(sep in lines[0] for sep in ",; "):
+            raise ConfigError(f"{noun} {path}: one column, {lines[0].strip()!r}: columns must be "
+                              f"separated by tabs (a TSV), not commas or spaces")
         for i, line in enumerate(lines[1:], start=1):
             cells = line.split("\t")
             if len(cells) > width:

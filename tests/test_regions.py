@@ -50,6 +50,13 @@ def test_trailing_comments_and_empty_cells_leave_the_columns_in_place(tmp_path):
         table(tmp_path, "noaa\ttime\tbin\n11158\t2011-02-15T02:00\t4\t7\n")
 
 
+@pytest.mark.parametrize("sep", [",", ";", "  "])
+def test_a_sheet_separated_by_commas_or_spaces_is_told_to_use_tabs(tmp_path, sep):
+    with pytest.raises(ConfigError, match=r"regions.tsv: one column, 'noaa.*time': columns must be "
+                                          r"separated by tabs \(a TSV\)"):
+        table(tmp_path, f"noaa{sep}time\n11158{sep}2011-02-15T02:00\n")
+
+
 def test_sharp_dir_names_a_path_or_a_record_shipped_in_the_package(tmp_path):
     got = table(tmp_path, "noaa\ttime\tsharp_dir\n"
                           "11158\t2011-02-15T02:00\tffnn:hmi.sharp_cea_720s.377.20110215_020000_TAI\n"
