@@ -255,7 +255,8 @@ def read_yaml(path) -> Any:
 def config_section(source, section: str, *, whole: bool = True) -> dict:
     """The settings mapping in ``source``: a YAML file, or an inline mapping (text starting
     with ``{``, YAML or JSON); its ``section:`` block when it has one, else all of it (or,
-    with ``whole`` false, nothing: a file of several sections). None or empty gives {}."""
+    with ``whole`` false, nothing if it is a file of other sections: one whose top level
+    holds a mapping). None or empty gives {}."""
     import yaml
 
     if not source:
@@ -270,7 +271,7 @@ def config_section(source, section: str, *, whole: bool = True) -> dict:
         data = read_yaml(source)
     if isinstance(data, dict) and section in data:
         data = data[section]
-    elif not whole:
+    elif not whole and isinstance(data, dict) and any(isinstance(v, dict) for v in data.values()):
         data = None
     if data is None:
         return {}

@@ -233,6 +233,8 @@ def test_a_config_file_of_several_sections_gives_each_command_its_own(tmp_path):
     assert gather(config, "jsoc", whole=False, email="a@b.org") == {"retries": 2, "email": "a@b.org"}
     assert gather(config, "sharp", whole=False, height_mm=None) == {"bin": 4}
     assert gather(config, "train", whole=False) == {}
+    config.write_text("bin: 4\n")  # a flat file is one command's settings, with or without its block
+    assert gather(config, "sharp", whole=False) == {"bin": 4}
     config.write_text("width: 16\n")  # a train file may hold its settings at the top level
     assert gather(config, "train", ["depth=2"]) == {"width": 16, "depth": 2}
     assert gather("{train: {width: 8}}", "train") == {"width": 8}

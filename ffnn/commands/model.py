@@ -56,7 +56,7 @@ def register(subparsers) -> None:
     sharp.add_argument("--height-mm", type=float, help="box height in Mm (default 100)")
     sharp.add_argument("--record", help="record JSON (resolve.json) whose keywords complete the headers' "
                        "(default SOURCE/sharp.json when present)")
-    sharp.add_argument("--config", help="YAML file with a 'sharp:' section (bin, height_mm)")
+    sharp.add_argument("--config", help="YAML file: its 'sharp:' section, or bin and height_mm at the top level")
 
     p = add_command(subparsers, "preprocess", cmd_preprocess,
                     "bottom map preprocessed towards force-free consistency (Wiegelmann et al. 2006)",

@@ -45,7 +45,7 @@ def register(subparsers) -> None:
     net.add_argument("--backoff", type=float, help="first retry delay in s, doubling (default 2)")
     net.add_argument("--poll", type=float, help="unused here (accepted like ffnn resolve's)")
     net.add_argument("--busy-timeout", type=float, help="unused here (accepted like ffnn resolve's)")
-    p.add_argument("--config", help="YAML file with a 'jsoc:' section")
+    p.add_argument("--config", help="YAML file: its 'jsoc:' section, or JSOC settings at the top level")
     p.add_argument("-o", "--output", required=True, help="the record list to write (records.json)")
     p.set_defaults(email=None)
 

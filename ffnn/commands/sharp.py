@@ -72,7 +72,7 @@ def _add_jsoc_options(p: argparse.ArgumentParser, *, need_email: bool) -> None:
     net.add_argument("--busy-timeout", type=float,
                      help="how long to keep requesting an export JSOC answers with 'try "
                      "later' (status 7), in s (default 900)")
-    p.add_argument("--config", help="YAML file with a 'jsoc:' section")
+    p.add_argument("--config", help="YAML file: its 'jsoc:' section, or JSOC settings at the top level")
     if not need_email:
         p.set_defaults(email=None)
 
