@@ -256,7 +256,8 @@ def checks_table(rows):
     """One line per region and trust check (:mod:`ffnn.quality`): ``region``, ``check``,
     ``value``, ``limit``, ``status`` (``passed``, ``FAILED``, ``not computed``, or for the bottom
     fit of a held bottom ``held (exact by construction)``) and what it
-    means; a pandas DataFrame for the report."""
+    means; a pandas DataFrame for the report. ``stopped_in_warmup`` reads the iterations
+    run against the warm-up's (not computed without a warm-up)."""
     import pandas as pd
 
     from ffnn import quality
@@ -275,10 +276,16 @@ def checks_table(rows):
             lines.append({"region": row["region"], "check": name, "value": value, "limit": limit,
                           "status": status,
                           "meaning": quality.describe(name, values) if name in failed else ""})
-        if quality.WARMUP_FLAG in failed:
-            lines.append({"region": row["region"], "check": quality.WARMUP_FLAG, "value": None,
-                          "limit": None, "status": "FAILED",
-                          "meaning": quality.describe(quality.WARMUP_FLAG, values)})
+        # value: the iterations run; limit: the warm-up's (the check fails at or below it)
+        details = row.get("details") or {}
+        iterations = _number(details.get("iterations"))
+        warmup = _number((details.get("train_config") or {}).get("warmup_iterations"))
+        failed_warmup = quality.WARMUP_FLAG in failed
+        status = ("FAILED" if failed_warmup else
+                  "not computed" if iterations is None or not warmup else "passed")
+        lines.append({"region": row["region"], "check": quality.WARMUP_FLAG, "value": iterations,
+                      "limit": warmup, "status": status,
+                      "meaning": quality.describe(quality.WARMUP_FLAG, values) if failed_warmup else ""})
     return pd.DataFrame(lines, columns=["region", "check", "value", "limit", "status", "meaning"])
 
 

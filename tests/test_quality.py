@@ -89,8 +89,12 @@ def test_a_held_bottom_reads_held_in_the_checks_table():
     for held in (0, 1):
         checks = quality.trust_checks(cube, {"sigma_j": 0.1}, obs, {"config": {"hold_bottom": held}})
         assert checks["bottom_fit"]["held"] is bool(held) and checks["flags"] == []
-        rows.append(summary.region_row(f"ar{held}", train={}, quality={"sigma_j": 0.1, **checks}))
+        train = {"iterations": 300, "config": {"warmup_iterations": 100}} if held else {}
+        rows.append(summary.region_row(f"ar{held}", train=train, quality={"sigma_j": 0.1, **checks}))
     table = summary.checks_table(rows).set_index(["region", "check"])
+    # the warm-up check has its line whether or not it failed
+    assert tuple(table.loc[("ar1", quality.WARMUP_FLAG), ["value", "limit", "status"]]) == (300, 100, "passed")
+    assert table.loc[("ar0", quality.WARMUP_FLAG), "status"] == "not computed"
     assert table.loc[("ar0", "bottom_c_vec"), "status"] == "passed"
     assert table.loc[("ar1", "bottom_c_vec"), "status"] == "held (exact by construction)"
     assert table.loc[("ar1", "bottom_flux"), "status"] == "held (exact by construction)"
