@@ -38,6 +38,7 @@ from ffnn.cube import field_array, spacing
 from ffnn.errors import ConfigError
 from ffnn.fieldlines import FACE_AXIS, FACE_CODES, FACE_UV, UNFINISHED, FieldGrid, trace
 from ffnn.metrics import curl
+from ffnn.quality import check_derived, describe
 from ffnn.wcs import WCS_KEYS, has_wcs, wcs_attrs
 
 log = logging.getLogger("ffnn")
@@ -288,7 +289,8 @@ def summary_values(twist, log10_q, bz, end_face, cell_area: float, strong_field:
     }
 
 
-def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSettings()) -> xr.Dataset:
+def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSettings(), *,
+                    region: str = "") -> xr.Dataset:
     """alpha and current helicity in the volume; Tw, log10 Q and the end face of each
     footpoint's line on the bottom grid; log10 Q on a vertical x-z slice; summary scalars.
 
@@ -297,6 +299,8 @@ def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSetting
     cube : xarray.Dataset
         Bx, By, Bz (G) on a regular (x, y, z) grid in Mm; Jx, Jy, Jz (G/Mm) used if present.
     settings : DerivedSettings
+    region : str
+        Names the region in the warnings of failed checks.
 
     Returns
     -------
@@ -304,8 +308,9 @@ def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSetting
         CF-1.8: volume ``alpha`` (Mm-1), ``current_helicity`` (gauss2 Mm-1) on (x, y, z);
         footpoint ``twist``, ``log10_q``, ``end_face`` (flags), ``bz``, ``line_length``,
         ``end_x/y/z`` on (x_foot, y_foot); ``log10_q_slice`` on (x_slice, z_slice) at ``y_slice``;
-        the :data:`SUMMARY` scalars. Attributes: the cube's WCS (of x, y), the settings
-        and trust figures (share of unfinished lines, source of J).
+        the :data:`SUMMARY` scalars. Attributes: the cube's WCS (of x, y), the settings,
+        the source of J and the figures of :data:`ffnn.quality.DERIVED_LIMITS` (a failed
+        one is logged as a warning).
 
     Raises
     ------
@@ -348,23 +353,16 @@ def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSetting
     undefined_strong = float(np.mean(~np.isfinite(foot["q"][strong]))) if strong.any() else 0.0
     finite_q = foot["q"][np.isfinite(foot["q"])]
     below_two = float(np.mean(finite_q < 1.9)) if finite_q.size else 0.0  # exact Q >= 2
-    if unfinished > 0.01:
-        log.warning("%.1f %% of the footpoint lines reach no face of the box (null or non-finite "
-                    "field, or longer than four box diagonals): their Tw and Q are NaN", 100 * unfinished)
-    if undefined_strong > 0.05:
-        log.warning("Q is undefined at %.1f %% of the strong-field footpoints (|Bz| >= %g G)",
-                    100 * undefined_strong, settings.strong_field)
-    if below_two > 0.05:
-        log.warning("%.1f %% of the defined Q values are below 1.9 (exactly, Q >= 2): the mapping is "
-                    "under-resolved; try a finer oversample", 100 * below_two)
+    trust = {"unfinished_line_fraction": unfinished, "undefined_q_fraction": undefined_q,
+             "undefined_q_fraction_strong_field": undefined_strong, "q_below_1p9_fraction": below_two}
+    for flag in check_derived(trust):
+        log.warning("%scheck failed: %s", f"{region}: " if region else "", describe(flag, trust))
     ds = _dataset(cube, alpha, hc, xf, yf, foot, log10_q, summary,
                   log10_q_slice if settings.slice else None, y_slice, xs_, zs_)
     ds.attrs.update({
         "derived_step_mm": step, "derived_delta": settings.delta, "derived_oversample": settings.oversample,
         "derived_slice_every": settings.slice_every,
-        "strong_field_threshold_gauss": settings.strong_field, "current_source": j_source,
-        "unfinished_line_fraction": unfinished, "undefined_q_fraction": undefined_q,
-        "undefined_q_fraction_strong_field": undefined_strong, "q_below_1p9_fraction": below_two,
+        "strong_field_threshold_gauss": settings.strong_field, "current_source": j_source, **trust,
     })
     return ds
 

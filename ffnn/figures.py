@@ -366,17 +366,26 @@ def _observed_contours(ax, bottom: xr.Dataset) -> str:
 # footpoints whose Tw or Q is undefined (NaN), in a colour outside each map's colour scale
 UNDEFINED_COLOUR = "#9ecae1"  # light blue, beside the grey scale of Q
 UNDEFINED_COLOURS = {"gray_r": ("light blue", UNDEFINED_COLOUR), "RdBu_r": ("light green", "#b8e186")}
+# Q below 2, impossible for a divergence-free field (numerical): never drawn as Q = 2
+Q_BELOW_2_COLOUR = "#fd8d3c"  # orange
+
+
+def _q_colours(plt):
+    """The grey scale of log10 Q with undefined values light blue and Q < 2 orange."""
+    return plt.get_cmap("gray_r").with_extremes(bad=UNDEFINED_COLOUR, under=Q_BELOW_2_COLOUR)
 
 
 def _map_figure(derived, bottom, name, cmap, vmin, vmax, label, title, dpi):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=_map_size(bottom), dpi=dpi, constrained_layout=True)
+    q = cmap == "gray_r"
+    colours = _q_colours(plt) if q else plt.get_cmap(cmap).with_extremes(bad=UNDEFINED_COLOURS[cmap][1])
     im = ax.imshow(derived[name].transpose("x_foot", "y_foot").values.T, origin="lower",
                    extent=_footpoint_extent(derived), vmin=vmin, vmax=vmax, interpolation="nearest",
-                   cmap=plt.get_cmap(cmap).with_extremes(bad=UNDEFINED_COLOURS[cmap][1]))
-    fig.colorbar(im, ax=ax, shrink=0.85, label=label)
+                   cmap=colours)
+    fig.colorbar(im, ax=ax, shrink=0.85, label=label, extend="min" if q else "neither")
     note = _observed_contours(ax, bottom)
-    _map_axes(ax, bottom, f"{note}; {UNDEFINED_COLOURS[cmap][0]}: undefined")
+    _map_axes(ax, bottom, f"{note}; {UNDEFINED_COLOURS[cmap][0]}: undefined" + ("; orange: Q < 2 (numerical)" if q else ""))
     ext = _extent(bottom)
     ax.set_xlim(*ext[:2])
     ax.set_ylim(*ext[2:])
@@ -412,9 +421,10 @@ def q_slice_figure(derived: xr.Dataset, title: str = "", dpi: int = 110):
         dx, dz = (x[1] - x[0]) / 2, (z[1] - z[0]) / 2
         im = ax.imshow(derived["log10_q_slice"].transpose("x_slice", "z_slice").values.T, origin="lower",
                        extent=[x[0] - dx, x[-1] + dx, z[0] - dz, z[-1] + dz],
-                       cmap=plt.get_cmap("gray_r").with_extremes(bad=UNDEFINED_COLOUR),
-                       vmin=np.log10(2.0), vmax=5.0, interpolation="nearest", aspect="equal")
-        fig.colorbar(im, ax=ax, shrink=0.85, label="log10 Q")
+                       cmap=_q_colours(plt), vmin=np.log10(2.0), vmax=5.0, interpolation="nearest",
+                       aspect="equal")
+        fig.colorbar(im, ax=ax, shrink=0.85, label="log10 Q (light blue: undefined; orange: Q < 2, numerical)",
+                     extend="min")
         where = f"y = {float(derived['y_slice']):.3g} Mm"
     else:
         ax.text(0.5, 0.5, "no slice computed", ha="center", va="center", transform=ax.transAxes)
@@ -443,21 +453,29 @@ def derived_figures(derived: xr.Dataset, bottom: xr.Dataset, out_dir, *, region:
 PROFILE_VARIABLES = ("div_free_factor", "force_free_factor", "sigma_j", "energy")
 
 
-def check_profiles(profiles: xr.Dataset, what: str = "profiles dataset") -> None:
+def check_profiles(profiles: xr.Dataset, what: str = "profiles dataset", cube: xr.Dataset | None = None) -> None:
     """DataError unless ``profiles`` holds the height profiles of ``ffnn quality``
-    (:data:`PROFILE_VARIABLES` on z); ``what`` names the file."""
+    (:data:`PROFILE_VARIABLES` on z), on the heights of ``cube`` when given; ``what`` names
+    the file."""
     missing = [v for v in PROFILE_VARIABLES if v not in profiles or profiles[v].dims != ("z",)]
     if missing:
         raise DataError(f"{what} is not a height-profiles file (ffnn quality --profiles): it lacks "
                         f"{', '.join(missing)} on z")
+    if cube is not None:
+        z, zc = profiles["z"].values.astype(float), cube["z"].values.astype(float)
+        if z.shape != zc.shape or not np.allclose(z, zc, rtol=1e-6, atol=1e-9):
+            raise DataError(f"{what} is another cube's: its {z.size} heights span [{z.min():g}, {z.max():g}], "
+                            f"the cube's {zc.size} [{zc.min():g}, {zc.max():g}]")
 
 
 def check_map_covers(bottom: xr.Dataset, cube: xr.Dataset, what: str = "bottom map") -> None:
-    """DataError unless the bottom map's pixels cover the cube's x, y extent.
+    """DataError unless the bottom map's pixels cover the cube's x, y extent, and reach no
+    further than a pixel beyond it.
 
     The map may be on another grid (a cube coarser than the map: the model's bottom is
-    interpolated onto the map's pixels), but a map beside the cube is another region's or
-    another box's: its figures would compare fields of different places."""
+    interpolated onto the map's pixels), but a map beside the cube, or much larger than it,
+    is another region's or another box's: its figures would compare fields of different
+    places."""
     for name in ("x", "y"):
         if name not in bottom.coords or bottom[name].size < 1:
             raise DataError(f"{what} lacks coordinate {name!r}")
@@ -465,8 +483,10 @@ def check_map_covers(bottom: xr.Dataset, cube: xr.Dataset, what: str = "bottom m
         half = abs(m[1] - m[0]) / 2 if m.size > 1 else 0.0
         lo, hi = m.min() - half, m.max() + half  # the pixels' outer edges
         slack = 1e-6 * max(abs(lo), abs(hi), 2 * half, 1e-9)
-        if c.min() < lo - slack or c.max() > hi + slack:
-            raise DataError(f"{what} does not cover the cube: its {name} pixels span [{lo:g}, {hi:g}], "
+        # one map pixel and one cube spacing beyond the cube's outer points: any binning of one box
+        reach = 2 * half + (abs(c[1] - c[0]) if c.size > 1 else 0.0) + slack
+        if c.min() < lo - slack or c.max() > hi + slack or c.min() - lo > reach or hi - c.max() > reach:
+            raise DataError(f"{what} is not the cube's map: its {name} pixels span [{lo:g}, {hi:g}], "
                             f"the cube's {name} [{c.min():g}, {c.max():g}]")
 
 

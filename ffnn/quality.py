@@ -13,6 +13,10 @@ Computed for every region from its products (no reference field needed):
   the free energy E - E_pot is negative and meaningless).
 * **Force- and divergence-freeness**: sigma_J and <|f_i|> of the cube (SPEC section 3).
 * **Training**: a stop inside the boundary warm-up (the physics terms were hardly on).
+* **Derived products** (:data:`DERIVED_LIMITS`, from ``ffnn derived``): the share of
+  footpoint lines that reach no face, of strong-field footpoints without a Q, and of Q
+  values below 1.9 (Q >= 2 exactly for a divergence-free field: below it, the mapping's
+  Jacobian and the normal fields at its ends disagree, i.e. Tw and Q are numerical).
 
 :func:`check` turns these into flags (:data:`LIMITS` gives each threshold); a raised flag
 is logged as a warning (:func:`trust_checks`), lands in the ``flags`` column of
@@ -30,6 +34,7 @@ import xarray as xr
 
 from ffnn.boundary import COMPONENTS, ERRORS
 from ffnn.cube import check_same_grid, field_array, spacing
+from ffnn.errors import DataError
 from ffnn.metrics import cube_metrics, derivatives, height_profiles
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,12 @@ LIMITS = {
     "negative_free_energy": ("e_over_epot", 1.0, "min"),
     "sigma_j": ("sigma_j", 0.3, "max"),
     "divergence": ("mean_abs_fi", 1e-3, "max"),
+}
+# The derived products' checks: attributes of derived.nc (ffnn.derived), read like LIMITS.
+DERIVED_LIMITS = {
+    "unfinished_lines": ("unfinished_line_fraction", 0.01, "max"),
+    "q_undefined": ("undefined_q_fraction_strong_field", 0.05, "max"),
+    "q_below_2": ("q_below_1p9_fraction", 0.05, "max"),
 }
 WARMUP_FLAG = "stopped_in_warmup"
 # the checks of bottom_fit: no test of the model where the training held the bottom
@@ -91,16 +102,26 @@ def check(values: dict, warmup_iterations: int | None = None, iterations: int | 
     map for a six-face benchmark). With ``warmup_iterations`` and ``iterations``, a
     training that ended inside the warm-up raises ``stopped_in_warmup``.
     """
+    flags = _failed(values, LIMITS)
+    if warmup_iterations and iterations is not None and iterations <= warmup_iterations:
+        flags.append(WARMUP_FLAG)
+    return flags
+
+
+def check_derived(values: dict) -> list[str]:
+    """The names of the raised flags of the derived products (:data:`DERIVED_LIMITS`) for
+    the attributes ``values`` of a derived.nc; absent or NaN figures raise none."""
+    return _failed(values, DERIVED_LIMITS)
+
+
+def _failed(values: dict, limits: dict) -> list[str]:
     flags = []
-    for name, (key, limit, how) in LIMITS.items():
+    for name, (key, limit, how) in limits.items():
         value = values.get(key)
         if value is None or not np.isfinite(value):
             continue
-        bad = {"min": value < limit, "max": value > limit, "max_abs": abs(value) > limit}[how]
-        if bad:
+        if {"min": value < limit, "max": value > limit, "max_abs": abs(value) > limit}[how]:
             flags.append(name)
-    if warmup_iterations and iterations is not None and iterations <= warmup_iterations:
-        flags.append(WARMUP_FLAG)
     return flags
 
 
@@ -109,9 +130,16 @@ def describe(flag: str, values: dict) -> str:
     if flag == WARMUP_FLAG:
         return ("training stopped inside the boundary warm-up: the force- and divergence-free "
                 "terms were hardly on; raise time_budget_s or max_iterations")
-    key, limit, how = LIMITS[flag]
+    key, limit, how = {**LIMITS, **DERIVED_LIMITS}[flag]
     value = values.get(key)
     text = {"bottom_c_vec": "bottom fit: C_vec of the model bottom against the observed map",
+            "unfinished_lines": "derived: share of footpoint lines that reach no face of the box "
+                                "(null or non-finite field, or longer than four box diagonals; "
+                                "their Tw and Q are NaN)",
+            "q_undefined": "derived: share of strong-field footpoints where Q is undefined",
+            "q_below_2": "derived: share of the defined Q values below 1.9 (Q >= 2 exactly for a "
+                         "divergence-free field: the mapping is under-resolved or the field "
+                         "divergent, and Q and Tw are not to be trusted)",
             "bottom_flux": "bottom fit: model/observed unsigned flux - 1 over strong-field pixels",
             "negative_free_energy": "E/E_pot against the potential field of the observed bottom "
                                     "(below 1: negative free energy, not physical)",
@@ -127,6 +155,22 @@ def check_map_grid(cube: xr.Dataset, observed: xr.Dataset, what: str = "observed
     On another grid the model's bottom would be interpolated onto pixels of other sizes,
     and the bottom fit would flag the resampling, not the model."""
     check_same_grid(cube, observed, what, axes=("x", "y"))
+
+
+def check_train_record(cube: xr.Dataset, train: dict, what: str = "training record") -> None:
+    """DataError unless the training record ``train`` (train.json) is of a model on the
+    cube's box (its ``box`` extents, Mm; a record without one passes): another model's
+    record would set the checks of the warm-up and of a held bottom wrongly."""
+    box = train.get("box") or {}
+    for c in ("x", "y", "z"):
+        lo, hi = box.get(f"{c}_min"), box.get(f"{c}_max")
+        if lo is None or hi is None:
+            continue
+        v = cube[c].values.astype(float)
+        tol = 1e-6 * abs(hi - lo) + 1e-9
+        if abs(v.min() - lo) > tol or abs(v.max() - hi) > tol:
+            raise DataError(f"{what} is another model's: its box's {c} spans [{lo:g}, {hi:g}], "
+                            f"the cube's [{v.min():g}, {v.max():g}]")
 
 
 def trust_checks(cube: xr.Dataset, metrics: dict, observed: xr.Dataset | None = None,
@@ -160,8 +204,9 @@ def assess(cube: xr.Dataset, potential: xr.Dataset | None = None, observed: xr.D
     """How far to trust a model ``cube``: (figures, height profiles).
 
     The figures are the reference-free ones of :func:`ffnn.metrics.cube_metrics` (energies
-    against the ``potential`` cube), with :func:`trust_checks` when the ``observed`` bottom
-    map or the training record ``train`` is given, and the whole-height profiles of the
+    against the ``potential`` cube), with :func:`trust_checks` (the bottom fit when the
+    ``observed`` bottom map is given, the warm-up check with the training record
+    ``train``), and the whole-height profiles of the
     divergence- and force-free factors (``profiles``: ``z_mm`` and both factors). The
     profiles dataset is :func:`ffnn.metrics.height_profiles`.
     """
@@ -170,8 +215,7 @@ def assess(cube: xr.Dataset, potential: xr.Dataset | None = None, observed: xr.D
     figures = cube_metrics(cube, None, potential, derivs=derivs)
     b_pot = field_array(potential) if potential is not None else None
     profiles = height_profiles(b, dxyz, cube["z"].values, b_pot, derivs=derivs)
-    if observed is not None or train is not None:
-        figures.update(trust_checks(cube, figures, observed, train, region))
+    figures.update(trust_checks(cube, figures, observed, train, region))
     figures["profiles"] = {"z_mm": profiles["z"].values.tolist(),
                            "div_free_factor": profiles["div_free_factor"].values.tolist(),
                            "force_free_factor": profiles["force_free_factor"].values.tolist()}

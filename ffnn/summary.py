@@ -145,7 +145,14 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
     fit = quality.get("bottom_fit") or {}
     row["c_vec_bottom"] = _number(fit.get("c_vec_bottom"))
     row["flux_error"] = _number(fit.get("flux_error"))
-    row["flags"] = ",".join(quality.get("flags") or []) or "none"
+    flags = list(quality.get("flags") or [])
+    derived_checks = None
+    if derived is not None:
+        from ffnn.quality import DERIVED_LIMITS, check_derived
+
+        derived_checks = {key: _number(derived.attrs.get(key)) for key, _, _ in DERIVED_LIMITS.values()}
+        flags += check_derived({k: v for k, v in derived_checks.items() if v is not None})
+    row["flags"] = ",".join(flags) or "none"
     if profiles is not None:
         for key in ("div_free_factor", "force_free_factor"):
             if key in profiles:
@@ -172,7 +179,7 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
         "iterations": train.get("iterations"), "device": train.get("device"),
         "threads": train.get("threads"), "architecture": train.get("architecture"),
         "train_config": train.get("config"), "box": train.get("box"),
-        "quality_metrics": quality, "meta": meta,
+        "quality_metrics": quality, "meta": meta, "derived_checks": derived_checks,
     }
     if reference is not None:
         details["reference_metrics"] = reference
@@ -264,11 +271,12 @@ def checks_table(rows):
 
     lines = []
     for row in rows:
-        metrics = (row.get("details") or {}).get("quality_metrics") or {}
-        values = {**metrics, **(metrics.get("bottom_fit") or {})}
-        failed = set(metrics.get("flags") or [])
+        details = row.get("details") or {}
+        metrics = details.get("quality_metrics") or {}
+        values = {**metrics, **(metrics.get("bottom_fit") or {}), **(details.get("derived_checks") or {})}
+        failed = set(str(row.get("flags") or "").split(",")) - {"none", ""}
         held = bool(values.get("held"))
-        for name, (key, limit, how) in quality.LIMITS.items():
+        for name, (key, limit, how) in {**quality.LIMITS, **quality.DERIVED_LIMITS}.items():
             value = _number(values.get(key))
             status = "not computed" if value is None else ("FAILED" if name in failed else "passed")
             if held and name in quality.BOTTOM_FIT_FLAGS and status == "passed":
@@ -277,7 +285,6 @@ def checks_table(rows):
                           "status": status,
                           "meaning": quality.describe(name, values) if name in failed else ""})
         # value: the iterations run; limit: the warm-up's (the check fails at or below it)
-        details = row.get("details") or {}
         iterations = _number(details.get("iterations"))
         warmup = _number((details.get("train_config") or {}).get("warmup_iterations"))
         failed_warmup = quality.WARMUP_FLAG in failed

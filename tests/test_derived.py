@@ -453,6 +453,14 @@ def test_derived_command_errors_name_their_cause(tmp_path, capsys):
     rc = main(["derived", str(tmp_path / "cube.nc"), "-o", str(tmp_path / "d.nc"), "--figures", "f"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--boundary" in err[0]
+    from ffnn.boundary import from_cube
+
+    bottom = from_cube(xr.open_dataset(tmp_path / "cube.nc"))
+    write_netcdf(bottom.assign_coords(x=bottom.x * 10, y=bottom.y * 10), tmp_path / "other.nc")  # around the cube
+    rc = main(["derived", str(tmp_path / "cube.nc"), "-o", str(tmp_path / "d.nc"), "--boundary",
+               str(tmp_path / "other.nc")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and f"--boundary {tmp_path / 'other.nc'} is not the cube's map" in err[0]
     rc = main(["derived", str(tmp_path / "cube.nc"), "-o", str(tmp_path / "d.nc"), "--slice-y", "5"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "slice y = 5" in err[0]
@@ -472,6 +480,28 @@ def test_summary_row_takes_the_derived_columns(region, tmp_path):
     assert row["qsl_area_mm2"] > 0  # the dipole pair has QSLs
     table = summary_table([row])
     assert "mean_abs_tw" in table.columns
+
+
+def test_failed_checks_of_the_derived_products_reach_the_flags_and_the_checks_table(region):
+    """36 % of Q below 1.9 (a trained SHARP cube's, measured) was only a warning in the log."""
+    from ffnn.quality import DERIVED_LIMITS
+    from ffnn.summary import checks_table, region_row
+
+    derived = xr.open_dataset(region / "derived.nc").assign_attrs(
+        unfinished_line_fraction=0.0, undefined_q_fraction_strong_field=0.02, q_below_1p9_fraction=0.01)
+    rows = [region_row("good", train={}, quality={"flags": ["sigma_j"], "sigma_j": 0.5}, derived=derived),
+            region_row("bad", train={}, quality={"flags": ["sigma_j"], "sigma_j": 0.5},
+                       derived=derived.assign_attrs(q_below_1p9_fraction=0.361)),
+            region_row("none", train={}, quality={})]
+    assert [r["flags"] for r in rows] == ["sigma_j", "sigma_j,q_below_2", "none"]
+    table = checks_table(rows).set_index(["region", "check"])
+    assert set(DERIVED_LIMITS) <= set(table.loc["good"].index)
+    assert (table.loc["good"].loc[list(DERIVED_LIMITS), "status"] == "passed").all()
+    assert tuple(table.loc[("bad", "q_below_2"), ["value", "limit", "status"]]) == (0.361, 0.05, "FAILED")
+    assert table.loc[("bad", "q_below_2"), "meaning"].startswith(
+        "derived: share of the defined Q values below 1.9 (Q >= 2 exactly for a divergence-free field")
+    assert table.loc[("bad", "q_below_2"), "meaning"].endswith("is 0.361, above 0.05")
+    assert table.loc[("none", "q_below_2"), "status"] == "not computed"
 
 
 # ---------------------------------------------------------------- the rules

@@ -393,7 +393,17 @@ def test_figures_command_checks_every_input_before_the_first_figure(region_files
         "--profiles): it lacks div_free_factor, force_free_factor, sigma_j, energy on z"]
     assert figures(boundary=tmp_path / "beside.nc", dpi=40) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "beside.nc does not cover the cube: its x pixels span [-0.625, 1.625]" in err[0]
+    assert len(err) == 1 and "beside.nc is not the cube's map: its x pixels span [-0.625, 1.625]" in err[0]
+    # another region's map around the cube (a SHARP map given with a Low & Lou cube)
+    write_netcdf(f["bottom"].assign_coords(x=f["bottom"].x * 10, y=f["bottom"].y * 10), tmp_path / "wide.nc")
+    assert figures(boundary=tmp_path / "wide.nc", dpi=40) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "wide.nc is not the cube's map: its x pixels span [-11.25, 11.25]" in err[0]
+    profiles = xr.open_dataset(paths["profiles"]).load()
+    write_netcdf(profiles.assign_coords(z=profiles.z * 2), tmp_path / "other_profiles.nc")
+    assert figures(profiles=tmp_path / "other_profiles.nc", dpi=40) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "other_profiles.nc is another cube's: its" in err[0]
     with pytest.raises(SystemExit):
         figures(dpi=0)
     assert capsys.readouterr().err.strip().splitlines()[-1] == (

@@ -53,7 +53,7 @@ def test_flags_follow_their_limits():
     assert "0.8, below 1" in quality.describe("negative_free_energy", bad)
 
 
-def test_quality_command_flags_a_poor_model(tmp_path, caplog, monkeypatch):
+def test_quality_command_flags_a_poor_model(tmp_path, caplog, monkeypatch, capsys):
     monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.model",))
     obs = observed_map()
     obs.attrs["height_mm"] = 4.0
@@ -78,6 +78,20 @@ def test_quality_command_flags_a_poor_model(tmp_path, caplog, monkeypatch):
     table = summary.checks_table([row])
     failed = table[table.status == "FAILED"]
     assert set(failed.check) == set(q["flags"]) and failed.meaning.str.len().min() > 20
+    # without the observed map and the training record, the checks that need neither still run
+    assert cli.main(["quality", str(tmp_path / "cube.nc"), "--potential", str(tmp_path / "pot.nc"),
+                     "-o", str(tmp_path / "q2.json")]) == 0
+    q2 = json.loads((tmp_path / "q2.json").read_text())
+    assert "negative_free_energy" in q2["flags"] and "bottom_fit" not in q2
+    assert not {"bottom_flux", quality.WARMUP_FLAG} & set(q2["flags"])
+    # another model's training record is refused (it would set the warm-up and held-bottom checks)
+    box = {"x_min": -134.8, "x_max": 134.8, "y_min": -67.8, "y_max": 67.8, "z_min": 0.0, "z_max": 100.0}
+    (tmp_path / "other.json").write_text(json.dumps({"config": {}, "iterations": 80, "box": box}))
+    assert cli.main(["quality", str(tmp_path / "cube.nc"), "--train", str(tmp_path / "other.json"),
+                     "-o", str(tmp_path / "q3.json")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"ffnn quality: error: --train {tmp_path / 'other.json'} is another model's: its box's x spans "
+        f"[-134.8, 134.8], the cube's [{x.min():g}, {x.max():g}]")
 
 
 def test_a_held_bottom_reads_held_in_the_checks_table():

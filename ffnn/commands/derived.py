@@ -41,7 +41,7 @@ def register(subparsers) -> None:
     p.add_argument("--slice-y", type=float, help="y (Mm) of the vertical slice of Q (default: the box centre)")
     p.add_argument("--no-slice", action="store_true", help="skip the vertical slice of Q")
     p.add_argument("--threads", type=int, help="tracing threads (default: all cores)")
-    p.add_argument("--region", default="", help="region name for the figure titles")
+    p.add_argument("--region", default="", help="region name for the figure titles and the log")
     p.add_argument("--dpi", type=positive_int, default=110)
 
     p = add_command(subparsers, "export", cmd_export,
@@ -79,7 +79,11 @@ def cmd_derived(args) -> int:
                                strong_field=args.strong_field)
     cube = read_cube(args.cube)
     bottom = read_dataset(args.boundary, "bottom map") if args.boundary else None
-    ds = derived_dataset(cube, settings)
+    if bottom is not None:
+        from ffnn.figures import check_map_covers
+
+        check_map_covers(bottom, cube, f"--boundary {args.boundary}")
+    ds = derived_dataset(cube, settings, region=args.region)
     write_netcdf(ds, args.output, encoding=encoding(ds))
     log.info("wrote %s: mean |Tw| %.3g, max |Tw| %.3g over |Bz| >= %g G; area log10 Q > 3: %.4g Mm2; "
              "flux of |Tw| > 1 lines %.3g Mx; lines reaching no face %.2g %%, Q undefined %.2g %%",

@@ -303,7 +303,7 @@ def cmd_quality(args) -> int:
     map, training stop) and height profiles."""
     from ffnn.cube import read_cube
     from ffnn.files import read_dataset, read_json, write_json, write_netcdf
-    from ffnn.quality import assess, check_map_grid
+    from ffnn.quality import assess, check_map_grid, check_train_record
 
     check_output(args.output, "-o")
     if args.profiles:
@@ -317,6 +317,8 @@ def cmd_quality(args) -> int:
     if observed is not None:
         check_map_grid(cube, observed, f"--boundary {args.boundary}")
     train = read_json(args.train, "training record") if args.train else None
+    if train is not None:
+        check_train_record(cube, train, f"--train {args.train}")
     result, profiles = assess(cube, potential, observed, train, args.region)
     write_json(result, args.output)
     if args.profiles:

@@ -85,7 +85,7 @@ def cmd_figures(args) -> int:
     check_map_covers(bottom, cube, f"--boundary {args.boundary}")
     reference = read_cube(args.reference) if args.reference else None
     profiles = read_dataset(args.profiles, "height profiles")
-    check_profiles(profiles, f"--profiles {args.profiles}")
+    check_profiles(profiles, f"--profiles {args.profiles}", cube)
     history = read_loss(args.loss)
     written = region_figures(bottom, cube, profiles, history, args.outdir, reference=reference,
                              region=args.region, lines=args.lines, dpi=args.dpi)
