@@ -26,6 +26,7 @@ from ffnn.boundary import COMPONENTS
 from ffnn.errors import DataError
 from ffnn.files import save_figure
 from ffnn.fieldlines import FieldGrid, default_step, trace
+from ffnn.quality import LIMITS
 
 if TYPE_CHECKING:  # pandas is imported where it is used
     import pandas
@@ -140,7 +141,7 @@ def bottom_figure(bottom: xr.Dataset, cube: xr.Dataset, title: str = "", dpi: in
         dmax = dmax or 1.0
         rms = float(np.sqrt(np.nanmean(diff ** 2))) if np.isfinite(diff).any() else float("nan")
         for col, (data, lim, name) in enumerate(((obs, vmax, "observed"), (mod, vmax, "model"),
-                                                 (diff, dmax, f"model - observed (rms {rms:.3g} G)"))):
+                                                 (diff, dmax, f"model - observed\n(rms {rms:.3g} G)"))):
             ax = axes[row, col]
             im = ax.imshow(data.T, origin="lower", extent=extent, cmap="RdBu_r", vmin=-lim, vmax=lim,
                            interpolation="nearest")
@@ -287,8 +288,11 @@ def profiles_figure(profiles: xr.Dataset, title: str = "", dpi: int = 110):
     ax.legend(fontsize=8)
     ax = axes[1, 0]
     ax.plot(profiles["sigma_j"].values, z)
+    limit = LIMITS["sigma_j"][1]
+    ax.axvline(limit, color="gray", ls=":", label=f"{limit:g}: the whole cube's sigma_j check")
     ax.set_xlabel("sigma_j [1]")
     ax.set_title("σ_J per layer")
+    ax.legend(fontsize=8)
     ax = axes[1, 1]
     ax.plot(profiles["energy"].values, z, label="E")
     if "energy_pot" in profiles:
