@@ -150,45 +150,48 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first setting out of range."""
+        # (setting, passes, what it must be)
         checks = [
-            ("hidden_layers", self.hidden_layers >= 1), ("width", self.width >= 1),
-            ("history_size", self.history_size >= 1), ("n_interior", self.n_interior >= 1),
-            ("max_iterations", self.max_iterations >= 0),
-            ("iterations_per_step", self.iterations_per_step >= 1),
-            ("checkpoint_every", self.checkpoint_every >= 1), ("chunk_size", self.chunk_size >= 0),
-            ("dtype", self.dtype in ("float32", "float64")),
-            ("ff_form", self.ff_form in ("angle", "lorentz")),
-            ("field_floor", self.field_floor > 0), ("first_layer_scale", self.first_layer_scale > 0),
-            ("device", self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")),
-            ("interior_bottom_fraction", 0.0 <= self.interior_bottom_fraction <= 1.0),
-            ("time_budget_s", self.time_budget_s is None or self.time_budget_s > 0),
-            ("n_boundary", self.n_boundary is None or self.n_boundary >= 1),
-            ("n_potential", self.n_potential is None or self.n_potential >= 1),
-            ("potential_weight", self.potential_weight >= 0),
-            ("hold_bottom", self.hold_bottom >= 0),
-            ("bc_errors", self.bc_errors in BC_ERROR_MODES),
-            ("error_scale", self.error_scale >= 0),
-            ("resample_every", self.resample_every >= 0),
-            ("warmup_iterations", self.warmup_iterations >= 0),
-            ("potential_iterations", self.potential_iterations >= 0),
-            ("warmup_physics_weight", self.warmup_physics_weight >= 0),
-            ("warmup_interior", self.warmup_interior >= 1),
-            ("ramp_iterations", self.ramp_iterations >= 0),
-            ("height_weighting", 0.0 <= self.height_weighting <= 2.0),
-            ("plateau_iterations", self.plateau_iterations >= 0),
-            ("plateau_tolerance", 0.0 <= self.plateau_tolerance < 1.0),
-            ("seed", self.seed >= 0), ("threads", self.threads is None or self.threads >= 1),
-            ("ff_eps", self.ff_eps > 0), ("max_rollbacks", self.max_rollbacks >= 0),
-            ("loss_tolerance", self.loss_tolerance >= 0),
+            ("hidden_layers", self.hidden_layers >= 1, ">= 1"), ("width", self.width >= 1, ">= 1"),
+            ("history_size", self.history_size >= 1, ">= 1"), ("n_interior", self.n_interior >= 1, ">= 1"),
+            ("max_iterations", self.max_iterations >= 0, ">= 0"),
+            ("iterations_per_step", self.iterations_per_step >= 1, ">= 1"),
+            ("checkpoint_every", self.checkpoint_every >= 1, ">= 1"), ("chunk_size", self.chunk_size >= 0, ">= 0"),
+            ("dtype", self.dtype in ("float32", "float64"), "float32 or float64"),
+            ("ff_form", self.ff_form in ("angle", "lorentz"), "angle or lorentz"),
+            ("field_floor", self.field_floor > 0, "> 0"), ("first_layer_scale", self.first_layer_scale > 0, "> 0"),
+            ("device", self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
+             "auto, cpu, cuda or cuda:N"),
+            ("interior_bottom_fraction", 0.0 <= self.interior_bottom_fraction <= 1.0, "in [0, 1]"),
+            ("time_budget_s", self.time_budget_s is None or self.time_budget_s > 0, "> 0 or null"),
+            ("n_boundary", self.n_boundary is None or self.n_boundary >= 1, ">= 1 or null"),
+            ("n_potential", self.n_potential is None or self.n_potential >= 1, ">= 1 or null"),
+            ("potential_weight", self.potential_weight >= 0, ">= 0"),
+            ("hold_bottom", self.hold_bottom >= 0, ">= 0"),
+            ("bc_errors", self.bc_errors in BC_ERROR_MODES, " or ".join(BC_ERROR_MODES)),
+            ("error_scale", self.error_scale >= 0, ">= 0"),
+            ("resample_every", self.resample_every >= 0, ">= 0"),
+            ("warmup_iterations", self.warmup_iterations >= 0, ">= 0"),
+            ("potential_iterations", self.potential_iterations >= 0, ">= 0"),
+            ("warmup_physics_weight", self.warmup_physics_weight >= 0, ">= 0"),
+            ("warmup_interior", self.warmup_interior >= 1, ">= 1"),
+            ("ramp_iterations", self.ramp_iterations >= 0, ">= 0"),
+            ("height_weighting", 0.0 <= self.height_weighting <= 2.0, "in [0, 2]"),
+            ("plateau_iterations", self.plateau_iterations >= 0, ">= 0"),
+            ("plateau_tolerance", 0.0 <= self.plateau_tolerance < 1.0, "in [0, 1)"),
+            ("seed", self.seed >= 0, ">= 0"), ("threads", self.threads is None or self.threads >= 1, ">= 1 or null"),
+            ("ff_eps", self.ff_eps > 0, "> 0"), ("max_rollbacks", self.max_rollbacks >= 0, ">= 0"),
+            ("loss_tolerance", self.loss_tolerance >= 0, ">= 0"),
         ]
         # NaN passes every comparison above unnoticed; inf makes the loss or the budget meaningless
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"training setting {f.name}={value!r} must be a finite number")
-        for name, ok in checks:
+        for name, ok, allowed in checks:
             if not ok:
-                raise ConfigError(f"training setting {name}={getattr(self, name)!r} is out of range")
+                raise ConfigError(f"training setting {name}={getattr(self, name)!r} is out of range: "
+                                  f"it must be {allowed}")
         for name in ("lambda_bc", "lambda_div", "lambda_ff"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"training setting {name}={getattr(self, name)!r} must be >= 0")

@@ -112,8 +112,9 @@ def test_settings_are_validated():
                         ("time_budget_s", "inf")):
         with pytest.raises(ConfigError, match=f"{name}=.* must be a finite number"):
             TrainConfig.from_dict({name: value})
-    for name, value in (("seed", -1), ("threads", -1), ("threads", 0)):
-        with pytest.raises(ConfigError, match=f"{name}={value} is out of range"):
+    for name, value, allowed in (("seed", -1, ">= 0"), ("threads", -1, ">= 1 or null"), ("threads", 0, ">= 1 or null"),
+                                 ("device", "tpu", "auto, cpu, cuda or cuda:N")):
+        with pytest.raises(ConfigError, match=f"{name}={value!r} is out of range: it must be {allowed}$"):
             TrainConfig.from_dict({name: value})
 
 
