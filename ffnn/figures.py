@@ -317,7 +317,8 @@ def read_loss(path) -> pandas.DataFrame:
     try:
         table = pd.read_csv(path)
     except (OSError, ValueError) as err:
-        raise DataError(f"cannot read loss history {path}: {err}") from err
+        # pandas' messages run over several lines (a C parser's context)
+        raise DataError(f"cannot read loss history {path}: {str(err).strip().splitlines()[0]}") from None
     if "iteration" not in table.columns or "loss" not in table.columns:
         raise DataError(f"loss history {path} lacks the columns iteration and loss")
     return table
