@@ -52,18 +52,19 @@ def make_cube(fields: dict, x, y, z, attrs=None, dtype=None) -> xr.Dataset:
     return xr.Dataset(data, coords=coords, attrs=dict(attrs or {}))
 
 
-def spacing(ds: xr.Dataset) -> tuple[float, float, float]:
-    """Grid spacings (dx, dy, dz) in Mm; raises DataError on irregular or missing axes."""
+def spacing(ds: xr.Dataset, what: str = "cube") -> tuple[float, float, float]:
+    """Grid spacings (dx, dy, dz) in Mm; raises DataError on irregular or missing axes
+    (``what`` names the cube in the message)."""
     out = []
     for name in ("x", "y", "z"):
         if name not in ds.coords:
-            raise DataError(f"cube lacks coordinate {name!r}")
+            raise DataError(f"{what} lacks coordinate {name!r}")
         c = ds[name].values
         if c.size < 3:
-            raise DataError(f"cube axis {name} has {c.size} points; at least 3 are needed")
+            raise DataError(f"{what} axis {name} has {c.size} points; at least 3 are needed")
         steps = np.diff(c)
         if not np.allclose(steps, steps[0], rtol=1e-5):
-            raise DataError(f"cube axis {name} is not regularly spaced")
+            raise DataError(f"{what} axis {name} is not regularly spaced")
         out.append(float(steps[0]))
     return tuple(out)
 
@@ -80,9 +81,11 @@ def field_array(ds: xr.Dataset, prefix: str = "B") -> np.ndarray:
     return np.stack([ds[n].transpose("x", "y", "z").values.astype(np.float64) for n in names])
 
 
-def check_same_grid(a: xr.Dataset, b: xr.Dataset, what: str = "reference", axes=("x", "y", "z")) -> None:
+def check_same_grid(a: xr.Dataset, b: xr.Dataset, what: str = "reference", axes=("x", "y", "z"),
+                    of: str = "") -> None:
     """Raise DataError unless cubes ``a`` and ``b`` share their x, y, z coordinates (or
-    those of ``axes``: x, y for a cube against a bottom map); ``what`` names ``b``."""
+    those of ``axes``: x, y for a cube against a bottom map); ``what`` names ``b``, ``of``
+    (e.g. "the cube's ") heads ``a``'s points in the message."""
     for name in axes:
         if name not in b.coords:
             raise DataError(f"{what} lacks coordinate {name!r}")
@@ -90,7 +93,7 @@ def check_same_grid(a: xr.Dataset, b: xr.Dataset, what: str = "reference", axes=
         if ca.shape != cb.shape or not np.allclose(ca, cb, rtol=1e-6, atol=1e-9):
             raise DataError(
                 f"{what} is on another grid: axis {name} has {cb.size} points "
-                f"[{cb.min():g}, {cb.max():g}] vs {ca.size} points [{ca.min():g}, {ca.max():g}]")
+                f"[{cb.min():g}, {cb.max():g}] vs {of}{ca.size} points [{ca.min():g}, {ca.max():g}]")
 
 
 def compressed_encoding(ds: xr.Dataset, dtype="float32", chunk_z: int = 16) -> dict:
@@ -104,12 +107,38 @@ def compressed_encoding(ds: xr.Dataset, dtype="float32", chunk_z: int = 16) -> d
     return enc
 
 
-def read_cube(path) -> xr.Dataset:
-    """Load a cube from NetCDF, checking it has B on a regular (x, y, z) grid."""
-    ds = read_dataset(path, "cube")
-    field_array(ds)
-    spacing(ds)
+def read_cube(path, what: str = "cube") -> xr.Dataset:
+    """Load a cube from NetCDF, checking it has B on a regular (x, y, z) grid.
+
+    ``what`` (the option that names the file, e.g. ``"--potential"``; default ``"cube"``)
+    and the path head every message, which says what the file is when it is another ffnn
+    product (a bottom map, boundary points, derived products): one line, a DataError.
+    """
+    ds = read_dataset(path, what)
+    check_cube(ds, f"{what} {path}")
     return ds.transpose("x", "y", "z", ...)
+
+
+def check_cube(ds: xr.Dataset, what: str = "cube") -> None:
+    """DataError of one line naming ``what`` (e.g. the option and the path) unless ``ds``
+    has Bx, By, Bz on a regular (x, y, z) grid; another ffnn product is named as such."""
+    components = ("Bx", "By", "Bz")
+    missing = [n for n in components if n not in ds]
+    dims = {n: tuple(ds[n].dims) for n in components if n not in missing}
+    expected = "not a cube (Bx, By, Bz on x, y, z)"
+    if missing and "end_face" in ds and "twist" in ds:
+        raise DataError(f"{what} holds derived products of 'ffnn derived' (alpha, twist, log10_q, ...), "
+                        f"{expected}: give the cube they were made from")
+    if missing:
+        raise DataError(f"{what} lacks {', '.join(missing)}: {expected}")
+    if all(set(d) == {"x", "y"} for d in dims.values()):
+        raise DataError(f"{what} is a bottom map (Bx, By, Bz on x, y), {expected}")
+    if all(d == ("point",) for d in dims.values()):
+        raise DataError(f"{what} holds boundary points (Bx, By, Bz on point: faces.nc), {expected}")
+    for name, d in dims.items():
+        if set(d) != {"x", "y", "z"}:
+            raise DataError(f"{what}: {name} has dims {d}, {expected}")
+    spacing(ds, what)
 
 
 # ---------------------------------------------------------------- from a trained model

@@ -9,6 +9,9 @@ read it back with meshio). The file is written through a temporary name.
 FITS: one image per footpoint product of ``derived.nc`` (``twist``, ``log10_q``,
 ``end_face``, ``bz``), 2-D, with the region's heliographic CEA WCS of the footpoint grid
 (:mod:`ffnn.wcs`), so that ``sunpy.map.Map`` places it on the Sun (e.g. to overlay on AIA).
+A map of flags (``end_face``) carries their key, read from ``derived.nc``'s
+``flag_values`` and ``flag_meanings``: cards ``FLAGVALn`` (the code) and ``FLAGNAMn`` (its
+meaning), n = 1, 2, ..., and one ``COMMENT`` line per code.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ffnn.cube import field_array, spacing
+from ffnn.cube import check_same_grid, field_array, spacing
 from ffnn.errors import DataError
 from ffnn.files import atomic_write
+from ffnn.wcs import has_wcs
 
 FORMATS = ("vtk", "fits")
 FITS_PRODUCTS = {  # derived.nc variable -> FITS BUNIT
@@ -81,6 +85,39 @@ def write_vtk(cube: xr.Dataset, path, *, alpha: np.ndarray | None = None,
     return atomic_write(path, write)
 
 
+def check_derived(derived: xr.Dataset, cube: xr.Dataset, formats, what: str, cube_name: str) -> None:
+    """DataError of one line unless ``derived`` (named ``what``, e.g. ``--derived PATH``)
+    is the derived products of ``cube`` (named ``cube_name``) that the export ``formats``
+    need: alpha for vtk, the maps for fits, on the cube's grid (else it was made from
+    another cube), with a WCS where the cube has one (fits)."""
+    needed = (["alpha"] if "vtk" in formats else []) + (list(FITS_PRODUCTS) if "fits" in formats else [])
+    missing = [name for name in needed if name not in derived]
+    if missing:
+        kind = " (it is a cube)" if all(c in derived for c in ("Bx", "By", "Bz")) else ""
+        raise DataError(f"{what} lacks {', '.join(missing)}: not the derived.nc of 'ffnn derived'{kind}")
+    try:
+        check_same_grid(cube, derived, what, of="the cube's ")
+    except DataError as err:
+        raise DataError(f"{err}: it was made from another cube than {cube_name}") from None
+    if "fits" in formats and has_wcs(cube.attrs) and not has_wcs(derived.attrs):
+        raise DataError(f"{what} carries no WCS (CTYPE, CRPIX, CRVAL, CDELT) though {cube_name} has one: "
+                        "made from another cube, so its maps cannot be placed on the Sun")
+
+
+def flag_key(var: xr.DataArray) -> list[tuple[int, str]]:
+    """(code, meaning) of each flag of a CF flag variable, from its ``flag_values`` and
+    ``flag_meanings`` attributes; empty for another variable."""
+    values, meanings = var.attrs.get("flag_values"), var.attrs.get("flag_meanings")
+    if values is None or meanings is None:
+        return []
+    values, meanings = np.atleast_1d(values).tolist(), str(meanings).split()
+    if len(values) != len(meanings):
+        raise DataError(f"{var.name}: {len(values)} flag_values but {len(meanings)} flag_meanings")
+    if len(values) > 9:  # FLAGVALn is a FITS keyword of 8 characters
+        raise DataError(f"{var.name}: {len(values)} flags, the FITS key has room for 9")
+    return [(int(v), m) for v, m in zip(values, meanings)]
+
+
 def fits_map_header(derived: xr.Dataset, products=tuple(FITS_PRODUCTS)):
     """The FITS header (``astropy.io.fits.Header``) of the footpoint maps of ``derived``,
     checked before anything is written: the products must all be there and carry a WCS.
@@ -109,7 +146,9 @@ def write_fits_maps(derived: xr.Dataset, out_dir, *, products=tuple(FITS_PRODUCT
     """Write the footpoint maps of a derived dataset as FITS images with the region's WCS.
 
     Each file ``<product>.fits`` holds the map transposed to FITS order (rows y,
-    columns x) in float32 with the heliographic CEA header of the footpoint grid. Opens
+    columns x) in float32 with the heliographic CEA header of the footpoint grid, and for
+    a flag map (``end_face``) the key of its codes (:func:`flag_key`): ``FLAGVALn`` = the
+    code, ``FLAGNAMn`` = its meaning (n = 1, 2, ...) and a ``COMMENT`` line each. Opens
     with ``sunpy.map.Map``.
 
     Raises
@@ -120,6 +159,7 @@ def write_fits_maps(derived: xr.Dataset, out_dir, *, products=tuple(FITS_PRODUCT
     from astropy.io import fits
 
     header = fits_map_header(derived, products)
+    keys = {name: flag_key(derived[name]) for name in products}  # checked before the first file
     written = []
     for name in products:
         data = derived[name].transpose("x_foot", "y_foot").values.T.astype(np.float32)
@@ -128,6 +168,10 @@ def write_fits_maps(derived: xr.Dataset, out_dir, *, products=tuple(FITS_PRODUCT
         hdr["BTYPE"] = name
         hdr["COMMENT"] = str(derived[name].attrs.get("long_name", name))[:70]
         hdr["ORIGIN"] = "ffnn derived"
+        for n, (code, meaning) in enumerate(keys[name], start=1):
+            hdr[f"FLAGVAL{n}"] = (code, f"{name} code of flag {n}, meaning FLAGNAM{n}")
+            hdr[f"FLAGNAM{n}"] = (meaning, f"meaning of {name} = {code}")
+            hdr.add_comment(f"{name} = {code}: {meaning}")
 
         def write(tmp, data=data, hdr=hdr):
             fits.PrimaryHDU(data, hdr).writeto(tmp, overwrite=True, output_verify="silentfix")

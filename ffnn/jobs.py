@@ -391,5 +391,8 @@ class Jobs:
     def failures_command(self) -> str:
         """The command the Snakefile's ``onerror`` runs: ``ffnn failures`` over the logs of
         this run's regions and series, so that the end of a failed run's output says which
-        jobs failed and why (:mod:`ffnn.failures`)."""
+        jobs failed and why (:mod:`ffnn.failures`). Nothing to run when the run failed
+        before any job wrote a log (``ffnn failures`` refuses a missing log directory)."""
+        if not Path("logs").is_dir():
+            return "true"
         return command_line(["ffnn", "failures", "--logs", "logs", *self.regions, *self.regions.series])

@@ -559,3 +559,68 @@ def test_derived_and_export_refuse_an_output_on_a_directory_or_a_file(tmp_path, 
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "ffnn derived: error: argument --dpi: must be an integer >= 1, not 0")
     assert not list((tmp_path / "somedir").iterdir()) and not (tmp_path / "d.nc").exists()
+
+
+def test_end_face_fits_carries_the_key_of_its_codes(region):
+    """end_face.fits (float32, -1..5) said only "face of the box where the field line
+    rooted here ends": what each code means was in derived.nc's flag attributes alone."""
+    import sunpy.map
+    from astropy.io import fits
+
+    assert main(["export", str(region / "cube.nc"), "--format", "fits", "--derived",
+                 str(region / "derived.nc"), "--outdir", str(region / "fits_key")]) == 0
+    flags = xr.open_dataset(region / "derived.nc")["end_face"]
+    key = list(zip(flags.attrs["flag_values"].tolist(), flags.attrs["flag_meanings"].split()))
+    assert dict((m, v) for v, m in key) == FACE_CODES
+    header = fits.getheader(region / "fits_key" / "end_face.fits")
+    cards = [(header[f"FLAGVAL{n}"], header[f"FLAGNAM{n}"]) for n in range(1, len(key) + 1)]
+    assert cards == key and f"FLAGVAL{len(key) + 1}" not in header
+    comments = [str(c) for c in header["COMMENT"]]
+    assert [c for c in comments if c.startswith("end_face = ")] == [f"end_face = {v}: {m}" for v, m in key]
+    assert "end_face = -1: unfinished" in comments and "end_face = 0: bottom" in comments
+    data = fits.getdata(region / "fits_key" / "end_face.fits")
+    assert set(np.unique(data).tolist()) <= {v for v, _ in key}
+    smap = sunpy.map.Map(region / "fits_key" / "end_face.fits")
+    assert [(smap.meta[f"flagval{n}"], smap.meta[f"flagnam{n}"]) for n in range(1, len(key) + 1)] == key
+    # the other maps are no flags: no key
+    assert "FLAGVAL1" not in fits.getheader(region / "fits_key" / "twist.fits")
+
+
+def test_export_names_a_file_given_in_the_wrong_place(region, tmp_path, capsys):
+    """derived.nc given as the cube said "cube lacks variable(s) ['Bx', 'By', 'Bz']", a
+    bottom map "Bx has dims ('x', 'y'); a cube needs (x, y, z)", neither naming the file;
+    a SHARP cube with the derived.nc of another grid "the cube and its derived products
+    carry no WCS", although the cube has one."""
+    cube, derived = region / "cube.nc", region / "derived.nc"
+
+    def export(cube_path, *args):
+        rc = main(["export", str(cube_path), *args, "--outdir", str(tmp_path / "out")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+        return rc, err
+
+    assert export(derived, "--format", "vtk") == (2, [
+        f"ffnn export: error: cube {derived} holds derived products of 'ffnn derived' (alpha, twist, log10_q, ...), "
+        "not a cube (Bx, By, Bz on x, y, z): give the cube they were made from"])
+    assert export(region / "boundary.nc", "--format", "vtk") == (2, [
+        f"ffnn export: error: cube {region / 'boundary.nc'} is a bottom map (Bx, By, Bz on x, y), "
+        "not a cube (Bx, By, Bz on x, y, z)"])
+    assert export(cube, "--format", "vtk", "--derived", str(cube)) == (2, [
+        f"ffnn export: error: --derived {cube} lacks alpha: not the derived.nc of 'ffnn derived' (it is a cube)"])
+    # the derived products of another cube (no WCS, another grid) with the SHARP cube
+    write_netcdf(cube_of(uniform(), *unit_box(9)), tmp_path / "other.nc")
+    assert main(["derived", str(tmp_path / "other.nc"), "-o", str(tmp_path / "other_derived.nc"), "--no-slice"]) == 0
+    capsys.readouterr()
+    x = xr.open_dataset(cube)["x"].values
+    for formats in (["fits"], ["vtk"], ["vtk", "fits"]):
+        assert export(cube, "--format", *formats, "--derived", str(tmp_path / "other_derived.nc")) == (2, [
+            f"ffnn export: error: --derived {tmp_path / 'other_derived.nc'} is on another grid: axis x has 9 points "
+            f"[-1, 1] vs the cube's 17 points [{x.min():g}, {x.max():g}]: it was made from another cube than "
+            f"the cube {cube}"])
+    # on the cube's grid but without its WCS
+    xr.load_dataset(derived).drop_attrs().to_netcdf(tmp_path / "no_wcs.nc")
+    assert export(cube, "--format", "fits", "--derived", str(tmp_path / "no_wcs.nc")) == (2, [
+        f"ffnn export: error: --derived {tmp_path / 'no_wcs.nc'} carries no WCS (CTYPE, CRPIX, CRVAL, CDELT) though "
+        f"the cube {cube} has one: made from another cube, so its maps cannot be placed on the Sun"])
+    assert main(["export", str(cube), "--format", "vtk", "--derived", str(tmp_path / "no_wcs.nc"),
+                 "--outdir", str(tmp_path / "vtk")]) == 0  # VTK needs no WCS

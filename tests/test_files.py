@@ -295,3 +295,24 @@ def test_cube_names_a_training_checkpoint_and_train_a_cube_given_as_boundary(tmp
     err = error_lines(capsys)
     assert len(err) == 1 and err[0].startswith(f"ffnn train: error: boundary file {cube} is neither a bottom map")
     assert "Bx has dims ('x', 'y', 'z')" in err[0] and not (tmp_path / "u1").exists()
+
+
+def test_a_bottom_map_or_derived_products_given_as_a_cube_are_named(tmp_path, capsys):
+    """A bottom map given as the potential cube said "Bx has dims ('x', 'y'); a cube
+    needs (x, y, z)", derived.nc given as a cube "cube lacks variable(s) ['Bx', 'By',
+    'Bz']": neither named the file nor said what it is."""
+    cube = tiny_cube(tmp_path / "cube.nc")
+    bottom = tmp_path / "boundary.nc"
+    assert run(["boundary", cube, "-o", bottom]) == 0
+    assert run(["quality", cube, "--potential", bottom, "-o", tmp_path / "q.json"]) == 2
+    assert error_lines(capsys) == [
+        f"ffnn quality: error: --potential {bottom} is a bottom map (Bx, By, Bz on x, y), not a cube (Bx, By, Bz on x, y, z)"]
+    assert run(["derived", cube, "-o", tmp_path / "derived.nc", "--no-slice", "--threads", "1"]) == 0
+    capsys.readouterr()
+    assert run(["export", tmp_path / "derived.nc", "--format", "vtk", "--outdir", tmp_path / "out"]) == 2
+    assert error_lines(capsys) == [
+        f"ffnn export: error: cube {tmp_path / 'derived.nc'} holds derived products of 'ffnn derived' "
+        "(alpha, twist, log10_q, ...), not a cube (Bx, By, Bz on x, y, z): give the cube they were made from"]
+    assert run(["faces", tmp_path / "q.nc", "-o", tmp_path / "f.nc"]) == 2
+    assert error_lines(capsys) == [f"ffnn faces: error: cube {tmp_path / 'q.nc'} does not exist"]
+    assert not (tmp_path / "q.json").exists() and not (tmp_path / "out").exists()

@@ -439,3 +439,76 @@ def test_failures_names_each_failed_job_with_its_error_line(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0] == "ffnn: 1 job(s) failed; the last error line of each log:"
     (logs / "summary.log").unlink()
     assert main(["failures", "--logs", str(logs), "ar3"]) == 0 and capsys.readouterr().out == ""
+
+
+def test_failures_without_names_reads_every_log_and_refuses_a_name_or_directory_it_cannot_read(
+        tmp_path, capsys, caplog, monkeypatch):
+    """`ffnn failures` with no names printed nothing and exited 0 even when jobs had
+    failed, and so did an unknown name, a missing --logs or a --logs naming a file."""
+    import logging
+
+    from ffnn.cli import main
+
+    caplog.set_level(logging.INFO)
+    logs = tmp_path / "logs"
+    for path, text in {
+        "ar1/resolve.log": "ffnn resolve: error: NOAA 1: the region is in no HARP\n",
+        "ar2/train.log": "INFO training stopped (max_iterations) after 10 iterations\n",
+        "series_x/ar1_20110214T2000/train.log": "Traceback (most recent call last):\n  File x\nRuntimeError: boom\n",
+        "summary.log": "ffnn summary: error: no summary rows to gather\n",
+    }.items():
+        (logs / path).parent.mkdir(parents=True, exist_ok=True)
+        (logs / path).write_text(text)
+    monkeypatch.chdir(tmp_path)  # the default --logs: logs
+    assert main(["failures"]) == 0
+    assert capsys.readouterr().out.splitlines()[:4] == [
+        "ffnn: 3 job(s) failed; the last error line of each log:",
+        "  logs/ar1/resolve.log: ffnn resolve: error: NOAA 1: the region is in no HARP",
+        "  logs/series_x/ar1_20110214T2000/train.log: RuntimeError: boom",
+        "  logs/summary.log: ffnn summary: error: no summary rows to gather"]
+    # nothing failed: one line says so
+    for path in ("ar1/resolve.log", "series_x/ar1_20110214T2000/train.log", "summary.log"):
+        (logs / path).write_text("INFO wrote it\n")
+    caplog.clear()
+    assert main(["failures"]) == 0 and capsys.readouterr().out == ""
+    assert [r.getMessage() for r in caplog.records] == ["none of the 4 job log(s) under logs ends in an error"]
+
+    def refused(*argv):
+        assert main(["failures", *argv]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        return err.strip().splitlines()
+
+    assert refused("nosuchregion") == [
+        "ffnn failures: error: no logs of nosuchregion under logs: no job of a region or series of that name "
+        "has run there (it holds those of ar1, ar2, series_x)"]
+    assert refused("--logs", str(tmp_path / "nonexistent")) == [
+        f"ffnn failures: error: --logs {tmp_path / 'nonexistent'} does not exist: give the workflow's log "
+        "directory (logs/ beside the Snakefile)"]
+    (tmp_path / "README.md").write_text("# a file\n")
+    assert refused("--logs", "README.md") == [
+        "ffnn failures: error: --logs README.md is a file, not a directory: give the workflow's log directory "
+        "(logs/ beside the Snakefile)"]
+    # the workflow's call (onerror) names every region of the sheet: those that ran no job
+    # (a run of other targets) are passed over, as long as one has logs
+    (logs / "ar2" / "train.log").write_text("ffnn train: error: bad\n")
+    caplog.clear()
+    assert main(["failures", "--logs", "logs", "ar2", "ar_not_run", "series_x"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "ffnn: 1 job(s) failed; the last error line of each log:", "  logs/ar2/train.log: ffnn train: error: bad"]
+    assert [r.getMessage() for r in caplog.records] == ["no logs of ar_not_run under logs: none of its jobs has run"]
+    # ... and so are they all when a whole-batch job failed (a run of the forecast alone)
+    (logs / "classify.log").write_text("ffnn classify: error: too few rows\n")
+    assert main(["failures", "--logs", "logs", "ar_not_run", "ar_not_run_either"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "  logs/classify.log: ffnn classify: error: too few rows"
+
+
+def test_a_loss_history_pandas_cannot_parse_is_one_line(tmp_path):
+    from ffnn.errors import DataError
+    from ffnn.figures import read_loss
+
+    (tmp_path / "loss.csv").write_text("iteration,loss\n1,2\n3,4,5\n")
+    with pytest.raises(DataError) as err:
+        read_loss(tmp_path / "loss.csv")
+    assert str(err.value) == (f"cannot read loss history {tmp_path / 'loss.csv'}: Error tokenizing data. "
+                              "C error: Expected 2 fields in line 3, saw 3")

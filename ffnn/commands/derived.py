@@ -102,18 +102,18 @@ def cmd_export(args) -> int:
     """vtk: DIR/cube.vtk, a legacy binary VTK structured-points file with B, J and alpha. fits:
     DIR/<product>.fits for twist, log10_q, end_face and bz of derived.nc, with the
     region's heliographic WCS (opens with sunpy.map.Map)."""
-    from ffnn.cube import check_same_grid, read_cube
-    from ffnn.export import fits_map_header, write_fits_maps, write_vtk
+    from ffnn.cube import read_cube
+    from ffnn.export import check_derived, fits_map_header, write_fits_maps, write_vtk
     from ffnn.files import check_output_dir, read_dataset
 
     out = check_output_dir(args.outdir, "--outdir")
     cube = read_cube(args.cube)
-    derived = read_dataset(args.derived, "derived products") if args.derived else None
+    derived = read_dataset(args.derived, "--derived") if args.derived else None
     if "fits" in args.formats and derived is None:
         raise ConfigError("--format fits needs --derived derived.nc (the maps come from there)")
     # every check before the first file: an export is done whole or not at all
-    if derived is not None and "vtk" in args.formats:
-        check_same_grid(cube, derived, f"derived products {args.derived}")
+    if derived is not None:
+        check_derived(derived, cube, args.formats, f"--derived {args.derived}", f"the cube {args.cube}")
     if "fits" in args.formats:
         fits_map_header(derived)
     if "vtk" in args.formats:

@@ -81,8 +81,8 @@ def cmd_metrics(args) -> int:
     from ffnn.metrics import cube_metrics
 
     cube = read_cube(args.cube)
-    reference = read_cube(args.reference) if args.reference else None
-    potential = read_cube(args.potential) if args.potential else None
+    reference = read_cube(args.reference, "--reference") if args.reference else None
+    potential = read_cube(args.potential, "--potential") if args.potential else None
     result = cube_metrics(cube, reference, potential)
     if args.output:
         write_json(result, args.output)

@@ -244,7 +244,7 @@ def cmd_train(args) -> int:
         from ffnn.cube import check_same_grid, read_cube
         from ffnn.sampling import grid_of_points
 
-        potential = read_cube(args.potential)
+        potential = read_cube(args.potential, "--potential")
         # the potential-field start samples the cube's own points: another box's field
         gx, gy, _ = grid_of_points(boundary)
         check_same_grid(xr.Dataset(coords={"x": gx, "y": gy}), potential, f"--potential {args.potential}",
@@ -309,7 +309,7 @@ def cmd_quality(args) -> int:
     if args.profiles:
         check_output(args.profiles, "--profiles")
     cube = read_cube(args.cube)
-    potential = read_cube(args.potential) if args.potential else None
+    potential = read_cube(args.potential, "--potential") if args.potential else None
     observed = read_dataset(args.boundary, "bottom map") if args.boundary else None
     if observed is not None and "preprocessing" in observed.attrs:
         raise DataError(f"--boundary {args.boundary} is a preprocessed map: the checks compare the model "

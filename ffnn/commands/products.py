@@ -83,7 +83,7 @@ def cmd_figures(args) -> int:
         raise DataError(f"{args.boundary} is not a bottom map (needs Bx, By, Bz on x, y)")
     cube = read_cube(args.cube)
     check_map_covers(bottom, cube, f"--boundary {args.boundary}")
-    reference = read_cube(args.reference) if args.reference else None
+    reference = read_cube(args.reference, "--reference") if args.reference else None
     profiles = read_dataset(args.profiles, "height profiles")
     check_profiles(profiles, f"--profiles {args.profiles}", cube)
     history = read_loss(args.loss)
@@ -131,8 +131,9 @@ def cmd_summary(args) -> int:
 def cmd_failures(args) -> int:
     """Print why each failed job of a workflow run failed: the error line that ends its log
     (``ffnn <command>: error: ...``, or a traceback's last line), one line per job, and
-    how to gather the summary of the regions that finished. Prints nothing when no log
-    ends in an error. Always exits 0: it reports, the run's own status stands."""
+    how to gather the summary of the regions that finished. When no log ends in an error,
+    one line on stderr says so. Exits 0 after reporting (the run's own status stands); a
+    log directory that is not one, or names none of which has logs, are refused (2)."""
     from ffnn.failures import failed_jobs
 
     failed = failed_jobs(args.logs, args.names)
