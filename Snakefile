@@ -38,6 +38,10 @@ wildcard_constraints:
     model="ffnn|potential",
 
 
+onsuccess:
+    shell(JOBS.checks_command())
+
+
 onerror:
     shell(JOBS.failures_command())
 

@@ -10,7 +10,9 @@ output instead of scattered through it.
 
 Run by hand, ``ffnn failures`` with no names reads every log under the log directory; a
 log directory that is not one, or names none of which has logs there, is refused in one
-line (:class:`~ffnn.errors.ConfigError`).
+line (:class:`~ffnn.errors.ConfigError`). With ``--checks results/checks.tsv`` (the
+Snakefile's ``onsuccess``) it lists instead the regions whose trust checks failed, so that
+a run that finished says at its end which products not to trust.
 """
 
 from __future__ import annotations
@@ -111,3 +113,28 @@ def failed_jobs(log_dir, names=()) -> list[tuple[str, str]]:
         logger.info("none of the %d job log(s) of %s under %s ends in an error", len(logs + batch),
                  _listing(n for n in names if n not in unknown) + " and the whole-batch rules", log_dir)
     return failed
+
+
+def failed_checks(checks) -> list[tuple[str, list[str]]]:
+    """(region, names of its FAILED trust checks) for every region of a ``checks.tsv``
+    (``ffnn summary --checks``) with at least one, in the table's order.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or is not a checks table (columns region, check, status).
+    """
+    import csv
+
+    path = Path(checks)
+    if not path.is_file():
+        raise ConfigError(f"--checks {path} does not exist (ffnn summary --checks writes it)")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if rows and not {"region", "check", "status"} <= set(rows[0]):
+        raise ConfigError(f"--checks {path} is not a checks table: it lacks the columns region, check, status")
+    failed: dict[str, list[str]] = {}
+    for row in rows:
+        if row["status"] == "FAILED":
+            failed.setdefault(row["region"], []).append(row["check"])
+    return list(failed.items())

@@ -33,6 +33,9 @@ FILES = {
     "row": "row.json", "model": "train/model.pt",
 }
 
+# the summary rule's table of every region's trust checks (products.smk)
+CHECKS_TABLE = "results/checks.tsv"
+
 
 def region_file(region: str, name: str) -> str:
     """``results/<region>/<file>`` of the product ``name`` (a key of :data:`FILES`)."""
@@ -387,6 +390,14 @@ class Jobs:
             if self.sharp and classify["predict_regions"]:
                 targets.append(rules.classify_predict.output[0])
         return [str(t) for t in targets]
+
+    def checks_command(self) -> str:
+        """The command the Snakefile's ``onsuccess`` runs: ``ffnn failures --checks`` over the
+        sheet's trust checks, so that a finished run ends on the regions not to trust
+        (nothing to run when this run made no summary)."""
+        if not Path(CHECKS_TABLE).is_file():
+            return "true"
+        return command_line(["ffnn", "failures", "--checks", CHECKS_TABLE])
 
     def failures_command(self) -> str:
         """The command the Snakefile's ``onerror`` runs: ``ffnn failures`` over the logs of

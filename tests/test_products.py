@@ -512,3 +512,23 @@ def test_a_loss_history_pandas_cannot_parse_is_one_line(tmp_path):
         read_loss(tmp_path / "loss.csv")
     assert str(err.value) == (f"cannot read loss history {tmp_path / 'loss.csv'}: Error tokenizing data. "
                               "C error: Expected 2 fields in line 3, saw 3")
+
+
+def test_failures_lists_the_regions_whose_trust_checks_failed(tmp_path, capsys):
+    from ffnn.cli import main
+
+    checks = tmp_path / "checks.tsv"
+    checks.write_text("region\tcheck\tvalue\tlimit\tstatus\tmeaning\n"
+                      "ar1\tsigma_j\t0.6\t0.3\tFAILED\tsigma_J is 0.6\n"
+                      "ar1\tdivergence\t0.007\t0.001\tFAILED\t<|f_i|> is 0.007\n"
+                      "ar2\tsigma_j\t0.1\t0.3\tpassed\t\n"
+                      "ar3\tq_below_2\t0.36\t0.05\tFAILED\tQ\n")
+    assert main(["failures", "--checks", str(checks)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"ffnn: trust checks failed in 2 region(s); see {checks} and the report:",
+        "  ar1: sigma_j, divergence", "  ar3: q_below_2"]
+    checks.write_text("region\tcheck\tvalue\tlimit\tstatus\tmeaning\nar2\tsigma_j\t0.1\t0.3\tpassed\t\n")
+    assert main(["failures", "--checks", str(checks)]) == 0 and capsys.readouterr().out == ""
+    assert main(["failures", "--checks", str(tmp_path / "summary.tsv")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"ffnn failures: error: --checks {tmp_path / 'summary.tsv'} does not exist (ffnn summary --checks writes it)"]

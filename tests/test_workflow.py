@@ -330,6 +330,12 @@ def test_sharp_batch_keep_going_rerun_summary_classify_report(tmp_path, jsoc_ser
 
     table = pd.read_csv(tmp_path / "results/summary.tsv", sep="\t")
     assert list(table["region"]) == regions
+    # the run ends on the regions whose trust checks failed (the Snakefile's onsuccess)
+    checks = pd.read_csv(tmp_path / "results/checks.tsv", sep="\t")
+    failed = checks[checks.status == "FAILED"].groupby("region", sort=False)["check"].apply(", ".join)
+    assert len(failed) > 0  # budgets of seconds: not force-free
+    tail = out[out.rindex("trust checks failed in"):]
+    assert tail.splitlines()[1:1 + len(failed)] == [f"  {r}: {c}" for r, c in failed.items()], tail
     for col in ("noaa", "harpnum", "t_rec", "energy_erg", "free_energy_erg", "e_over_epot",
                 "unsigned_flux_mx", "total_unsigned_current_a", "sigma_j", "mean_abs_fi",
                 "loss_bc", "loss_div", "loss_ff", "wall_time_s", "USFLUX", "R_VALUE", "lat"):

@@ -66,6 +66,8 @@ def register(subparsers) -> None:
                     "why the jobs of a run failed: one line per failed job, from the logs")
     p.add_argument("names", nargs="*", help="regions and series of the run (their logs: LOGS/<name>/)")
     p.add_argument("--logs", default="logs", help="the workflow's log directory (default: logs)")
+    p.add_argument("--checks", metavar="CHECKS_TSV", help="instead, the regions whose trust checks failed, "
+                   "from this table (results/checks.tsv)")
 
 
 def cmd_figures(args) -> int:
@@ -131,11 +133,21 @@ def cmd_summary(args) -> int:
 def cmd_failures(args) -> int:
     """Print why each failed job of a workflow run failed: the error line that ends its log
     (``ffnn <command>: error: ...``, or a traceback's last line), one line per job, and
-    how to gather the summary of the regions that finished. When no log ends in an error,
+    how to gather the summary of the regions that finished; with ``--checks``, the regions
+    whose trust checks failed instead. When no log ends in an error,
     one line on stderr says so. Exits 0 after reporting (the run's own status stands); a
     log directory that is not one, or names none of which has logs, are refused (2)."""
-    from ffnn.failures import failed_jobs
+    from ffnn.failures import failed_checks, failed_jobs
 
+    if args.checks:
+        regions = failed_checks(args.checks)
+        if regions:
+            print(f"ffnn: trust checks failed in {len(regions)} region(s); see {args.checks} and the report:")
+            for region, checks in regions:
+                print(f"  {region}: {', '.join(checks)}")
+        else:
+            log.info("every trust check in %s passed", args.checks)
+        return 0
     failed = failed_jobs(args.logs, args.names)
     if failed:
         print(f"ffnn: {len(failed)} job(s) failed; the last error line of each log:")
