@@ -239,6 +239,22 @@ def load_boundary(paths) -> xr.Dataset:
     return merge_points(parts)
 
 
+def read_map(path, what: str = "--boundary") -> xr.Dataset:
+    """A bottom map (boundary.nc: Bx, By, Bz on x, y) read from ``path``; DataError of one
+    line naming ``what`` and the path when the file is something else (a cube, boundary
+    points), before any product is made from it."""
+    ds = read_dataset(path, what)
+    for name in COMPONENTS:
+        if name not in ds:
+            raise DataError(f"{what} {path} lacks {name}: not a bottom map (Bx, By, Bz on x, y)")
+        dims = set(ds[name].dims)
+        if dims != {"x", "y"}:
+            kind = ("a cube (on x, y, z)" if dims == {"x", "y", "z"} else
+                    "boundary points (on point)" if dims == {"point"} else f"{name} on {tuple(ds[name].dims)}")
+            raise DataError(f"{what} {path} is {kind}, not a bottom map (Bx, By, Bz on x, y)")
+    return ds
+
+
 def _check_kind(ds: xr.Dataset, path) -> None:
     """DataError of one line unless ``ds`` is a bottom map (on x, y) or boundary points (on
     point): a cube, say, on which the merge of the points fails with a traceback."""

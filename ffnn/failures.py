@@ -122,17 +122,23 @@ def failed_checks(checks) -> list[tuple[str, list[str]]]:
     Raises
     ------
     ConfigError
-        The file is missing or is not a checks table (columns region, check, status).
+        The file is missing, is not a checks table (columns region, check, status) or has
+        no rows.
     """
     import csv
 
     path = Path(checks)
+    if path.is_dir():
+        raise ConfigError(f"--checks {path} is a directory, not a checks table (results/checks.tsv)")
     if not path.is_file():
         raise ConfigError(f"--checks {path} does not exist (ffnn summary --checks writes it)")
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    if rows and not {"region", "check", "status"} <= set(rows[0]):
+        reader = csv.DictReader(f, delimiter="\t")
+        columns, rows = set(reader.fieldnames or ()), list(reader)
+    if not {"region", "check", "status"} <= columns:
         raise ConfigError(f"--checks {path} is not a checks table: it lacks the columns region, check, status")
+    if not rows:
+        raise ConfigError(f"--checks {path} has no rows: no region's checks to report")
     failed: dict[str, list[str]] = {}
     for row in rows:
         if row["status"] == "FAILED":

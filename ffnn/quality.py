@@ -27,6 +27,7 @@ the height profiles, from one pass of finite differences.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -158,9 +159,19 @@ def check_map_grid(cube: xr.Dataset, observed: xr.Dataset, what: str = "observed
 
 
 def check_train_record(cube: xr.Dataset, train: dict, what: str = "training record") -> None:
-    """DataError unless the training record ``train`` (train.json) is of a model on the
-    cube's box (its ``box`` extents, Mm; a record without one passes): another model's
-    record would set the checks of the warm-up and of a held bottom wrongly."""
+    """DataError unless ``train`` is a training record (train.json) of the cube's model: the
+    iterations the cube says its model ran (attribute ``training_iterations``, when
+    there) and its ``box`` extents (Mm). Another model's record would set the checks of
+    the warm-up and of a held bottom wrongly."""
+    if not isinstance(train, dict) or "config" not in train or "iterations" not in train:
+        raise DataError(f"{what} is not a training record (train.json of ffnn train: config, iterations)")
+    made = cube.attrs.get("training_iterations")
+    if made is not None and int(made) != int(train["iterations"]):
+        raise DataError(f"{what} is another model's: it ran {train['iterations']} iterations, the cube's "
+                        f"model {int(made)}")
+    config = cube.attrs.get("training_config")
+    if config is not None and json.loads(config) != train["config"]:
+        raise DataError(f"{what} is another model's: its training settings differ from those the cube records")
     box = train.get("box") or {}
     for c in ("x", "y", "z"):
         lo, hi = box.get(f"{c}_min"), box.get(f"{c}_max")

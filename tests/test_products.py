@@ -404,6 +404,15 @@ def test_figures_command_checks_every_input_before_the_first_figure(region_files
     assert figures(profiles=tmp_path / "other_profiles.nc", dpi=40) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "other_profiles.nc is another cube's: its" in err[0]
+    # a cube where the bottom map belongs (a traceback), another box's reference field
+    assert figures(boundary=paths["cube"], dpi=40) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"ffnn figures: error: --boundary {paths['cube']} is a cube (on x, y, z), not a bottom map (Bx, By, Bz "
+        "on x, y)"]
+    write_netcdf(f["cube"].assign_coords(x=f["cube"].x * 10), tmp_path / "wide_cube.nc")
+    assert figures(reference=tmp_path / "wide_cube.nc", dpi=40) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--reference {tmp_path / 'wide_cube.nc'} is on another grid: axis x" in err[0]
     with pytest.raises(SystemExit):
         figures(dpi=0)
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
@@ -532,3 +541,10 @@ def test_failures_lists_the_regions_whose_trust_checks_failed(tmp_path, capsys):
     assert main(["failures", "--checks", str(tmp_path / "summary.tsv")]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"ffnn failures: error: --checks {tmp_path / 'summary.tsv'} does not exist (ffnn summary --checks writes it)"]
+    for text, why in (("", "is not a checks table: it lacks the columns region, check, status"),
+                      ("region\tenergy_erg\nar1\t1e30\n", "is not a checks table: it lacks the columns region, "
+                                                         "check, status"),
+                      ("region\tcheck\tvalue\tlimit\tstatus\tmeaning\n", "has no rows: no region's checks to report")):
+        checks.write_text(text)
+        assert main(["failures", "--checks", str(checks)]) == 2
+        assert capsys.readouterr().err.strip().splitlines() == [f"ffnn failures: error: --checks {checks} {why}"]

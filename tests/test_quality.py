@@ -92,6 +92,11 @@ def test_quality_command_flags_a_poor_model(tmp_path, caplog, monkeypatch, capsy
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"ffnn quality: error: --train {tmp_path / 'other.json'} is another model's: its box's x spans "
         f"[-134.8, 134.8], the cube's [{x.min():g}, {x.max():g}]")
+    assert cli.main(["quality", str(tmp_path / "cube.nc"), "--train", str(tmp_path / "q2.json"),
+                     "-o", str(tmp_path / "q3.json")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"ffnn quality: error: --train {tmp_path / 'q2.json'} is not a training record (train.json of ffnn "
+        "train: config, iterations)")
 
 
 def test_a_held_bottom_reads_held_in_the_checks_table():

@@ -65,12 +65,13 @@ def cmd_derived(args) -> int:
         raise ConfigError("--figures needs --boundary (the observed bottom field drawn under the maps)")
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
-    from ffnn.files import check_output, check_output_dir, read_dataset, write_netcdf
+    from ffnn.files import check_output, check_output_dir, write_netcdf
 
     check_output(args.output, "-o")
     if args.figures:
         check_output_dir(args.figures, "--figures")
     set_threads(args.threads)
+    from ffnn.boundary import read_map
     from ffnn.cube import read_cube
     from ffnn.derived import DerivedSettings, derived_dataset, encoding
 
@@ -78,7 +79,7 @@ def cmd_derived(args) -> int:
                                slice_y=args.slice_y, slice=not args.no_slice, slice_every=args.slice_every,
                                strong_field=args.strong_field)
     cube = read_cube(args.cube)
-    bottom = read_dataset(args.boundary, "bottom map") if args.boundary else None
+    bottom = read_map(args.boundary) if args.boundary else None
     if bottom is not None:
         from ffnn.figures import check_map_covers
 

@@ -302,7 +302,8 @@ def cmd_quality(args) -> int:
     flux, current), the trust checks of ffnn.quality (bottom fit against the observed
     map, training stop) and height profiles."""
     from ffnn.cube import read_cube
-    from ffnn.files import read_dataset, read_json, write_json, write_netcdf
+    from ffnn.files import read_json, write_json, write_netcdf
+    from ffnn.boundary import read_map
     from ffnn.quality import assess, check_map_grid, check_train_record
 
     check_output(args.output, "-o")
@@ -310,7 +311,7 @@ def cmd_quality(args) -> int:
         check_output(args.profiles, "--profiles")
     cube = read_cube(args.cube)
     potential = read_cube(args.potential, "--potential") if args.potential else None
-    observed = read_dataset(args.boundary, "bottom map") if args.boundary else None
+    observed = read_map(args.boundary) if args.boundary else None
     if observed is not None and "preprocessing" in observed.attrs:
         raise DataError(f"--boundary {args.boundary} is a preprocessed map: the checks compare the model "
                         "with the observed one (boundary.nc)")

@@ -20,7 +20,7 @@ import logging
 
 from ffnn.cli import add_command
 from ffnn.commands import positive_int
-from ffnn.errors import ConfigError, DataError
+from ffnn.errors import ConfigError
 
 log = logging.getLogger("ffnn")
 
@@ -73,19 +73,20 @@ def register(subparsers) -> None:
 def cmd_figures(args) -> int:
     """Bottom boundary observed vs model, field lines (xy projection and 3-D), height profiles
     and loss curve of a region."""
-    from ffnn.cube import read_cube
+    from ffnn.boundary import read_map
+    from ffnn.cube import check_same_grid, read_cube
     from ffnn.figures import check_map_covers, check_profiles, read_loss, region_figures
     from ffnn.files import check_output_dir, read_dataset
 
     if args.lines < 0:
         raise ConfigError(f"--lines must be >= 0, got {args.lines}")
     check_output_dir(args.outdir, "--outdir")
-    bottom = read_dataset(args.boundary, "bottom map")
-    if "x" not in bottom.dims or "y" not in bottom.dims:
-        raise DataError(f"{args.boundary} is not a bottom map (needs Bx, By, Bz on x, y)")
+    bottom = read_map(args.boundary)
     cube = read_cube(args.cube)
     check_map_covers(bottom, cube, f"--boundary {args.boundary}")
     reference = read_cube(args.reference, "--reference") if args.reference else None
+    if reference is not None:
+        check_same_grid(cube, reference, f"--reference {args.reference}", of="the cube's ")
     profiles = read_dataset(args.profiles, "height profiles")
     check_profiles(profiles, f"--profiles {args.profiles}", cube)
     history = read_loss(args.loss)
