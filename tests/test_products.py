@@ -425,19 +425,24 @@ def test_figures_command_checks_every_input_before_the_first_figure(region_files
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(FIGURE_NAMES)
 
 
+def write_logs(logs, texts: dict) -> None:
+    """Job logs under ``logs``: relative path -> text."""
+    for path, text in texts.items():
+        (logs / path).parent.mkdir(parents=True, exist_ok=True)
+        (logs / path).write_text(text)
+
+
 def test_failures_names_each_failed_job_with_its_error_line(tmp_path, capsys):
     from ffnn.cli import main
 
     logs = tmp_path / "logs"
-    for path, text in {
+    write_logs(logs, {
         "ar1/resolve.log": "2011 INFO ffnn: asking JSOC\nffnn resolve: error: NOAA 1: the region is in no HARP\n",
         "ar2/train.log": "INFO iteration 10\nTraceback (most recent call last):\n  File x\nRuntimeError: boom\n",
         "ar3/train.log": "INFO training stopped (max_iterations) after 10 iterations\n",
         "gone/train.log": "ffnn train: error: stale, its region is no longer in the sheet\n",
         "summary.log": "ffnn summary: error: no summary rows to gather\n",
-    }.items():
-        (logs / path).parent.mkdir(parents=True, exist_ok=True)
-        (logs / path).write_text(text)
+    })
     assert main(["failures", "--logs", str(logs), "ar1", "ar2", "ar3"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "ffnn: 3 job(s) failed; the last error line of each log:"
@@ -460,14 +465,12 @@ def test_failures_without_names_reads_every_log_and_refuses_a_name_or_directory_
 
     caplog.set_level(logging.INFO)
     logs = tmp_path / "logs"
-    for path, text in {
+    write_logs(logs, {
         "ar1/resolve.log": "ffnn resolve: error: NOAA 1: the region is in no HARP\n",
         "ar2/train.log": "INFO training stopped (max_iterations) after 10 iterations\n",
         "series_x/ar1_20110214T2000/train.log": "Traceback (most recent call last):\n  File x\nRuntimeError: boom\n",
         "summary.log": "ffnn summary: error: no summary rows to gather\n",
-    }.items():
-        (logs / path).parent.mkdir(parents=True, exist_ok=True)
-        (logs / path).write_text(text)
+    })
     monkeypatch.chdir(tmp_path)  # the default --logs: logs
     assert main(["failures"]) == 0
     assert capsys.readouterr().out.splitlines()[:4] == [
