@@ -108,10 +108,10 @@ def failed_jobs(log_dir, names=()) -> list[tuple[str, str]]:
                           f"{'that name' if len(unknown) == 1 else 'those names'} has run there ({holds})")
     if unknown:
         logger.info("no logs of %s under %s: none of %s jobs has run", _listing(unknown), log_dir,
-                 "its" if len(unknown) == 1 else "their")
+                    "its" if len(unknown) == 1 else "their")
     if not failed:
         logger.info("none of the %d job log(s) of %s under %s ends in an error", len(logs + batch),
-                 _listing(n for n in names if n not in unknown) + " and the whole-batch rules", log_dir)
+                    _listing(n for n in names if n not in unknown) + " and the whole-batch rules", log_dir)
     return failed
 
 

@@ -390,7 +390,8 @@ def _map_figure(derived, bottom, name, cmap, vmin, vmax, label, title, dpi):
                    cmap=colours)
     fig.colorbar(im, ax=ax, shrink=0.85, label=label, extend="min" if q else "neither")
     note = _observed_contours(ax, bottom)
-    _map_axes(ax, bottom, f"{note}; {UNDEFINED_COLOURS[cmap][0]}: undefined" + ("; orange: Q < 2 (numerical)" if q else ""))
+    below = "; orange: Q < 2 (numerical)" if q else ""
+    _map_axes(ax, bottom, f"{note}; {UNDEFINED_COLOURS[cmap][0]}: undefined{below}")
     ext = _extent(bottom)
     ax.set_xlim(*ext[:2])
     ax.set_ylim(*ext[2:])
