@@ -27,6 +27,7 @@ logger = logging.getLogger("ffnn")
 
 ERROR_LINE = re.compile(r"^ffnn [\w-]+: error: ")
 TRACEBACK = "Traceback (most recent call last):"
+LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d")  # ffnn's and Snakemake's log lines
 SHOWN = 5  # names a message lists before "and N more"
 
 
@@ -34,18 +35,24 @@ def error_line(log: Path) -> str | None:
     """The line saying why the job of ``log`` failed, or None when it did not (or the
     log gives no reason: a job killed from outside ends without one).
 
-    The last ``ffnn ...: error:`` line, else the last line of a traceback (the exception
-    and its message), else None. An unreadable log gives None.
+    The log's last line when it is an ``ffnn ...: error:`` line, or the exception and its
+    message that end a traceback; a log that goes on after either (a handled error, then
+    more work) did not fail. An unreadable log gives None.
     """
     try:
         lines = [line.rstrip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return None
-    errors = [line for line in lines if ERROR_LINE.match(line)]
-    if errors:
-        return errors[-1]
-    if any(line.startswith(TRACEBACK) for line in lines):
-        return lines[-1]
+    if not lines:
+        return None
+    last = lines[-1]
+    if ERROR_LINE.match(last):
+        return last
+    tracebacks = [i for i, line in enumerate(lines) if line.startswith(TRACEBACK)]
+    # after a traceback's frames (indented) comes the exception; a log record (it starts
+    # with its time stamp) after it means the program went on
+    if tracebacks and tracebacks[-1] < len(lines) - 1 and not last[:1].isspace() and not LOG_RECORD.match(last):
+        return last
     return None
 
 

@@ -137,7 +137,9 @@ def describe(flag: str, values: dict) -> str:
             "unfinished_lines": "derived: share of footpoint lines that reach no face of the box "
                                 "(null or non-finite field, or longer than four box diagonals; "
                                 "their Tw and Q are NaN)",
-            "q_undefined": "derived: share of strong-field footpoints where Q is undefined",
+            "q_undefined": "derived: share of strong-field footpoints where Q is undefined (lines that "
+                           "reach no face, or loops too short for the auxiliary lines, typically on "
+                           "polarity inversion lines)",
             "q_below_2": "derived: share of the defined Q values below 1.9 (Q >= 2 exactly for a "
                          "divergence-free field: the mapping is under-resolved or the field "
                          "divergent, and Q and Tw are not to be trusted)",

@@ -440,6 +440,10 @@ def test_failures_names_each_failed_job_with_its_error_line(tmp_path, capsys):
         "ar1/resolve.log": "2011 INFO ffnn: asking JSOC\nffnn resolve: error: NOAA 1: the region is in no HARP\n",
         "ar2/train.log": "INFO iteration 10\nTraceback (most recent call last):\n  File x\nRuntimeError: boom\n",
         "ar3/train.log": "INFO training stopped (max_iterations) after 10 iterations\n",
+        # errors handled on the way: the job went on and its log ends in ordinary records
+        "ar3/cube.log": "Traceback (most recent call last):\n  File x\nOSError: busy\n"
+                        "2026-11-30 10:00:00,000 INFO ffnn: wrote results/ar3/cube.nc\n",
+        "ar3/quality.log": "ffnn quality: error: old\n2026-11-30 10:00:01,000 INFO ffnn: wrote q.json\n",
         "gone/train.log": "ffnn train: error: stale, its region is no longer in the sheet\n",
         "summary.log": "ffnn summary: error: no summary rows to gather\n",
     })
