@@ -174,16 +174,26 @@ def check_train_record(cube: xr.Dataset, train: dict, what: str = "training reco
     config = cube.attrs.get("training_config")
     if config is not None and json.loads(config) != train["config"]:
         raise DataError(f"{what} is another model's: its training settings differ from those the cube records")
-    box = train.get("box") or {}
+    off = box_mismatch(cube, train.get("box") or {})
+    if off:
+        c, lo, hi, vlo, vhi = off
+        raise DataError(f"{what} is another model's: its box's {c} spans [{lo:g}, {hi:g}], "
+                        f"the cube's [{vlo:g}, {vhi:g}]")
+
+
+def box_mismatch(ds: xr.Dataset, box: dict):
+    """The first axis on which the coordinates of ``ds`` (x, y, z, Mm) do not span the
+    training ``box`` (``{x_min: ..., z_max: ...}``, train.json), as (axis, box min, box max,
+    coordinate min, coordinate max); None when they do (an axis the box lacks passes)."""
     for c in ("x", "y", "z"):
         lo, hi = box.get(f"{c}_min"), box.get(f"{c}_max")
-        if lo is None or hi is None:
+        if lo is None or hi is None or c not in ds.coords:
             continue
-        v = cube[c].values.astype(float)
+        v = ds[c].values.astype(float)
         tol = 1e-6 * abs(hi - lo) + 1e-9
         if abs(v.min() - lo) > tol or abs(v.max() - hi) > tol:
-            raise DataError(f"{what} is another model's: its box's {c} spans [{lo:g}, {hi:g}], "
-                            f"the cube's [{v.min():g}, {v.max():g}]")
+            return c, lo, hi, float(v.min()), float(v.max())
+    return None
 
 
 def trust_checks(cube: xr.Dataset, metrics: dict, observed: xr.Dataset | None = None,

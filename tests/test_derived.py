@@ -482,6 +482,31 @@ def test_summary_row_takes_the_derived_columns(region, tmp_path):
     assert "mean_abs_tw" in table.columns
 
 
+def test_summary_row_refuses_derived_products_of_another_cube(region, tmp_path, capsys):
+    """Another region's derived.nc gave this region its Tw and Q columns and flags."""
+    import json
+
+    cube = xr.open_dataset(region / "cube.nc")
+    box = {f"{c}_{e}": float(getattr(cube[c], e)()) for c in "xyz" for e in ("min", "max")}
+    (tmp_path / "quality.json").write_text("{}")
+    for name, b in (("train.json", box), ("other.json", {**box, "x_min": -134.8, "x_max": 134.8})):
+        (tmp_path / name).write_text(json.dumps({"config": {}, "iterations": 10, "box": b}))
+
+    def row(train, derived):
+        return main(["summary-row", "--region", "r", "--train", str(tmp_path / train), "--quality",
+                     str(tmp_path / "quality.json"), "--derived", str(derived), "-o", str(tmp_path / "row.json")])
+
+    assert row("train.json", region / "derived.nc") == 0
+    assert row("other.json", region / "derived.nc") == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"ffnn summary-row: error: --derived {region / 'derived.nc'} was made from another cube: its x spans "
+        f"[{box['x_min']:g}, {box['x_max']:g}], the training box of --train {tmp_path / 'other.json'} "
+        "[-134.8, 134.8]")
+    assert row("train.json", region / "cube.nc") == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"ffnn summary-row: error: --derived {region / 'cube.nc'} is not the derived.nc of 'ffnn derived': it "
+        "lacks mean_abs_twist, max_abs_twist, qsl_area, twisted_flux")
+
 def test_failed_checks_of_the_derived_products_reach_the_flags_and_the_checks_table(region):
     """36 % of Q below 1.9 (a trained SHARP cube's, measured) was only a warning in the log."""
     from ffnn.quality import DERIVED_LIMITS

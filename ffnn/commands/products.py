@@ -20,7 +20,7 @@ import logging
 
 from ffnn.cli import add_command
 from ffnn.commands import positive_int
-from ffnn.errors import ConfigError
+from ffnn.errors import ConfigError, DataError
 
 log = logging.getLogger("ffnn")
 
@@ -108,7 +108,20 @@ def cmd_summary_row(args) -> int:
     reference = read_json(args.reference, "metrics file") if args.reference else None
     pf = read_json(args.potential_reference, "metrics file") if args.potential_reference else None
     profiles = read_dataset(args.profiles, "height profiles") if args.profiles else None
-    derived = read_dataset(args.derived, "derived products") if args.derived else None
+    derived = read_dataset(args.derived, "--derived") if args.derived else None
+    if derived is not None:
+        from ffnn.derived import SUMMARY
+        from ffnn.quality import box_mismatch
+
+        missing = [name for name in SUMMARY if name not in derived]
+        if missing:
+            raise DataError(f"--derived {args.derived} is not the derived.nc of 'ffnn derived': it lacks "
+                            f"{', '.join(missing)}")
+        off = box_mismatch(derived, train.get("box") or {})
+        if off:
+            c, lo, hi, vlo, vhi = off
+            raise DataError(f"--derived {args.derived} was made from another cube: its {c} spans "
+                            f"[{vlo:g}, {vhi:g}], the training box of --train {args.train} [{lo:g}, {hi:g}]")
     row = region_row(args.region, train=train, quality=quality, record=record, profiles=profiles,
                      reference=reference, potential_reference=pf, meta=assignments(args.meta, "--meta"), derived=derived)
     write_row(row, args.output)
