@@ -146,8 +146,8 @@ def write_fits_maps(derived: xr.Dataset, out_dir, *, products=tuple(FITS_PRODUCT
     """Write the footpoint maps of a derived dataset as FITS images with the region's WCS.
 
     Each file ``<product>.fits`` holds the map transposed to FITS order (rows y,
-    columns x) in float32 with the heliographic CEA header of the footpoint grid, and for
-    a flag map (``end_face``) the key of its codes (:func:`flag_key`): ``FLAGVALn`` = the
+    columns x) in float32 (a flag map in int16) with the heliographic CEA header of the
+    footpoint grid, and for a flag map (``end_face``) the key of its codes (:func:`flag_key`): ``FLAGVALn`` = the
     code, ``FLAGNAMn`` = its meaning (n = 1, 2, ...) and a ``COMMENT`` line each. Opens
     with ``sunpy.map.Map``.
 
@@ -162,7 +162,8 @@ def write_fits_maps(derived: xr.Dataset, out_dir, *, products=tuple(FITS_PRODUCT
     keys = {name: flag_key(derived[name]) for name in products}  # checked before the first file
     written = []
     for name in products:
-        data = derived[name].transpose("x_foot", "y_foot").values.T.astype(np.float32)
+        # a flag map keeps its integer codes (BITPIX 16); the others are float32
+        data = derived[name].transpose("x_foot", "y_foot").values.T.astype(np.int16 if keys[name] else np.float32)
         hdr = header.copy()
         hdr["BUNIT"] = FITS_PRODUCTS.get(name, "")
         hdr["BTYPE"] = name

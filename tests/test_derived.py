@@ -604,7 +604,8 @@ def test_end_face_fits_carries_the_key_of_its_codes(region):
     assert [c for c in comments if c.startswith("end_face = ")] == [f"end_face = {v}: {m}" for v, m in key]
     assert "end_face = -1: unfinished" in comments and "end_face = 0: bottom" in comments
     data = fits.getdata(region / "fits_key" / "end_face.fits")
-    assert set(np.unique(data).tolist()) <= {v for v, _ in key}
+    assert data.dtype.kind == "i" and set(np.unique(data).tolist()) <= {v for v, _ in key}
+    assert (data.T == flags.transpose("x_foot", "y_foot").values).all()
     smap = sunpy.map.Map(region / "fits_key" / "end_face.fits")
     assert [(smap.meta[f"flagval{n}"], smap.meta[f"flagnam{n}"]) for n in range(1, len(key) + 1)] == key
     # the other maps are no flags: no key
