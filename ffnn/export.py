@@ -88,8 +88,9 @@ def write_vtk(cube: xr.Dataset, path, *, alpha: np.ndarray | None = None,
 def check_derived(derived: xr.Dataset, cube: xr.Dataset, formats, what: str, cube_name: str) -> None:
     """DataError of one line unless ``derived`` (named ``what``, e.g. ``--derived PATH``)
     is the derived products of ``cube`` (named ``cube_name``) that the export ``formats``
-    need: alpha for vtk, the maps for fits, on the cube's grid (else it was made from
-    another cube), with a WCS where the cube has one (fits)."""
+    need: alpha for vtk, the maps for fits, on the cube's grid and with the cube's bottom Bz
+    at its footpoints (else it was made from another cube), with a WCS where the cube has
+    one (fits)."""
     needed = (["alpha"] if "vtk" in formats else []) + (list(FITS_PRODUCTS) if "fits" in formats else [])
     missing = [name for name in needed if name not in derived]
     if missing:
@@ -99,6 +100,15 @@ def check_derived(derived: xr.Dataset, cube: xr.Dataset, formats, what: str, cub
         check_same_grid(cube, derived, what, of="the cube's ")
     except DataError as err:
         raise DataError(f"{err}: it was made from another cube than {cube_name}") from None
+    if "bz" in derived:
+        # the same grid is not the same cube: the footpoints' Bz is the cube's bottom, interpolated
+        bottom = cube["Bz"].isel(z=0).interp(x=derived["x_foot"], y=derived["y_foot"]).transpose("x_foot", "y_foot")
+        theirs = derived["bz"].transpose("x_foot", "y_foot").values
+        off = np.nanmax(np.abs(bottom.values - theirs)) if np.isfinite(theirs).any() else 0.0
+        scale = float(np.nanmax(np.abs(bottom.values))) if np.isfinite(bottom.values).any() else 0.0
+        if off > 1e-3 * scale + 1e-6:
+            raise DataError(f"{what} was made from another cube than {cube_name}: its footpoints' bz differs "
+                            f"from the cube's bottom Bz by up to {off:.3g} G")
     if "fits" in formats and has_wcs(cube.attrs) and not has_wcs(derived.attrs):
         raise DataError(f"{what} carries no WCS (CTYPE, CRPIX, CRVAL, CDELT) though {cube_name} has one: "
                         "made from another cube, so its maps cannot be placed on the Sun")

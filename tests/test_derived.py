@@ -650,3 +650,10 @@ def test_export_names_a_file_given_in_the_wrong_place(region, tmp_path, capsys):
         f"the cube {cube} has one: made from another cube, so its maps cannot be placed on the Sun"])
     assert main(["export", str(cube), "--format", "vtk", "--derived", str(tmp_path / "no_wcs.nc"),
                  "--outdir", str(tmp_path / "vtk")]) == 0  # VTK needs no WCS
+    # on the cube's grid, with its WCS, but of another field (a Low & Lou case's for another's)
+    ds = xr.load_dataset(derived)
+    write_netcdf(ds.assign(bz=-ds["bz"]), tmp_path / "other_field.nc")
+    rc, err = export(cube, "--format", "vtk", "fits", "--derived", str(tmp_path / "other_field.nc"))
+    assert rc == 2 and len(err) == 1 and err[0].startswith(
+        f"ffnn export: error: --derived {tmp_path / 'other_field.nc'} was made from another cube than the cube "
+        f"{cube}: its footpoints' bz differs from the cube's bottom Bz by up to ")
