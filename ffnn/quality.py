@@ -134,6 +134,11 @@ def describe(flag: str, values: dict) -> str:
     key, limit, how = {**LIMITS, **DERIVED_LIMITS}[flag]
     value = values.get(key)
     text = {"bottom_c_vec": "bottom fit: C_vec of the model bottom against the observed map",
+            "bottom_flux": "bottom fit: model/observed unsigned flux - 1 over strong-field pixels",
+            "negative_free_energy": "E/E_pot against the potential field of the observed bottom "
+                                    "(below 1: negative free energy, not physical)",
+            "sigma_j": "sigma_J (current-weighted sin of the J-B angle)",
+            "divergence": "<|f_i|> (mean fractional flux)",
             "unfinished_lines": "derived: share of footpoint lines that reach no face of the box "
                                 "(null or non-finite field, or longer than four box diagonals; "
                                 "their Tw and Q are NaN)",
@@ -142,12 +147,7 @@ def describe(flag: str, values: dict) -> str:
                            "polarity inversion lines)",
             "q_below_2": "derived: share of the defined Q values below 1.9 (Q >= 2 exactly for a "
                          "divergence-free field: the mapping is under-resolved or the field "
-                         "divergent, and Q and Tw are not to be trusted)",
-            "bottom_flux": "bottom fit: model/observed unsigned flux - 1 over strong-field pixels",
-            "negative_free_energy": "E/E_pot against the potential field of the observed bottom "
-                                    "(below 1: negative free energy, not physical)",
-            "sigma_j": "sigma_J (current-weighted sin of the J-B angle)",
-            "divergence": "<|f_i|> (mean fractional flux)"}[flag]
+                         "divergent, and Q and Tw are not to be trusted)"}[flag]
     relation = {"min": "below", "max": "above", "max_abs": "beyond ±"}[how]
     return f"{text} is {value:.4g}, {relation} {limit:g}"
 

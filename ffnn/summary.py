@@ -151,7 +151,7 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
         from ffnn.quality import DERIVED_LIMITS, check_derived
 
         derived_checks = {key: _number(derived.attrs.get(key)) for key, _, _ in DERIVED_LIMITS.values()}
-        flags += check_derived({k: v for k, v in derived_checks.items() if v is not None})
+        flags += check_derived(derived_checks)  # a figure not recorded (None) raises no flag
     row["flags"] = ",".join(flags) or "none"
     if profiles is not None:
         for key in ("div_free_factor", "force_free_factor"):

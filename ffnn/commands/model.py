@@ -301,9 +301,9 @@ def cmd_quality(args) -> int:
     """Reference-free figures of merit of a model cube (energies, E/E_pot, sigma_J, <|f_i|>,
     flux, current), the trust checks of ffnn.quality (bottom fit against the observed
     map, training stop) and height profiles."""
+    from ffnn.boundary import read_map
     from ffnn.cube import read_cube
     from ffnn.files import read_json, write_json, write_netcdf
-    from ffnn.boundary import read_map
     from ffnn.quality import assess, check_map_grid, check_train_record
 
     check_output(args.output, "-o")
