@@ -11,7 +11,7 @@
 # reference field, faces, metrics and table), derived.smk (twist, squashing factor,
 # alpha; VTK/FITS exports), series.smk (time series of a region: snapshots from one JSOC
 # query, trained as a warm-started chain), classify.smk (flare forecast). common.smk reads
-# the config (config/config.yaml) into ffnn.jobs.Jobs, which gives every rule its inputs
+# the config (config/config.yaml) into ffnn.pipeline.jobs.Jobs, which gives every rule its inputs
 # and command line. README.md has the table rule -> command -> function -> product, the
 # config keys and every output.
 

@@ -32,11 +32,11 @@ def potential_region(sharp_dir: Path, out: Path, bin_factor: int = 2, height_mm:
     """boundary.nc and the potential-field cube.nc of a SHARP record (with its WCS)."""
     import sunpy.map
 
-    from ffnn.cube import compressed_encoding
-    from ffnn.files import write_netcdf
-    from ffnn.potential import potential_cube
-    from ffnn.sharp import segments_map
-    from ffnn.wcs import binned, wcs_attrs
+    from ffnn.field.cube import compressed_encoding
+    from ffnn.util.files import write_netcdf
+    from ffnn.field.potential import potential_cube
+    from ffnn.io.sharp import segments_map
+    from ffnn.io.wcs import binned, wcs_attrs
 
     segments = {}
     for seg in ("Br", "Bp", "Bt"):

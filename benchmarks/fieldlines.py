@@ -1,14 +1,14 @@
-"""Field lines of the figures: streamtracer (ffnn.fieldlines) against the hand-written RK4
-loop that ffnn/figures.py used before issue 15, same seeds, same step, same lines.
+"""Field lines of the figures: streamtracer (ffnn.analysis.fieldlines) against the hand-written RK4
+loop that ffnn/products/figures.py used before issue 15, same seeds, same step, same lines.
 
     python benchmarks/fieldlines.py [--threads 2] [--lines 30] [--repeats 9]
         [--sharp ffnn/data/sharp/hmi.sharp_cea_720s.377.20110215_020000_TAI]
 
 For Low & Lou case 1 on 16^3, 32^3 (the workflow's default grid) and 64^3, and with
 ``--sharp`` the potential field of a real SHARP record at bin 2: the figures' seeds
-(:func:`ffnn.figures.seed_points`, 30 lines started upward), traced by both tracers at half
+(:func:`ffnn.products.figures.seed_points`, 30 lines started upward), traced by both tracers at half
 the smallest grid spacing; prints the fastest of ``--repeats`` timings of each, end to end
-(the figures' call :func:`ffnn.figures.trace_field_lines`: field preparation and tracing)
+(the figures' call :func:`ffnn.products.figures.trace_field_lines`: field preparation and tracing)
 and tracing alone (the field prepared once), their ratios, and how far the end points of
 the two sets of lines lie apart. The baseline is a verbatim copy of the old loop (RK4,
 scipy's RegularGridInterpolator, all lines advanced together, the last step clipped onto
@@ -35,7 +35,7 @@ def old_prepare(cube):
 
 
 def old_trace_field_lines(cube, seeds, direction=1.0, step=None, max_steps=None, prepared=None):
-    """The field-line tracer of ffnn/figures.py before issue 15 (commit bd3e4d6), verbatim
+    """The field-line tracer of ffnn/products/figures.py before issue 15 (commit bd3e4d6), verbatim
     but for the helper names and the field preparation split off (``prepared``)."""
     (x, y, z), interp = prepared or old_prepare(cube)
     seeds = np.atleast_2d(np.asarray(seeds, dtype=np.float64))
@@ -118,8 +118,8 @@ def face_of(point, lo, hi):
 
 def compare(name, cube, lines, repeats):
     """Time both tracers on the figures' seeds of ``cube``; print one row."""
-    from ffnn.fieldlines import FieldGrid, default_step, trace
-    from ffnn.figures import seed_points, trace_field_lines
+    from ffnn.analysis.fieldlines import FieldGrid, default_step, trace
+    from ffnn.products.figures import seed_points, trace_field_lines
 
     seeds, sign = seed_points(cube, lines)
     (t_old, t_new), (old, new) = timed(lambda: old_trace_field_lines(cube, seeds, sign),
@@ -144,8 +144,8 @@ def sharp_potential_cube(directory, bin_factor=2, height_mm=100.0):
 
     import sunpy.map
 
-    from ffnn.potential import potential_cube
-    from ffnn.sharp import segments_map
+    from ffnn.field.potential import potential_cube
+    from ffnn.io.sharp import segments_map
 
     segments = {}
     for seg in ("Br", "Bp", "Bt"):
@@ -166,7 +166,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # before streamtracer's first call
 
-    from ffnn.lowlou import lowlou_cube
+    from ffnn.analysis.lowlou import lowlou_cube
 
     print(f"streamtracer threads: {args.threads} (RAYON_NUM_THREADS); load average "
           f"{os.getloadavg()[0]:.2f} at start; {args.lines} lines, best of {args.repeats}; times in ms")

@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ffnn import summary
-from ffnn.boundary import cube_faces, from_cube, merge_points
-from ffnn.cube import model_cube
-from ffnn.files import write_json, write_text
-from ffnn.lowlou import lowlou_cube
-from ffnn.metrics import cube_metrics
-from ffnn.potential import potential_cube, potential_faces
-from ffnn.settings import gather
-from ffnn.train import TrainConfig, Trainer
+from ffnn.products import summary
+from ffnn.field.boundary import cube_faces, from_cube, merge_points
+from ffnn.field.cube import model_cube
+from ffnn.util.files import write_json, write_text
+from ffnn.analysis.lowlou import lowlou_cube
+from ffnn.analysis.metrics import cube_metrics
+from ffnn.field.potential import potential_cube, potential_faces
+from ffnn.util.settings import gather
+from ffnn.field.train import TrainConfig, Trainer
 
 CASES = {1: dict(n=1, m=1, l=0.3, phi=np.pi / 4), 2: dict(n=3, m=1, l=0.3, phi=4 * np.pi / 5)}
 # the published rows of the workflow's Low & Lou table, keyed there by (n, boundary)

@@ -9,7 +9,7 @@ from the potential field) and ``case2`` (Low & Lou case 2, bottom + potential fa
 ``--multiples`` of pyAMaFiL's wall time in this run: by default 3x and 10x, the goal and
 the bar of issue 7):
 
-* ffnn (``ffnn.train.Trainer`` with its defaults and ``--set`` overrides): metrics of the
+* ffnn (``ffnn.field.train.Trainer`` with its defaults and ``--set`` overrides): metrics of the
   network at each budget, taken every ``--every`` seconds of training time (evaluation
   excluded), and the first time it reached the targets;
 * pyAMaFiL (``pip install -e ".[bench]"``): Stupishin's C++ weighted Wiegelmann
@@ -36,12 +36,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ffnn.cube import make_cube
-from ffnn.files import write_json, write_text
-from ffnn.lowlou import lowlou_cube
-from ffnn.metrics import cube_metrics
-from ffnn.settings import gather
-from ffnn.train import TrainConfig, Trainer
+from ffnn.field.cube import make_cube
+from ffnn.util.files import write_json, write_text
+from ffnn.analysis.lowlou import lowlou_cube
+from ffnn.analysis.metrics import cube_metrics
+from ffnn.util.settings import gather
+from ffnn.field.train import TrainConfig, Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lowlou import CASES, KEYS, boundary_for, fit_with_snapshots, row  # noqa: E402  (sibling)

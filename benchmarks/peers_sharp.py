@@ -3,7 +3,7 @@
     python benchmarks/peers_sharp.py --bin 4 --multiples 1 3 --threads 2 --out benchmarks/out/peers_sharp
 
 No reference field exists for real data, so both models are judged by the reference-free
-figures of the workflow's trust checks (:mod:`ffnn.quality`): sigma_J, <|f_i|>, E/E_pot
+figures of the workflow's trust checks (:mod:`ffnn.analysis.quality`): sigma_J, <|f_i|>, E/E_pot
 and the free energy against the potential field of the observed bottom, and the bottom fit
 (C_vec, unsigned-flux error over pixels above 3 sigma). pyAMaFiL starts from that potential
 field with the observed vector map as its bottom (its default 10 % buffer zone at the sides
@@ -23,15 +23,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ffnn.boundary import from_sharp, map_to_points, merge_points
-from ffnn.cube import make_cube, model_cube
-from ffnn.files import write_json, write_text
-from ffnn.metrics import cube_metrics
-from ffnn.potential import potential_cube, potential_faces
-from ffnn.quality import bottom_fit
-from ffnn.regions import sharp_directory
-from ffnn.settings import gather
-from ffnn.train import TrainConfig, Trainer
+from ffnn.field.boundary import from_sharp, map_to_points, merge_points
+from ffnn.field.cube import make_cube, model_cube
+from ffnn.util.files import write_json, write_text
+from ffnn.analysis.metrics import cube_metrics
+from ffnn.field.potential import potential_cube, potential_faces
+from ffnn.analysis.quality import bottom_fit
+from ffnn.pipeline.regions import sharp_directory
+from ffnn.util.settings import gather
+from ffnn.field.train import TrainConfig, Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import pyamafil_nlfff  # noqa: E402  (sibling)

@@ -2,7 +2,7 @@
 
     python benchmarks/series.py --snapshots 10 --shape 32 --threads 1 --out benchmarks/out/series
 
-Snapshot k is the Low & Lou field with tilt phi + k dphi (``ffnn.series.drifting_lowlou``;
+Snapshot k is the Low & Lou field with tilt phi + k dphi (``ffnn.pipeline.series.drifting_lowlou``;
 default the case-1 field n=1, l=0.3, phi=pi/4, dphi=0.05 rad), given as in Low & Lou
 case 2's set-up: its bottom, and potential-field sides and top (``lowlou.boundary_for``).
 Every snapshot is trained twice:
@@ -40,14 +40,14 @@ import numpy as np
 import torch
 import yaml
 
-from ffnn.cube import model_cube
-from ffnn.files import write_json, write_text
-from ffnn.lowlou import lowlou_cube
-from ffnn.metrics import cube_metrics
-from ffnn.sampling import UnitBox
-from ffnn.series import drifting_lowlou, series_dataset, write_series
-from ffnn.series_figure import plot_series
-from ffnn.train import TrainConfig, Trainer, save_model
+from ffnn.field.cube import model_cube
+from ffnn.util.files import write_json, write_text
+from ffnn.analysis.lowlou import lowlou_cube
+from ffnn.analysis.metrics import cube_metrics
+from ffnn.io.box import UnitBox
+from ffnn.pipeline.series import drifting_lowlou, series_dataset, write_series
+from ffnn.products.series_figure import plot_series
+from ffnn.field.train import TrainConfig, Trainer, save_model
 from lowlou import CASES, boundary_for
 
 REPO = Path(__file__).resolve().parents[1]

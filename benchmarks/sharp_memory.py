@@ -2,8 +2,8 @@
 
 Writes a synthetic SHARP record (Low & Lou field, default 1000 x 600 CEA pixels, NaN patch,
 six compressed FITS segments as JSOC exports them) into a temporary directory, then runs in
-a fresh Python process: FITS → bottom map (``ffnn.boundary.from_sharp``) → NetCDF,
-and the potential field on the five other faces (``ffnn.potential.potential_faces``) →
+a fresh Python process: FITS → bottom map (``ffnn.field.boundary.from_sharp``) → NetCDF,
+and the potential field on the five other faces (``ffnn.field.potential.potential_faces``) →
 NetCDF. That process reports its peak resident memory (``ru_maxrss``: interpreter and
 libraries included) and the wall time of each step.
 
@@ -29,7 +29,7 @@ def make_files(directory: Path, nx: int, ny: int) -> None:
     sys.path.insert(0, str(REPO / "tests"))
     from jsoc_server import sharp_record  # the test suite's synthetic SHARP maker
 
-    from ffnn.jsoc import SEGMENTS, SharpRecord, local_name
+    from ffnn.io.jsoc import SEGMENTS, SharpRecord, local_name
 
     record = sharp_record(377, "2011.02.14_20:00:00_TAI", "11158,11159", nx=nx, ny=ny)
     rec = SharpRecord(record.harpnum, record.t_rec, 0, dict(record.keywords))
@@ -40,9 +40,9 @@ def make_files(directory: Path, nx: int, ny: int) -> None:
 def measure(directory: Path, bin_factor: int, height_mm: float, method: str) -> dict:
     """Run the two steps in this process; return timings (s) and peak RSS (MB)."""
     t_import = time.perf_counter()
-    from ffnn import boundary
-    from ffnn.files import write_netcdf
-    from ffnn.potential import potential_faces
+    from ffnn.field import boundary
+    from ffnn.util.files import write_netcdf
+    from ffnn.field.potential import potential_faces
 
     rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()

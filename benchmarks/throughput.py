@@ -17,10 +17,10 @@ import time
 import numpy as np
 import torch
 
-from ffnn.boundary import cube_faces
-from ffnn.lowlou import lowlou_cube
-from ffnn.model import curl_div, n_weights
-from ffnn.train import TrainConfig, Trainer
+from ffnn.field.boundary import cube_faces
+from ffnn.analysis.lowlou import lowlou_cube
+from ffnn.field.model import curl_div, n_weights
+from ffnn.field.train import TrainConfig, Trainer
 
 NETS = {"case 1 (5x128)": (5, 128), "SHARP (7x200)": (7, 200)}
 

@@ -21,7 +21,7 @@ Fixtures
             srv = make_jsoc_server([sharp_record(12, "2014.01.01_00:00:00_TAI", "11950")])
 
 ``jsoc_settings``
-    ``ffnn.jsoc.JsocSettings`` pointing at ``jsoc_server`` with an email, no backoff delay
+    ``ffnn.io.jsoc.JsocSettings`` pointing at ``jsoc_server`` with an email, no backoff delay
     and no export polling delay (fast tests).
 
 ``run``
@@ -78,7 +78,7 @@ def jsoc_server(make_jsoc_server):
 
 @pytest.fixture
 def jsoc_settings(jsoc_server):
-    from ffnn.jsoc import JsocSettings
+    from ffnn.io.jsoc import JsocSettings
 
     return JsocSettings(url=jsoc_server.url, email="tester@example.org", retries=2,
                         backoff_s=0.0, poll_s=0.0, http_timeout_s=10.0)
@@ -88,7 +88,7 @@ def jsoc_settings(jsoc_server):
 def run(monkeypatch, capsys):
     from ffnn import cli
 
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.sharp", "ffnn.commands.model"))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.cli.sharp", "ffnn.cli.model"))
     monkeypatch.delenv("JSOC_EMAIL", raising=False)
     monkeypatch.delenv("JSOC_URL", raising=False)
 
@@ -108,7 +108,7 @@ def fast_jsoc_args(jsoc_server):
 
 def write_record(record, directory, segments=None):
     """Write a FakeRecord's segment files into ``directory`` under JSOC's names."""
-    from ffnn.jsoc import SEGMENTS, SharpRecord, local_name
+    from ffnn.io.jsoc import SEGMENTS, SharpRecord, local_name
 
     directory.mkdir(parents=True, exist_ok=True)
     rec = SharpRecord(record.harpnum, record.t_rec, record.keywords.get("QUALITY"),

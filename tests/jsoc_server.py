@@ -118,7 +118,7 @@ def sharp_field(nx: int, ny: int, *, peak_g: float = 1500.0, lowlou=(1, 1, 0.3, 
 
 @lru_cache(maxsize=8)
 def _sharp_field(nx, ny, peak_g, lowlou):
-    from ffnn.lowlou import lowlou_field
+    from ffnn.analysis.lowlou import lowlou_field
 
     s = 2.0 / (max(nx, ny) - 1)
     x = (np.arange(nx) - (nx - 1) / 2) * s

@@ -1,4 +1,4 @@
-"""The flare forecast (ffnn.classify, ffnn.verification, ``ffnn classify``) on synthetic keyword
+"""The flare forecast (ffnn.forecast.classify, ffnn.forecast.verification, ``ffnn classify``) on synthetic keyword
 tables whose labels follow a known logistic model of log10 TOTUSJH (tests/flare_data.py)."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ffnn import classify as cls
-from ffnn import keywords as kw
-from ffnn import labels as lbl
-from ffnn import verification as ver
-from ffnn.errors import ConfigError, DataError
+from ffnn.forecast import classify as cls
+from ffnn.io import keywords as kw
+from ffnn.forecast import labels as lbl
+from ffnn.forecast import verification as ver
+from ffnn.util.errors import ConfigError, DataError
 from flare_data import summary_layout, synthetic_flares
 
 REPO = Path(__file__).resolve().parents[1]
@@ -404,7 +404,7 @@ def test_cli_user_errors_exit_2_with_one_line(inputs, tmp_path, capsys):
 @pytest.mark.skipif(importlib.util.find_spec("snakemake") is None, reason="snakemake not installed")
 def test_classify_rule_runs_in_a_workflow(inputs, tmp_path):
     table, keywords, events = inputs
-    # the rule's inputs are wired by ffnn.jobs, which validates the config (defaults filled in)
+    # the rule's inputs are wired by ffnn.pipeline.jobs, which validates the config (defaults filled in)
     (tmp_path / "config.yaml").write_text(textwrap.dedent(f"""\
         lowlou: {{regions: []}}
         classify:

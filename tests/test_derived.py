@@ -1,4 +1,4 @@
-"""Derived products (ffnn.fieldlines, ffnn.derived, ffnn.export, ``ffnn derived``/``export``).
+"""Derived products (ffnn.analysis.fieldlines, ffnn.analysis.derived, ffnn.products.export, ``ffnn derived``/``export``).
 
 Analytic checks (SPEC section 9): a uniform field has Q = 2 and Tw = 0; an inclined
 uniform field has Q = bz/bx + bx/bz on the lines leaving through a side (the boundary-plane
@@ -22,13 +22,13 @@ import xarray as xr
 from scipy.integrate import solve_ivp
 
 from ffnn.cli import main
-from ffnn.cube import make_cube
-from ffnn.files import write_netcdf
-from ffnn.derived import (SUMMARY, DerivedSettings, bottom_mapping, derived_dataset, footpoint_wcs,
+from ffnn.field.cube import make_cube
+from ffnn.util.files import write_netcdf
+from ffnn.analysis.derived import (SUMMARY, DerivedSettings, bottom_mapping, derived_dataset, footpoint_wcs,
                           summary_values)
-from ffnn.errors import ConfigError, DataError
-from ffnn.fieldlines import FACE_CODES, UNFINISHED, FieldGrid, trace
-from ffnn.wcs import binned, heliographic_grid
+from ffnn.util.errors import ConfigError, DataError
+from ffnn.analysis.fieldlines import FACE_CODES, UNFINISHED, FieldGrid, trace
+from ffnn.io.wcs import binned, heliographic_grid
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -127,7 +127,7 @@ def test_a_line_into_a_null_stays_unfinished_instead_of_tracing_for_ever():
 
 
 def test_streamtracer_class_and_compiled_core_give_the_same_lines(monkeypatch):
-    from ffnn import fieldlines
+    from ffnn.analysis import fieldlines
 
     cube = cube_of(dipoles, *unit_box(17, 1.0))
     grid = FieldGrid.from_cube(cube)
@@ -275,7 +275,7 @@ def _ode_end(p, sign, lo, hi):
 def _ode_q(x0, y0, h, lo, hi):
     """Q at footpoint (x0, y0) by central differences over +-h of the ODE mapping; NaN
     where the four neighbours do not end on the centre's face (not smooth over h)."""
-    from ffnn.fieldlines import FACE_AXIS, FACE_UV
+    from ffnn.analysis.fieldlines import FACE_AXIS, FACE_UV
 
     b0 = dipoles(x0, y0, 0.0)
     sign = np.sign(b0[2])
@@ -453,7 +453,7 @@ def test_derived_command_errors_name_their_cause(tmp_path, capsys):
     rc = main(["derived", str(tmp_path / "cube.nc"), "-o", str(tmp_path / "d.nc"), "--figures", "f"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--boundary" in err[0]
-    from ffnn.boundary import from_cube
+    from ffnn.field.boundary import from_cube
 
     bottom = from_cube(xr.open_dataset(tmp_path / "cube.nc"))
     write_netcdf(bottom.assign_coords(x=bottom.x * 10, y=bottom.y * 10), tmp_path / "other.nc")  # around the cube
@@ -470,7 +470,7 @@ def test_derived_command_errors_name_their_cause(tmp_path, capsys):
 
 
 def test_summary_row_takes_the_derived_columns(region, tmp_path):
-    from ffnn.summary import COLUMNS, region_row, summary_table
+    from ffnn.products.summary import COLUMNS, region_row, summary_table
 
     derived = xr.open_dataset(region / "derived.nc")
     row = region_row("lowlou_case1", train={"final": {}}, quality={}, derived=derived)
@@ -509,8 +509,8 @@ def test_summary_row_refuses_derived_products_of_another_cube(region, tmp_path, 
 
 def test_failed_checks_of_the_derived_products_reach_the_flags_and_the_checks_table(region):
     """36 % of Q below 1.9 (a trained SHARP cube's, measured) was only a warning in the log."""
-    from ffnn.quality import DERIVED_LIMITS
-    from ffnn.summary import checks_table, region_row
+    from ffnn.analysis.quality import DERIVED_LIMITS
+    from ffnn.products.summary import checks_table, region_row
 
     derived = xr.open_dataset(region / "derived.nc").assign_attrs(
         unfinished_line_fraction=0.0, undefined_q_fraction_strong_field=0.02, q_below_1p9_fraction=0.01)

@@ -1,4 +1,4 @@
-"""The files every ffnn command writes (ffnn.files): readable for the group as the umask
+"""The files every ffnn command writes (ffnn.util.files): readable for the group as the umask
 says, CF-1.8-clean NetCDF, and found done on a rerun.
 
 Every command but ``train``'s options runs once, in-process, on tiny inputs (a Low & Lou
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from ffnn import cli
-from ffnn.regions import sharp_directory
+from ffnn.pipeline.regions import sharp_directory
 from flare_data import synthetic_flares
 from hek_server import FakeHEK, goes_flare
 from jsoc_server import FakeJSOC, default_records
@@ -226,8 +226,8 @@ def test_an_integer_keyword_beyond_64_bits_is_kept_as_text(tmp_path, caplog):
 # ---------------------------------------------------------------- wrong output names
 
 def tiny_cube(path):
-    from ffnn.cube import make_cube
-    from ffnn.files import write_netcdf
+    from ffnn.field.cube import make_cube
+    from ffnn.util.files import write_netcdf
 
     x = np.linspace(-1.0, 1.0, 5)
     X, Y, Z = np.meshgrid(x, x, x + 1.0, indexing="ij")
@@ -241,8 +241,8 @@ def error_lines(capsys) -> list[str]:
 def test_an_output_named_like_an_existing_directory_or_file_is_one_line(tmp_path, capsys):
     """-o naming a directory (IsADirectoryError at the rename) and --outdir naming a file
     (FileExistsError at mkdir) were tracebacks, after the work; now one line, before it."""
-    from ffnn.errors import DataError
-    from ffnn.files import atomic_write, check_output_dir
+    from ffnn.util.errors import DataError
+    from ffnn.util.files import atomic_write, check_output_dir
 
     (tmp_path / "somedir").mkdir()
     (tmp_path / "afile").write_text("x")
@@ -270,8 +270,8 @@ def test_an_output_named_like_an_existing_directory_or_file_is_one_line(tmp_path
 def test_cube_refuses_a_chunk_below_one(tmp_path, capsys, chunk):
     """--chunk -5 wrote a cube of uninitialised B (range(0, n, -5) is empty) and --chunk 0
     raised ValueError from range()."""
-    from ffnn.cube import evaluate_points
-    from ffnn.errors import ConfigError
+    from ffnn.field.cube import evaluate_points
+    from ffnn.util.errors import ConfigError
 
     with pytest.raises(SystemExit) as exit_:
         run(["cube", tmp_path / "model.pt", "-o", tmp_path / "c.nc", "--chunk", chunk])

@@ -1,6 +1,6 @@
-"""The workflow's wiring (ffnn.jobs.Jobs) without Snakemake: the config completed as
+"""The workflow's wiring (ffnn.pipeline.jobs.Jobs) without Snakemake: the config completed as
 Snakemake completes it, the region table, each rule's inputs and command line, the
-default target; and the shared settings coercion (ffnn.settings)."""
+default target; and the shared settings coercion (ffnn.util.settings)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from ffnn.classify import ClassifySettings
-from ffnn.errors import ConfigError
-from ffnn.jobs import Jobs, region_pattern
-from ffnn.jsoc import JsocSettings
-from ffnn.settings import assignments
-from ffnn.train import TrainConfig
+from ffnn.forecast.classify import ClassifySettings
+from ffnn.util.errors import ConfigError
+from ffnn.pipeline.jobs import Jobs, region_pattern
+from ffnn.io.jsoc import JsocSettings
+from ffnn.util.settings import assignments
+from ffnn.field.train import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "workflow" / "schemas"
@@ -226,7 +226,7 @@ def test_assignments_read_values_as_yaml_and_keep_the_rest_as_text():
 
 
 def test_a_config_file_of_several_sections_gives_each_command_its_own(tmp_path):
-    from ffnn.settings import gather
+    from ffnn.util.settings import gather
 
     config = tmp_path / "settings.yaml"
     config.write_text("jsoc:\n  retries: 2\nsharp:\n  bin: 4\n")
@@ -242,7 +242,7 @@ def test_a_config_file_of_several_sections_gives_each_command_its_own(tmp_path):
 
 def test_a_yaml_error_names_the_file_and_the_line(tmp_path, capsys):
     from ffnn import cli
-    from ffnn.settings import read_yaml
+    from ffnn.util.settings import read_yaml
 
     bad = tmp_path / "train.yaml"
     bad.write_text("train:\n  width: 16\n\tdepth: 2\n")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from ffnn import jsoc
-from ffnn.errors import ConfigError, DataError, FFNNError
+from ffnn.io import jsoc
+from ffnn.util.errors import ConfigError, DataError, FFNNError
 from conftest import write_record
 from jsoc_server import FakeJSOC, sharp_record
 
@@ -193,7 +193,7 @@ def test_quality_flag_fails_when_configured(flagged_server, run):
 def test_quality_flag_warns_by_default(flagged_server, run, caplog, tmp_path):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(f"jsoc:\n  url: {flagged_server.url}\n  quality: warn\n")
-    with caplog.at_level(logging.WARNING, logger="ffnn.jsoc"):
+    with caplog.at_level(logging.WARNING, logger="ffnn.io.jsoc"):
         status, out, _ = run("resolve", "--noaa", 11158, "--time", "2011-02-14T20:00",
                              "--config", cfg)
     assert status == 0 and "QUALITY  0x00000400" in out
@@ -348,7 +348,7 @@ def test_try_later_answers_are_waited_out_and_logged(jsoc_server, jsoc_settings,
     """Status 7 (an export of the same user pending) clears by itself: ask again."""
     jsoc_server.busy_next(2)
     rec = jsoc.resolve(11158, jsoc.parse_time("2011-02-14T20:00"), jsoc_settings)
-    with caplog.at_level(logging.WARNING, logger="ffnn.jsoc"):
+    with caplog.at_level(logging.WARNING, logger="ffnn.io.jsoc"):
         result = jsoc.fetch_sharp(rec, tmp_path, jsoc_settings)
     assert sorted(result.downloaded) == sorted(jsoc.SEGMENTS)
     assert jsoc_server.count("exp_request") == 3 and jsoc_server.count("file") == 6

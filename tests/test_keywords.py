@@ -1,4 +1,4 @@
-"""SHARP keyword tables (ffnn.keywords, ``ffnn sharp-keywords``): the real drms client against
+"""SHARP keyword tables (ffnn.io.keywords, ``ffnn sharp-keywords``): the real drms client against
 the JSOC look-alike on 127.0.0.1, and both table layouts read back."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 
-from ffnn import keywords as kw
-from ffnn.errors import ConfigError, DataError
+from ffnn.io import keywords as kw
+from ffnn.util.errors import ConfigError, DataError
 from jsoc_server import format_tai, parse_tai, sharp_record
 
 T0 = "2011.02.14_18:00:00_TAI"

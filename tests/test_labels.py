@@ -1,4 +1,4 @@
-"""Flare labels from GOES event lists (ffnn.labels): classes, the NCEI format, windows, HEK."""
+"""Flare labels from GOES event lists (ffnn.forecast.labels): classes, the NCEI format, windows, HEK."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import pandas as pd
 import pytest
 
-from ffnn import keywords as kw
-from ffnn import labels as lbl
-from ffnn.errors import ConfigError, DataError, FFNNError
+from ffnn.io import keywords as kw
+from ffnn.forecast import labels as lbl
+from ffnn.util.errors import ConfigError, DataError, FFNNError
 
 HEADER = "Flare Class,Start Time,Peak Time,End Time,Active Region Number\n"
 

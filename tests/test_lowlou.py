@@ -5,11 +5,11 @@ import pytest
 import xarray as xr
 
 from ffnn.cli import main
-from ffnn.boundary import from_cube
-from ffnn.cube import field_array, spacing
-from ffnn.lowlou import eigenvalue, lowlou_cube, lowlou_field
-from ffnn.metrics import cube_metrics, derivatives, sigma_j
-from ffnn.potential import potential_cube
+from ffnn.field.boundary import from_cube
+from ffnn.field.cube import field_array, spacing
+from ffnn.analysis.lowlou import eigenvalue, lowlou_cube, lowlou_field
+from ffnn.analysis.metrics import cube_metrics, derivatives, sigma_j
+from ffnn.field.potential import potential_cube
 
 CASE1 = dict(n=1, m=1, l=0.3, phi=np.pi / 4)
 CASE2 = dict(n=3, m=1, l=0.3, phi=4 * np.pi / 5)

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from ffnn.cube import make_cube
-from ffnn.errors import DataError
-from ffnn.lowlou import lowlou_cube
-from ffnn.metrics import cube_metrics, derivatives, height_profiles
+from ffnn.field.cube import make_cube
+from ffnn.util.errors import DataError
+from ffnn.analysis.lowlou import lowlou_cube
+from ffnn.analysis.metrics import cube_metrics, derivatives, height_profiles
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_quality_gives_energies_and_profiles(tmp_path):
 
 
 def test_wrong_shapes_are_named():
-    from ffnn.boundary import make_points
+    from ffnn.field.boundary import make_points
 
     with pytest.raises(DataError, match="field Bz has shape"):
         make_cube({"Bz": np.zeros((3, 3, 2))}, np.arange(3), np.arange(3), np.arange(3))

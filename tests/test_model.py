@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ffnn.model import FFNN, TanhTangent, curl_div
+from ffnn.field.model import FFNN, TanhTangent, curl_div
 
 
 def plain_forward(model, x):
@@ -110,7 +110,7 @@ def test_quasi_output_layer_carries_the_scale():
 
 
 def _held(rng, height=0.3):
-    from ffnn.model import HeldBottom
+    from ffnn.field.model import HeldBottom
 
     torch.manual_seed(0)
     bottom = rng.normal(size=(3, 7, 5)) * 100
@@ -152,7 +152,7 @@ def test_held_bottom_vertical_derivative_matches_finite_differences():
 def test_held_bottom_round_trips_its_state():
     import numpy as np
 
-    from ffnn.model import HeldBottom
+    from ffnn.field.model import HeldBottom
 
     rng = np.random.default_rng(2)
     model, _ = _held(rng)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ffnn.boundary import FACES
-from ffnn.errors import DataError
-from ffnn.potential import potential_cube, potential_faces
+from ffnn.io.box import FACES
+from ffnn.util.errors import DataError
+from ffnn.field.potential import potential_cube, potential_faces
 
 DEPTH = 0.25  # dipole below the surface (box units)
 

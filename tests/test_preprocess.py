@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ffnn.errors import DataError
-from ffnn.preprocess import preprocess_arrays, preprocess_map
+from ffnn.util.errors import DataError
+from ffnn.field.preprocess import preprocess_arrays, preprocess_map
 
 
 def aly(bx, by, bz):

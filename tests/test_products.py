@@ -1,5 +1,5 @@
-"""Products of a region: figures (field lines, PNGs) and summary rows/tables (ffnn.figures,
-ffnn.summary, the ``figures``/``summary-row``/``summary``/``lowlou-table`` commands)."""
+"""Products of a region: figures (field lines, PNGs) and summary rows/tables (ffnn.products.figures,
+ffnn.products.summary, the ``figures``/``summary-row``/``summary``/``lowlou-table`` commands)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import pytest
 import xarray as xr
 
 from ffnn.cli import main
-from ffnn.cube import make_cube
-from ffnn.files import write_netcdf
-from ffnn.figures import (FIGURE_NAMES, fieldlines_3d_figure, fieldlines_xy_figure,
+from ffnn.field.cube import make_cube
+from ffnn.util.files import write_netcdf
+from ffnn.products.figures import (FIGURE_NAMES, fieldlines_3d_figure, fieldlines_xy_figure,
                           heliographic_overlay, model_bottom, region_figures, seed_points,
                           trace_field_lines)
-from ffnn.metrics import height_profiles
-from ffnn.summary import (COLUMNS, PUBLISHED, beats_potential, lowlou_table, read_row,
+from ffnn.analysis.metrics import height_profiles
+from ffnn.products.summary import (COLUMNS, PUBLISHED, beats_potential, lowlou_table, read_row,
                           region_row, summary_table, table_dataset, write_row, write_summary)
 
 
@@ -160,7 +160,7 @@ def test_heliographic_grid_over_a_map_with_a_wcs(region_files):
     import matplotlib.pyplot as plt
     from matplotlib.contour import ContourSet
 
-    from ffnn.wcs import binned, heliographic_grid
+    from ffnn.io.wcs import binned, heliographic_grid
     from tests.jsoc_server import segment_header, sharp_keywords
 
     bottom = region_files["bottom"]
@@ -280,7 +280,7 @@ def test_a_keyword_missing_in_every_row_stays_a_number(tmp_path):
 
 
 def test_summary_table_rejects_duplicates_and_empty():
-    from ffnn.errors import DataError
+    from ffnn.util.errors import DataError
 
     row = region_row("a", train=TRAIN, quality=QUALITY)
     with pytest.raises(DataError, match="more than one"):
@@ -292,9 +292,9 @@ def test_summary_table_rejects_duplicates_and_empty():
 def test_loss_ff_is_documented_as_the_force_free_form_computes_it():
     """The summary's loss_ff said "1, mean sin^2 of the J-B angle", true only of
     ff_form angle: with the default Lorentz form the term is in G^2 and far above 1."""
-    from ffnn.boundary import cube_faces
-    from ffnn.lowlou import lowlou_cube
-    from ffnn.train import TrainConfig, Trainer
+    from ffnn.field.boundary import cube_faces
+    from ffnn.analysis.lowlou import lowlou_cube
+    from ffnn.field.train import TrainConfig, Trainer
 
     faces = cube_faces(lowlou_cube(shape=(8, 8, 8)))
     final = {}
@@ -520,8 +520,8 @@ def test_failures_without_names_reads_every_log_and_refuses_a_name_or_directory_
 
 
 def test_a_loss_history_pandas_cannot_parse_is_one_line(tmp_path):
-    from ffnn.errors import DataError
-    from ffnn.figures import read_loss
+    from ffnn.util.errors import DataError
+    from ffnn.products.figures import read_loss
 
     (tmp_path / "loss.csv").write_text("iteration,loss\n1,2\n3,4,5\n")
     with pytest.raises(DataError) as err:

@@ -1,4 +1,4 @@
-"""Trust checks (ffnn.quality): bottom fit against the observed map, flags, and their way
+"""Trust checks (ffnn.analysis.quality): bottom fit against the observed map, flags, and their way
 into quality.json, the log, the summary table and the report's checks table."""
 
 import json
@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ffnn import cli, quality, summary
-from ffnn.cube import make_cube, model_cube
+from ffnn import cli
+from ffnn.analysis import quality
+from ffnn.products import summary
+from ffnn.field.cube import make_cube, model_cube
 
 
 def observed_map(seed=0, n=24):
@@ -54,7 +56,7 @@ def test_flags_follow_their_limits():
 
 
 def test_quality_command_flags_a_poor_model(tmp_path, caplog, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.model",))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.cli.model",))
     obs = observed_map()
     obs.attrs["height_mm"] = 4.0
     obs.to_netcdf(tmp_path / "boundary.nc")
@@ -123,10 +125,10 @@ def test_a_held_bottom_reads_held_in_the_checks_table():
 def test_a_held_preprocessed_map_is_checked_against_the_observed_one(tmp_path, capsys):
     """The training held a preprocessed map: its record says so (boundary points ->
     train.json), and the bottom fit is a real check, failed here by a strong smoothing."""
-    from ffnn.boundary import map_to_points, merge_points
-    from ffnn.potential import potential_faces
-    from ffnn.preprocess import preprocess_map
-    from ffnn.train import TrainConfig, Trainer
+    from ffnn.field.boundary import map_to_points, merge_points
+    from ffnn.field.potential import potential_faces
+    from ffnn.field.preprocess import preprocess_map
+    from ffnn.field.train import TrainConfig, Trainer
 
     obs = observed_map()
     obs["Bz"].values[:3, :3] = 0.0
@@ -163,7 +165,7 @@ def test_a_held_preprocessed_map_is_checked_against_the_observed_one(tmp_path, c
 def test_quality_refuses_a_bottom_map_on_another_grid(tmp_path, capsys, monkeypatch):
     """A map binned otherwise than the cube was interpolated and raised a false bottom_c_vec
     flag; it is refused as --potential on another grid is."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.commands.model",))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.cli.model",))
     obs = observed_map()
     x, y, z = obs.x.values, obs.y.values, np.arange(4) * 0.5
     make_cube({c: np.repeat(np.nan_to_num(obs[c].values)[:, :, None], 4, 2) for c in ("Bx", "By", "Bz")},
@@ -177,7 +179,7 @@ def test_quality_refuses_a_bottom_map_on_another_grid(tmp_path, capsys, monkeypa
         f"ffnn quality: error: --boundary {tmp_path / 'b16.nc'} is on another grid: axis x has 12 points "
         "[0.25, 11.25] vs 24 points [0, 11.5]"]
     assert not (tmp_path / "q.json").exists()
-    from ffnn.errors import DataError
+    from ffnn.util.errors import DataError
 
     with pytest.raises(DataError, match="observed bottom map is on another grid"):
         quality.trust_checks(make_cube({c: np.zeros((24, 24, 4)) for c in ("Bx", "By", "Bz")}, x, y, z),

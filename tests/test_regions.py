@@ -1,4 +1,4 @@
-"""The region sheet (ffnn.regions): rows, region ids, local records, one-line errors."""
+"""The region sheet (ffnn.pipeline.regions): rows, region ids, local records, one-line errors."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ffnn import regions, sharp
-from ffnn.errors import ConfigError
-from ffnn.settings import read_yaml
+from ffnn.pipeline import regions
+from ffnn.io import sharp
+from ffnn.util.errors import ConfigError
+from ffnn.util.settings import read_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = read_yaml(REPO / "workflow/schemas/regions.schema.yaml")

@@ -1,9 +1,10 @@
 """Height weighting of the loss: the boundary's field-strength profile and its weights."""
 
 import numpy as np
-from ffnn.boundary import cube_faces
-from ffnn.lowlou import lowlou_cube
-from ffnn.sampling import UnitBox, boundary_arrays, height_profile, height_weights
+from ffnn.field.boundary import cube_faces
+from ffnn.analysis.lowlou import lowlou_cube
+from ffnn.io.box import UnitBox
+from ffnn.field.sampling import boundary_arrays, height_profile, height_weights
 
 
 def samples(faces):

@@ -1,4 +1,4 @@
-"""Time series of a region (ffnn.series, the series sheet, the workflow's series stage).
+"""Time series of a region (ffnn.pipeline.series, the series sheet, the workflow's series stage).
 
 * the series sheet: rows become series with the config's defaults; bad rows are one line;
 * the record list comes from one keyword query of the real drms client to the fake JSOC
@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ffnn import cli, regions, series
-from ffnn.errors import ConfigError, DataError
-from ffnn.jsoc import JsocSettings, SharpRecord, parse_time
-from ffnn.settings import read_yaml
+from ffnn import cli
+from ffnn.pipeline import regions, series
+from ffnn.util.errors import ConfigError, DataError
+from ffnn.io.jsoc import JsocSettings, SharpRecord, parse_time
+from ffnn.util.settings import read_yaml
 from jsoc_server import sharp_record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -286,7 +287,7 @@ C1.0,2011-02-14T19:50Z,2011-02-14T19:52Z,2011-02-14T19:55Z,11161
 
 
 def test_region_flares_and_the_figure(tmp_path):
-    from ffnn.series_figure import plot_series, region_flares
+    from ffnn.products.series_figure import plot_series, region_flares
 
     (tmp_path / "flares.csv").write_text(FLARES)
     flares = region_flares(tmp_path / "flares.csv", [11158, 11159], "2011-02-14T19:30Z", "2011-02-14T20:20")
@@ -315,9 +316,9 @@ SMALL = dict(hidden_layers=2, width=16, n_interior=300, progress=False, iteratio
 
 def drifting_boundaries(count, dphi, n=10):
     """The drifting Low & Lou series as case 2 gives it: bottom + potential-field faces."""
-    from ffnn.boundary import cube_faces, from_cube, merge_points
-    from ffnn.lowlou import lowlou_cube
-    from ffnn.potential import potential_faces
+    from ffnn.field.boundary import cube_faces, from_cube, merge_points
+    from ffnn.analysis.lowlou import lowlou_cube
+    from ffnn.field.potential import potential_faces
 
     out = []
     for f in series.drifting_lowlou(count, dphi=dphi):
@@ -328,7 +329,7 @@ def drifting_boundaries(count, dphi, n=10):
 
 
 def test_drifting_lowlou_drifts_slowly_and_stays_exact():
-    from ffnn.metrics import cube_metrics
+    from ffnn.analysis.metrics import cube_metrics
 
     fields = series.drifting_lowlou(3, dphi=0.05, dl=0.01)
     assert [f.phi for f in fields] == pytest.approx([np.pi / 4, np.pi / 4 + 0.05, np.pi / 4 + 0.1])
@@ -341,7 +342,7 @@ def test_drifting_lowlou_drifts_slowly_and_stays_exact():
 
 
 def test_plateau_stops_when_the_loss_stops_falling(tmp_path):
-    from ffnn.train import TrainConfig, Trainer
+    from ffnn.field.train import TrainConfig, Trainer
 
     (_, boundary), = drifting_boundaries(1, 0.0)
     cfg = dict(SMALL, max_iterations=3000, warmup_iterations=20)
@@ -364,9 +365,9 @@ def test_a_warm_start_reaches_the_cold_quality_in_a_fraction_of_the_iterations(t
     machine's load does not matter; measured: 30-40 of 300)."""
     import torch
 
-    from ffnn.cube import model_cube
-    from ffnn.metrics import cube_metrics
-    from ffnn.train import TrainConfig, Trainer, train
+    from ffnn.field.cube import model_cube
+    from ffnn.analysis.metrics import cube_metrics
+    from ffnn.field.train import TrainConfig, Trainer, train
 
     torch.set_num_threads(1)
     (_, b0), (ref1, b1) = drifting_boundaries(2, dphi=0.1, n=12)

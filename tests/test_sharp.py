@@ -14,9 +14,10 @@ import xarray as xr
 from astropy.io import fits
 
 from conftest import write_record
-from ffnn import boundary as bnd
-from ffnn import sharp
-from ffnn.errors import ConfigError, DataError
+from ffnn.field import boundary as bnd
+from ffnn.io.box import FACES, box_of_map
+from ffnn.io import sharp
+from ffnn.util.errors import ConfigError, DataError
 from jsoc_server import sharp_record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,13 +138,13 @@ def test_attributes_box_and_netcdf_round_trip(sharp_dir, tmp_path):
                        ("LAT_FWT", -20.1), ("height_mm", 40.0)):
         assert back.attrs[key] == (pytest.approx(value) if isinstance(value, float) else value), key
     assert "DATE_OBS" in back.attrs and "NAXIS1" not in back.attrs
-    box = bnd.box_of_map(back)
+    box = box_of_map(back)
     assert back.attrs["l0_mm"] == max(box["x_max"], box["y_max"], box["z_max"])
     assert box["x_max"] == pytest.approx(47 / 2 * 2 * PIXEL_MM) and box["z_max"] == 40.0
     np.testing.assert_array_equal(back["Bz"].values, ds["Bz"].values)  # NaN survives
     assert back["Bz_err"].attrs["units"] == "gauss"
     pts = bnd.load_boundary([path])  # the training side reads it
-    assert pts.sizes["point"] == 48 * 32 and (pts["face"] == bnd.FACES["bottom"]).all()
+    assert pts.sizes["point"] == 48 * 32 and (pts["face"] == FACES["bottom"]).all()
 
 
 def test_boundary_command_and_config(sharp_dir, tmp_path, run):
@@ -187,7 +188,7 @@ def test_boundary_failures_are_clear(sharp_dir, tmp_path, run):
 # ---------------------------------------------------------------- potential faces
 
 def test_potential_faces_lie_on_the_potential_cube(sharp_dir):
-    from ffnn.potential import potential_cube, potential_faces
+    from ffnn.field.potential import potential_cube, potential_faces
 
     bottom = bnd.from_sharp(sharp_dir, height_mm=12.0)
     for method in ("fft", "green"):
@@ -219,7 +220,7 @@ def dipole(x, y, z, depth, m=1e5):
 
 @pytest.mark.parametrize("method", ["fft", "green"])
 def test_buried_dipole_faces_match_the_closed_form(method):
-    from ffnn.potential import potential_faces
+    from ffnn.field.potential import potential_faces
 
     n, d = 128, 4.0
     x = (np.arange(n) - (n - 1) / 2) * 1.0
@@ -236,7 +237,7 @@ def test_buried_dipole_faces_match_the_closed_form(method):
     # the flux returning outside the 128-pixel map is missing: that, not the solver,
     # limits the agreement at the foot of the side faces
     assert err.max() < 0.02 * scale
-    top = faces["face"].values == bnd.FACES["top"]
+    top = faces["face"].values == FACES["top"]
     assert err[top].max() < 0.01 * np.linalg.norm(exact[:, top], axis=0).max()
 
 
@@ -244,7 +245,7 @@ def test_buried_dipole_faces_match_the_closed_form(method):
 
 def test_resolve_fetch_boundary_potential(jsoc_server, run, tmp_path, fast_jsoc_args):
     """NOAA 11159 shares HARP 377 with 11158: the real drms client against the fake JSOC."""
-    from ffnn.potential import potential_faces
+    from ffnn.field.potential import potential_faces
 
     rec_json = tmp_path / "rec.json"
     status, out, _ = run("resolve", "--noaa", 11159, "--time", "2011-02-14T20:00",
@@ -270,7 +271,7 @@ def test_resolve_fetch_boundary_potential(jsoc_server, run, tmp_path, fast_jsoc_
     assert ds.attrs["NOAA_ARS"] == "11158,11159" and ds.attrs["QUALITY"] == 0
 
     pf = potential_faces(ds)
-    assert set(np.unique(pf["face"].values)) == {bnd.FACES[f] for f in
+    assert set(np.unique(pf["face"].values)) == {FACES[f] for f in
                                                  ("top", "x_min", "x_max", "y_min", "y_max")}
     assert np.isfinite(np.stack([pf[c].values for c in ("Bx", "By", "Bz")])).all()
     merged = bnd.load_boundary([tmp_path / "boundary.nc"])

@@ -23,8 +23,10 @@ import xarray as xr
 from astropy.io import fits
 
 from conftest import write_record
-from ffnn import boundary, sharp, wcs
-from ffnn.errors import DataError
+from ffnn.field import boundary
+from ffnn.io.box import BOX_KEYS
+from ffnn.io import sharp, wcs
+from ffnn.util.errors import DataError
 from jsoc_server import (SEGMENTS, inject_cards, segment_header, sharp_field, sharp_keywords,
                          sharp_record)
 
@@ -153,8 +155,9 @@ def test_segment_with_a_header_but_no_image_is_one_line(tmp_path, run):
 def test_a_missing_error_segment_is_one_warning_and_training_says_so(tmp_path, caplog):
     """Without Br_err the map has no Bz_err: said at read time, naming the directory, and
     in training, where bc_errors 'component' then weights the components equally."""
-    from ffnn.sampling import UnitBox, boundary_arrays
-    from ffnn.train import TrainConfig, boundary_weights
+    from ffnn.io.box import UnitBox
+    from ffnn.field.sampling import boundary_arrays
+    from ffnn.field.train import TrainConfig, boundary_weights
 
     directory = jsoc_record(tmp_path / "rec")
     (directory / f"{PREFIX}.Br_err.fits").unlink()
@@ -167,10 +170,10 @@ def test_a_missing_error_segment_is_one_warning_and_training_says_so(tmp_path, c
     points = boundary.map_to_points(ds)
     assert np.isnan(points["Bz_err"].values).all() and np.isfinite(points["Bx_err"].values).any()
     caplog.clear()
-    box = UnitBox(*(points.attrs[k] for k in boundary.BOX_KEYS))
+    box = UnitBox(*(points.attrs[k] for k in BOX_KEYS))
     bd = boundary_arrays(points, box)
     flat = (np.zeros(1), np.ones(1))
-    with caplog.at_level(logging.WARNING, logger="ffnn.train"):
+    with caplog.at_level(logging.WARNING, logger="ffnn.field.train"):
         w = boundary_weights(bd, flat, TrainConfig(bc_errors="component"))
     assert [r.getMessage() for r in caplog.records] == [
         "bc_errors 'component': the observed boundary data carry no errors of Bz; the components count equally"]
@@ -265,7 +268,7 @@ def test_mirrored_storage_gives_the_identical_boundary(tmp_path, run, caplog, mi
     mirrored = jsoc_record(tmp_path / "mirrored", mirror=mirror)
     with fits.open(mirrored / f"{PREFIX}.Br.fits") as hdul:
         assert (hdul[1].header["CDELT1"] < 0, hdul[1].header["CDELT2"] < 0) == mirror
-    with caplog.at_level(logging.INFO, logger="ffnn.sharp"):
+    with caplog.at_level(logging.INFO, logger="ffnn.io.sharp"):
         for name, directory in (("plain", plain), ("mirrored", mirrored)):
             status, _, err = run("boundary", directory, "-o", tmp_path / f"{name}.nc",
                                  "--bin", bin_factor)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ffnn import data, keywords as kw, labels as lbl
+from ffnn import data
+from ffnn.io import keywords as kw
+from ffnn.forecast import labels as lbl
 
 ROOT = Path(__file__).resolve().parents[1]
 

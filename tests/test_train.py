@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from ffnn.boundary import cube_faces
-from ffnn.errors import ConfigError, DataError, FFNNError
-from ffnn.lowlou import lowlou_cube
-from ffnn.train import TrainConfig, Trainer, load_model, resolve_device, train
+from ffnn.field.boundary import cube_faces
+from ffnn.util.errors import ConfigError, DataError, FFNNError
+from ffnn.analysis.lowlou import lowlou_cube
+from ffnn.field.train import TrainConfig, Trainer, load_model, resolve_device, train
 
 SMALL = dict(hidden_layers=2, width=16, n_interior=300, progress=False, iterations_per_step=5,
              checkpoint_every=10, dtype="float64")
@@ -159,7 +159,7 @@ def test_a_finished_training_is_not_continued(faces, tmp_path):
 
 
 def test_unphysical_boundary_value_is_named_at_its_source(tmp_path):
-    from ffnn.boundary import load_boundary
+    from ffnn.field.boundary import load_boundary
 
     faces = cube_faces(lowlou_cube(shape=(8, 8, 8)))
     faces["Bz"].values[7] = 1e30  # a fill value that would overflow float32 when squared
@@ -178,7 +178,7 @@ def test_non_finite_start_is_refused_before_any_step(faces):
 def test_training_log_has_a_line_per_step(faces, caplog):
     import logging
 
-    caplog.set_level(logging.INFO, logger="ffnn.train")
+    caplog.set_level(logging.INFO, logger="ffnn.field.train")
     Trainer(faces, TrainConfig(**SMALL, max_iterations=20, time_budget_s=600), None).fit()
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("iteration ")]
     assert len(lines) == 4  # 20 iterations in steps of 5
@@ -186,9 +186,9 @@ def test_training_log_has_a_line_per_step(faces, caplog):
 
 
 def test_potential_field_start_fits_the_potential_field_first(faces, tmp_path):
-    from ffnn.boundary import cube_faces as faces_of
-    from ffnn.boundary import from_cube
-    from ffnn.potential import potential_cube
+    from ffnn.field.boundary import cube_faces as faces_of
+    from ffnn.field.boundary import from_cube
+    from ffnn.field.potential import potential_cube
 
     ref = lowlou_cube(shape=(10, 10, 10))
     pf = potential_cube(from_cube(ref), nz=10)
@@ -207,7 +207,7 @@ def test_potential_field_start_fits_the_potential_field_first(faces, tmp_path):
     model_err = tr.history[3]["loss_bc"]
     assert model_err < 0.1 * tr.history[0]["loss_bc"]
     with pytest.raises(ConfigError, match="potential_iterations=20 needs the potential-field cube"):
-        from ffnn.commands.model import cmd_train
+        from ffnn.cli.model import cmd_train
         import argparse
 
         faces.to_netcdf(tmp_path / "f.nc")
@@ -217,8 +217,8 @@ def test_potential_field_start_fits_the_potential_field_first(faces, tmp_path):
 
 
 def test_boundary_weights_trust_data_by_source_and_component():
-    from ffnn.sampling import BoundaryArrays
-    from ffnn.train import boundary_weights
+    from ffnn.field.sampling import BoundaryArrays
+    from ffnn.field.train import boundary_weights
 
     n = 4
     bd = BoundaryArrays(xyz=np.zeros((n, 3)), target=np.ones((n, 3)), mask=np.ones((n, 3), bool),
@@ -234,8 +234,8 @@ def test_boundary_weights_trust_data_by_source_and_component():
 
 
 def test_held_bottom_keeps_the_observed_map_exactly(tmp_path):
-    from ffnn.boundary import cube_faces as faces_of
-    from ffnn.cube import model_cube
+    from ffnn.field.boundary import cube_faces as faces_of
+    from ffnn.field.cube import model_cube
 
     ref = lowlou_cube(shape=(10, 10, 10))
     bottom_only = faces_of(ref, ("bottom",))

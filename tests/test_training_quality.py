@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from ffnn.boundary import cube_faces, from_cube
-from ffnn.cube import model_cube
-from ffnn.lowlou import lowlou_cube
-from ffnn.metrics import cube_metrics
-from ffnn.potential import potential_cube
-from ffnn.train import TrainConfig, train
+from ffnn.field.boundary import cube_faces, from_cube
+from ffnn.field.cube import model_cube
+from ffnn.analysis.lowlou import lowlou_cube
+from ffnn.analysis.metrics import cube_metrics
+from ffnn.field.potential import potential_cube
+from ffnn.field.train import TrainConfig, train
 
 N = 20
 

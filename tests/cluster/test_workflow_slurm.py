@@ -383,7 +383,7 @@ def test_device_cuda_without_gpu_fails_clearly(runs, slurm_cluster, tmp_path):
     settings = {**TRAIN, "device": "cuda", "progress": False}
     words = ["ffnn", "train", f"results/{region}/boundary.nc", f"results/{region}/pf_faces.nc",
              "--outdir", str(tmp_path / "train"), "--threads", "1"]
-    for key, value in sorted(settings.items()):  # as ffnn.jobs.Jobs.train_args passes them
+    for key, value in sorted(settings.items()):  # as ffnn.pipeline.jobs.Jobs.train_args passes them
         words += ["--set", f"{key}={json.dumps(value)}"]
     log = tmp_path / "train_cuda.log"
     submitted = slurm_cluster.run(
@@ -394,7 +394,7 @@ def test_device_cuda_without_gpu_fails_clearly(runs, slurm_cluster, tmp_path):
     job_id = submitted.stdout.strip().split(";")[0]
     slurm_cluster.wait_until_no_jobs(timeout=180)
     rec = {r["JobId"]: r for r in slurm_cluster.job_records()}[job_id]
-    # exit status 2: ffnn's own error (ffnn/cli.py), not a crash (1, with a traceback)
+    # exit status 2: ffnn's own error (ffnn/cli/app.py), not a crash (1, with a traceback)
     assert rec["JobState"] == "FAILED" and rec["ExitCode"] == "2:0", rec
     assert rec["Partition"] == slurm_cluster.gpu_partition and "gpu:1" in rec.get("TresPerJob", ""), rec
     text = log.read_text()

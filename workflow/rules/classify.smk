@@ -3,7 +3,7 @@
 # GOES labels (by default the 2010-2014 data shipped in ffnn/data/flares, offline);
 # classify_predict scores the SHARP regions of the summary table with it, their flare
 # history (and labels, where known) from the same GOES list; flare_events fetches the GOES
-# list from HEK when config classify.events is "hek". Inputs: ffnn.jobs.Jobs.
+# list from HEK when config classify.events is "hek". Inputs: ffnn.pipeline.jobs.Jobs.
 
 
 rule classify:

@@ -1,15 +1,15 @@
 # Wiring of the ffnn workflow. Every decision (the config checked against
 # workflow/schemas/config.schema.yaml and completed with its defaults, the region table, each
-# rule's inputs and command line) is made by ffnn.jobs.Jobs, tested in tests/test_jobs.py;
+# rule's inputs and command line) is made by ffnn.pipeline.jobs.Jobs, tested in tests/test_jobs.py;
 # here it is only built, and its errors shown as one line.
 
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from ffnn.errors import FFNNError
-from ffnn.jobs import Jobs
-from ffnn.settings import read_yaml
+from ffnn.util.errors import FFNNError
+from ffnn.pipeline.jobs import Jobs
+from ffnn.util.settings import read_yaml
 
 # Snakemake reads the config file itself, with a generic message for a YAML error: ffnn
 # reads it first, to name the file and the line.

@@ -1,4 +1,4 @@
-# Time series of a region (config series.sheet; ffnn.series): the checkpoint
+# Time series of a region (config series.sheet; ffnn.pipeline.series): the checkpoint
 # series_records lists the SHARP records JSOC holds in the series' range (one keyword
 # query); each becomes a snapshot region <series>/<T_REC> whose record snapshot_record
 # copies from that list, and which then runs through the rules of every SHARP region

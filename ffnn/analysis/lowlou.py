@@ -1,0 +1,159 @@
+"""Low & Lou (1990) semi-analytic nonlinear force-free fields (SPEC section 2).
+
+Flux function A = P(mu)/r^n with mu = cos(theta), and Q(A) = a A |A|^(1/n). This sign
+convention (not a |A|^(1+1/n)) is ours: both are force-free, they are different fields.
+P solves
+
+    (1 - mu^2) P'' + n(n+1) P + a^2 (1+n)/n P |P|^(2/n) = 0,  P(-1) = P(1) = 0,  P'(-1) = 10.
+
+a^2 is an eigenvalue found by shooting from mu = -1: the m-th positive root of P(1; a^2).
+Lengths are in the units of the box (dimensionless; we label them Mm in files), B in G.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import xarray as xr
+from scipy.integrate import solve_ivp
+from scipy.optimize import brentq
+
+from ffnn.util.errors import DataError
+
+_EDGE = 1e-6  # the ODE is singular at mu = +-1: start/stop this far inside, on the regular series
+
+
+def _rhs(n: int, a2: float):
+    def f(mu, y):
+        p, dp = y
+        nonlinear = a2 * (1 + n) / n * p * np.abs(p) ** (2.0 / n)
+        return [dp, -(n * (n + 1) * p + nonlinear) / (1.0 - mu * mu)]
+
+    return f
+
+
+def _shoot(n: int, a2: float, dense: bool = False, rtol: float = 1e-11):
+    t = _EDGE
+    # regular series at mu = -1 (t = mu + 1): P = 10 t + c t^2, c = -10 n(n+1)/4
+    c = -10.0 * n * (n + 1) / 4.0
+    y0 = [10.0 * t + c * t * t, 10.0 + 2 * c * t]
+    return solve_ivp(_rhs(n, a2), (-1.0 + t, 1.0 - t), y0, method="DOP853",
+                     rtol=rtol, atol=rtol * 0.1, dense_output=dense)
+
+
+def _p_at_one(n: int, a2: float, rtol: float = 1e-11) -> float:
+    return float(_shoot(n, a2, rtol=rtol).y[0, -1])
+
+
+@lru_cache(maxsize=32)
+def eigenvalue(n: int, m: int) -> float:
+    """The eigenvalue a^2 of the Low & Lou equation: the m-th positive root of P(1; a^2).
+
+    ``n`` >= 1 (the field decays as r^-(n+2)); ``m`` >= 1. a^2 = 0 (the potential
+    solution) is excluded. Known values: (n, m) = (1, 1) gives 0.42741, (3, 1) gives 8.0359.
+    """
+    if n < 1 or m < 1:
+        raise DataError(f"Low & Lou needs n >= 1 and m >= 1, got n={n}, m={m}")
+    # a coarse scan brackets the sign changes; brentq then refines at full accuracy
+    grid = np.concatenate([np.linspace(1e-3, 2.0, 41), np.linspace(2.1, 60.0, 290)])
+    values = [_p_at_one(n, grid[0], rtol=1e-7)]
+    found = 0
+    for i in range(1, len(grid)):
+        values.append(_p_at_one(n, grid[i], rtol=1e-7))
+        if np.sign(values[i - 1]) != np.sign(values[i]):
+            found += 1
+            if found == m:
+                return float(brentq(lambda a2: _p_at_one(n, a2), grid[i - 1], grid[i], xtol=1e-12))
+    raise DataError(f"no {m}-th eigenvalue a^2 < {grid[-1]} for Low & Lou n={n}")
+
+
+@dataclass(frozen=True)
+class LowLou:
+    """A Low & Lou field placed in a Cartesian box.
+
+    ``l``: depth of the source below the photosphere (box units); ``phi``: tilt of the
+    symmetry axis about y (rad).
+    """
+
+    n: int = 1
+    m: int = 1
+    l: float = 0.3
+    phi: float = np.pi / 4
+
+    @property
+    def a2(self) -> float:
+        """The eigenvalue a^2 (dimensionless)."""
+        return eigenvalue(self.n, self.m)
+
+    def _profile(self):
+        return _profile(self.n, self.m)
+
+    def field(self, x, y, z):
+        """B = (Bx, By, Bz) in G at points (x, y, z) in box units (arrays of one shape)."""
+        x, y, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, y, z)))
+        n, cphi, sphi = self.n, np.cos(self.phi), np.sin(self.phi)
+        X = x * cphi - (z + self.l) * sphi
+        Y = y
+        Z = x * sphi + (z + self.l) * cphi
+        rho = np.hypot(X, Y)
+        r = np.hypot(rho, Z)
+        mu = Z / r
+        sin_t = np.maximum(rho / r, 1e-300)
+        p, dp = self._profile()(np.clip(mu, -1.0, 1.0))
+        a = np.sqrt(self.a2)
+        br = -dp / r ** (n + 2)
+        bt = n * p / (r ** (n + 2) * sin_t)
+        q = a * p * np.abs(p) ** (1.0 / n) / r ** (n + 1)
+        bp = q / (r * sin_t)
+        cos_f = np.where(rho > 0, X / np.maximum(rho, 1e-300), 1.0)
+        sin_f = np.where(rho > 0, Y / np.maximum(rho, 1e-300), 0.0)
+        bxl = (br * sin_t + bt * mu) * cos_f - bp * sin_f
+        byl = (br * sin_t + bt * mu) * sin_f + bp * cos_f
+        bzl = br * mu - bt * sin_t
+        return bxl * cphi + bzl * sphi, byl, -bxl * sphi + bzl * cphi
+
+
+@lru_cache(maxsize=32)
+def _profile(n: int, m: int):
+    """P(mu), P'(mu) as a vectorised function, from the dense shooting solution."""
+    sol = _shoot(n, eigenvalue(n, m), dense=True)
+
+    def evaluate(mu):
+        mu = np.asarray(mu, dtype=np.float64)
+        inner = np.clip(mu, -1.0 + _EDGE, 1.0 - _EDGE)
+        p, dp = sol.sol(inner.ravel())
+        p, dp = p.reshape(mu.shape), dp.reshape(mu.shape)
+        return p + dp * (mu - inner), dp  # linear beyond the start point: P vanishes at +-1
+
+    return evaluate
+
+
+def lowlou_field(x, y, z, n: int = 1, m: int = 1, l: float = 0.3, phi: float = np.pi / 4):
+    """(Bx, By, Bz) in G of the Low & Lou field at points (x, y, z) in box units."""
+    return LowLou(n, m, l, phi).field(x, y, z)
+
+
+def grid_coords(shape, bounds=(-1.0, 1.0, -1.0, 1.0, 0.0, 2.0)):
+    """Coordinates x, y, z (1-D, end points included) of a grid of ``shape`` over ``bounds``."""
+    if len(shape) != 3 or min(shape) < 2:
+        raise DataError(f"grid shape must be three sizes >= 2, got {tuple(shape)}")
+    if len(bounds) != 6 or not all(bounds[2 * i] < bounds[2 * i + 1] for i in range(3)):
+        raise DataError(f"bounds must be x0 x1 y0 y1 z0 z1 with x0 < x1 etc., got {tuple(bounds)}")
+    return tuple(np.linspace(bounds[2 * i], bounds[2 * i + 1], shape[i]) for i in range(3))
+
+
+def lowlou_cube(n: int = 1, m: int = 1, l: float = 0.3, phi: float = np.pi / 4,
+                shape=(64, 64, 64), bounds=(-1.0, 1.0, -1.0, 1.0, 0.0, 2.0)) -> xr.Dataset:
+    """The Low & Lou field on a regular grid: Dataset with Bx, By, Bz (G) on x, y, z."""
+    x, y, z = grid_coords(shape, bounds)
+    X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
+    field = LowLou(n, m, l, phi)
+    bx, by, bz = field.field(X, Y, Z)
+    from ffnn.field.cube import make_cube
+
+    return make_cube({"Bx": bx, "By": by, "Bz": bz}, x, y, z, attrs={
+        "title": f"Low & Lou (1990) field n={n} m={m} l={l} phi={phi}",
+        "lowlou_n": n, "lowlou_m": m, "lowlou_l": l, "lowlou_phi": phi, "lowlou_a2": field.a2,
+    })

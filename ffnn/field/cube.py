@@ -1,0 +1,210 @@
+"""Field cubes on regular grids: a trained model evaluated on its grid (:func:`model_cube`),
+construction with CF-style attributes, reading and checking.
+
+A cube is an ``xarray.Dataset`` with dims ``(x, y, z)`` (coordinates in Mm, regular
+spacing) and field variables in G (``Bx``, ``By``, ``Bz``; optionally ``Jx``, ``Jy``, ``Jz``
+in G/Mm as the curl of B, and ``divB`` in G/Mm), their units attributes in UDUNITS'
+spelling (``gauss``, ``gauss Mm-1``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+
+from ffnn import __version__
+from ffnn.util.errors import ConfigError, DataError
+from ffnn.util.files import read_dataset
+
+# UDUNITS spellings (CF): gauss, not G
+UNITS = {"Bx": "gauss", "By": "gauss", "Bz": "gauss", "Jx": "gauss Mm-1", "Jy": "gauss Mm-1", "Jz": "gauss Mm-1",
+         "divB": "gauss Mm-1"}
+LONG_NAMES = {
+    "Bx": "magnetic field, x component (solar west)",
+    "By": "magnetic field, y component (solar north)",
+    "Bz": "magnetic field, z component (radial, up)",
+    "Jx": "curl of B, x component (current density J = c/(4 pi) curl B)",
+    "Jy": "curl of B, y component",
+    "Jz": "curl of B, z component",
+    "divB": "divergence of B",
+}
+
+
+def make_cube(fields: dict, x, y, z, attrs=None, dtype=None) -> xr.Dataset:
+    """Build a cube from arrays of shape (nx, ny, nz) on 1-D coordinates x, y, z (Mm)."""
+    x, y, z = (np.asarray(c, dtype=np.float64) for c in (x, y, z))
+    shape = (x.size, y.size, z.size)
+    data = {}
+    for name, arr in fields.items():
+        arr = np.asarray(arr) if dtype is None else np.asarray(arr, dtype=dtype)
+        if arr.shape != shape:
+            raise DataError(f"field {name} has shape {arr.shape}, grid is {shape}")
+        data[name] = (("x", "y", "z"), arr,
+                      {"units": UNITS.get(name, ""), "long_name": LONG_NAMES.get(name, name)})
+    coords = {
+        "x": ("x", x, {"units": "Mm", "long_name": "x (west), centred on the region", "axis": "X"}),
+        "y": ("y", y, {"units": "Mm", "long_name": "y (north), centred on the region", "axis": "Y"}),
+        "z": ("z", z, {"units": "Mm", "long_name": "height above the photosphere", "axis": "Z",
+                       "positive": "up"}),
+    }
+    return xr.Dataset(data, coords=coords, attrs=dict(attrs or {}))
+
+
+def spacing(ds: xr.Dataset, what: str = "cube") -> tuple[float, float, float]:
+    """Grid spacings (dx, dy, dz) in Mm; raises DataError on irregular or missing axes
+    (``what`` names the cube in the message)."""
+    out = []
+    for name in ("x", "y", "z"):
+        if name not in ds.coords:
+            raise DataError(f"{what} lacks coordinate {name!r}")
+        c = ds[name].values
+        if c.size < 3:
+            raise DataError(f"{what} axis {name} has {c.size} points; at least 3 are needed")
+        steps = np.diff(c)
+        if not np.allclose(steps, steps[0], rtol=1e-5):
+            raise DataError(f"{what} axis {name} is not regularly spaced")
+        out.append(float(steps[0]))
+    return tuple(out)
+
+
+def field_array(ds: xr.Dataset, prefix: str = "B") -> np.ndarray:
+    """The vector field as an array of shape (3, nx, ny, nz), float64."""
+    names = [f"{prefix}{c}" for c in "xyz"]
+    missing = [n for n in names if n not in ds]
+    if missing:
+        raise DataError(f"cube lacks variable(s) {missing}")
+    for n in names:
+        if set(ds[n].dims) != {"x", "y", "z"}:
+            raise DataError(f"{n} has dims {ds[n].dims}; a cube needs (x, y, z)")
+    return np.stack([ds[n].transpose("x", "y", "z").values.astype(np.float64) for n in names])
+
+
+def check_same_grid(a: xr.Dataset, b: xr.Dataset, what: str = "reference", axes=("x", "y", "z"),
+                    of: str = "") -> None:
+    """Raise DataError unless cubes ``a`` and ``b`` share their x, y, z coordinates (or
+    those of ``axes``: x, y for a cube against a bottom map); ``what`` names ``b``, ``of``
+    (e.g. "the cube's ") heads ``a``'s points in the message."""
+    for name in axes:
+        if name not in b.coords:
+            raise DataError(f"{what} lacks coordinate {name!r}")
+        ca, cb = a[name].values, b[name].values
+        if ca.shape != cb.shape or not np.allclose(ca, cb, rtol=1e-6, atol=1e-9):
+            raise DataError(
+                f"{what} is on another grid: axis {name} has {cb.size} points "
+                f"[{cb.min():g}, {cb.max():g}] vs {of}{ca.size} points [{ca.min():g}, {ca.max():g}]")
+
+
+def compressed_encoding(ds: xr.Dataset, dtype="float32", chunk_z: int = 16) -> dict:
+    """NetCDF encoding: zlib-compressed float32 variables chunked in slabs of z."""
+    enc = {}
+    for name, var in ds.data_vars.items():
+        if var.dims == ("x", "y", "z"):
+            nx, ny, nz = var.shape
+            enc[name] = {"dtype": dtype, "zlib": True, "complevel": 4,
+                         "chunksizes": (nx, ny, min(chunk_z, nz))}
+    return enc
+
+
+def read_cube(path, what: str = "cube") -> xr.Dataset:
+    """Load a cube from NetCDF, checking it has B on a regular (x, y, z) grid.
+
+    ``what`` (the option that names the file, e.g. ``"--potential"``; default ``"cube"``)
+    and the path head every message, which says what the file is when it is another ffnn
+    product (a bottom map, boundary points, derived products): one line, a DataError.
+    """
+    ds = read_dataset(path, what)
+    check_cube(ds, f"{what} {path}")
+    return ds.transpose("x", "y", "z", ...)
+
+
+def check_cube(ds: xr.Dataset, what: str = "cube") -> None:
+    """DataError of one line naming ``what`` (e.g. the option and the path) unless ``ds``
+    has Bx, By, Bz on a regular (x, y, z) grid; another ffnn product is named as such."""
+    components = ("Bx", "By", "Bz")
+    missing = [n for n in components if n not in ds]
+    dims = {n: tuple(ds[n].dims) for n in components if n not in missing}
+    expected = "not a cube (Bx, By, Bz on x, y, z)"
+    if missing and "end_face" in ds and "twist" in ds:
+        raise DataError(f"{what} holds derived products of 'ffnn derived' (alpha, twist, log10_q, ...), "
+                        f"{expected}: give the cube they were made from")
+    if missing:
+        raise DataError(f"{what} lacks {', '.join(missing)}: {expected}")
+    if all(set(d) == {"x", "y"} for d in dims.values()):
+        raise DataError(f"{what} is a bottom map (Bx, By, Bz on x, y), {expected}")
+    if all(d == ("point",) for d in dims.values()):
+        raise DataError(f"{what} holds boundary points (Bx, By, Bz on point: faces.nc), {expected}")
+    for name, d in dims.items():
+        if set(d) != {"x", "y", "z"}:
+            raise DataError(f"{what}: {name} has dims {d}, {expected}")
+    spacing(ds, what)
+
+
+# ---------------------------------------------------------------- from a trained model
+
+def evaluate_points(model, box, x, y, z, chunk: int = 16384):
+    """B (G), curl B and div B (G/Mm) of ``model`` (:class:`ffnn.field.model.FFNN`) at physical
+    points (Mm, equal-shape arrays) of the :class:`ffnn.io.box.UnitBox` ``box``.
+
+    Returns three arrays of shape (3, *x.shape), (3, *x.shape), x.shape. Points go through
+    the network ``chunk`` at a time, so memory is bounded whatever the grid size.
+    """
+    import torch
+
+    from ffnn.field.model import curl_div
+
+    if int(chunk) < 1:  # range(0, n, chunk) would be empty (or fail) and leave B unset
+        raise ConfigError(f"points per evaluation batch (chunk) must be >= 1, got {chunk}")
+    shape = np.shape(x)
+    unit = box.to_unit(x, y, z)
+    p = next(model.parameters())
+    out_b = np.empty((unit.shape[0], 3))
+    out_j = np.empty((unit.shape[0], 3))
+    out_div = np.empty(unit.shape[0])
+    for start in range(0, unit.shape[0], chunk):
+        xs = torch.as_tensor(unit[start:start + chunk], dtype=p.dtype, device=p.device)
+        with torch.no_grad():
+            b, jac = model.field_and_jacobian(xs)
+            curl, div = curl_div(jac)
+        sl = slice(start, start + xs.shape[0])
+        out_b[sl] = b.cpu().numpy()
+        out_j[sl] = curl.cpu().numpy() / box.l0  # unit-coordinate derivatives -> per Mm
+        out_div[sl] = div.cpu().numpy() / box.l0
+    return (out_b.T.reshape((3, *shape)), out_j.T.reshape((3, *shape)), out_div.reshape(shape))
+
+
+def model_cube(model, meta: dict, x=None, y=None, z=None, chunk: int = 16384) -> xr.Dataset:
+    """The trained ``model`` (an :class:`ffnn.field.model.FFNN`; ``meta`` as saved with it by
+    :func:`ffnn.field.train.save_model`) on the grid x, y, z (1-D, Mm; default: the training
+    data's grid) as a cube.
+
+    Variables Bx, By, Bz (G), Jx, Jy, Jz (curl B, G/Mm), divB (G/Mm); the training settings,
+    final loss terms, package version and the bottom map's WCS keywords (:mod:`ffnn.io.wcs`,
+    valid for the cube's x, y grid) go into the attributes.
+    """
+    from ffnn.io.box import UnitBox
+
+    grid = meta["grid"]
+    x = np.asarray(grid["x"] if x is None else x, dtype=np.float64)
+    y = np.asarray(grid["y"] if y is None else y, dtype=np.float64)
+    z = np.asarray(grid["z"] if z is None else z, dtype=np.float64)
+    box = UnitBox(**meta["box"])
+    X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
+    b, j, div = evaluate_points(model, box, X, Y, Z, chunk)
+    fields = {"Bx": b[0], "By": b[1], "Bz": b[2], "Jx": j[0], "Jy": j[1], "Jz": j[2], "divB": div}
+    attrs = {
+        "title": "force-free neural network extrapolation",
+        "source": f"ffnn {__version__}",
+        "ffnn_version": __version__,
+        "training_config": json.dumps(meta["config"]),
+        "training_final_loss": json.dumps(meta.get("final", {})),
+        "training_iterations": int(meta.get("iterations", 0)),
+        "training_wall_time_s": float(meta.get("elapsed_s", 0.0)),
+        "training_stop_reason": str(meta.get("stop_reason")),
+        "training_bottom_preprocessing": str(meta.get("preprocessing") or "none"),
+        "architecture": meta.get("architecture", ""),
+        "l0_mm": box.l0,
+        **{k: v.item() if isinstance(v, np.generic) else v for k, v in (meta.get("wcs") or {}).items()},
+    }
+    return make_cube(fields, x, y, z, attrs=attrs)
