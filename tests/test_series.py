@@ -470,7 +470,7 @@ def test_series_through_the_workflow_with_a_killed_middle_snapshot(tmp_path, jso
     assert job_counts(out).get("series_records") == 1 and "series" in job_counts(out), out
 
     # 1. the middle snapshot's training is killed after its first checkpoints
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--workflow-profile", "none",
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--workflow-profile", "none",
            "--configfile", "run.yaml", "--cores", "2", target]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=_env(), start_new_session=True)

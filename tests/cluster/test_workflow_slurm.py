@@ -1,6 +1,6 @@
 """The real ffnn workflow on a real one-node SLURM (issue 6), next to a local run.
 
-One module-scoped run does the work (a copy of Snakefile, workflow/ and config/ in a
+One module-scoped run does the work (a copy of workflow/ and config/ in a
 temporary directory): two small SHARP regions served by the JSOC look-alike
 (tests/jsoc_server.py) and one region JSOC does not have, through
 ``snakemake --profile <the shipped slurm profile, adapted to the test cluster>`` up to
@@ -102,7 +102,6 @@ def _config(jsoc_url: str, **train) -> dict:
 def _workdir(path: Path, config: dict) -> Path:
     """A copy of the workflow with the region sheet and ``test.yaml``."""
     path.mkdir(parents=True)
-    shutil.copy2(REPO / "Snakefile", path / "Snakefile")
     shutil.copy2(REPO / "environment.yml", path / "environment.yml")  # the rules' conda: directive
     for name in ("workflow", "config"):
         shutil.copytree(REPO / name, path / name, ignore=shutil.ignore_patterns("__pycache__"))
