@@ -87,8 +87,9 @@ def jsoc_settings(jsoc_server):
 @pytest.fixture
 def run(monkeypatch, capsys):
     from ffnn import cli
+    from ffnn.cli import app
 
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.cli.sharp", "ffnn.cli.model"))
+    monkeypatch.setattr(app, "COMMAND_MODULES", ("ffnn.cli.sharp", "ffnn.cli.model"))
     monkeypatch.delenv("JSOC_EMAIL", raising=False)
     monkeypatch.delenv("JSOC_URL", raising=False)
 

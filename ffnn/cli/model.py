@@ -116,15 +116,11 @@ def cmd_boundary(args) -> int:
     from ffnn.field import boundary
     from ffnn.util.settings import from_mapping, gather
 
-    from ffnn.pipeline.regions import PACKAGE_PREFIX, sharp_directory
+    from ffnn.io.sharp import record_directory
 
     check_output(args.output, "-o")
-    source = Path(sharp_directory(str(args.source)))  # ffnn:<record>, as in the region sheet
+    source = record_directory(args.source)  # ffnn:<record>, as in the region sheet
     if not source.exists():
-        if str(args.source).startswith(PACKAGE_PREFIX):
-            shipped = sorted(p.name for p in source.parent.iterdir() if p.is_dir())
-            raise DataError(f"no SHARP record {args.source} in the package; it ships "
-                            f"{', '.join(PACKAGE_PREFIX + n for n in shipped)}")
         raise DataError(f"{source} does not exist (neither a SHARP record directory nor a cube)")
     if source.is_dir():
         given = gather(args.config, "sharp", whole=False, bin=args.bin, height_mm=args.height_mm)

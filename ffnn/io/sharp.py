@@ -88,14 +88,41 @@ def segment_of(path) -> tuple[str, str] | None:
     return (record, segment) if segment in SEGMENTS else None
 
 
+# ``ffnn:<record>`` names a record shipped in the package (ffnn/data/sharp/<record>)
+PACKAGE_PREFIX = "ffnn:"
+
+
+def record_directory(value, *, check: bool = True) -> Path:
+    """The directory of one SHARP record named by ``value``: ``ffnn:<record>`` is a record
+    shipped in the package (``ffnn/data/sharp/<record>``), anything else a path as given.
+
+    The one reading of a record directory for every command (``boundary``, ``resolve
+    --sharp-dir``) and the region sheet's ``sharp_dir``. With ``check``, DataError for a
+    shipped record that is not in the package, naming those that are.
+    """
+    text = str(value)
+    if not text.startswith(PACKAGE_PREFIX):
+        return Path(text)
+    from importlib import resources
+
+    shipped = Path(str(resources.files("ffnn") / "data" / "sharp"))
+    path = shipped / text[len(PACKAGE_PREFIX):]
+    if check and not path.is_dir():
+        names = sorted(p.name for p in shipped.iterdir() if p.is_dir())
+        raise DataError(f"no SHARP record {text} in the package; it ships "
+                        f"{', '.join(PACKAGE_PREFIX + n for n in names)}")
+    return path
+
+
 def find_segments(directory) -> dict[str, Path]:
-    """The segment files of one SHARP record in ``directory``, by segment name.
+    """The segment files of one SHARP record in ``directory`` (a path, or ``ffnn:<record>``:
+    :func:`record_directory`), by segment name.
 
     Files are recognised by name (:func:`segment_of`). Br, Bp, Bt are required; error maps
     are optional; other files (bitmap, continuum, READMEs) are ignored. Several records in
     one directory is an error.
     """
-    directory = Path(directory)
+    directory = record_directory(directory)
     if not directory.exists():
         raise DataError(f"SHARP directory {directory} does not exist")
     if not directory.is_dir():

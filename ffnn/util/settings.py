@@ -101,7 +101,7 @@ def from_mapping(cls, mapping: Mapping[str, Any] | None, what: str, ignore=()):
 
 def schema_message(err, what: str) -> str:
     """One line for a jsonschema ``ValidationError`` ``err`` in ``what`` (a config or a
-    sheet row): the unknown keys with the allowed ones, a malformed time, a missing key,
+    sheet row): the unknown keys with the allowed ones, a missing key,
     or the offending value with the schema's complaint."""
     path = [str(p) for p in err.absolute_path]
     where = ".".join(path)
@@ -116,8 +116,6 @@ def schema_message(err, what: str) -> str:
         allowed = ", ".join(known + [f"/{p}/" for p in patterns])
         return (f"{what}: unknown key(s) {', '.join(repr(k) for k in unknown)}{inside}; "
                 f"allowed: {allowed}")
-    if err.validator == "pattern" and path and path[-1] == "time":
-        return f"{what}: malformed time {err.instance!r}; use ISO 8601 UTC like 2011-02-14T20:00"
     if err.validator == "required":
         return f"{what} {where}: {err.message}" if where else f"{what}: {err.message}"
     value = json.dumps(err.instance, default=str)

@@ -3,10 +3,10 @@
 # rule's inputs and command line) is made by ffnn.pipeline.jobs.Jobs, tested in tests/test_jobs.py;
 # here it is only built, and its errors shown as one line.
 
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.logging import logger
 
 from ffnn.util.errors import FFNNError
 from ffnn.pipeline.jobs import Jobs, merge_config, shipped_config
@@ -37,9 +37,10 @@ config.clear()
 config.update(merge_config(SHIPPED, GIVEN))
 if workflow.is_main_process and SHIPPED:
     if not Path("config/config.yaml").resolve() == SHIPPED_CONFIG.resolve():
-        logger.info(
-            f"ffnn: the shipped settings of {SHIPPED_CONFIG} apply, "
-            "with config/config.yaml, --configfile and --config over them"
+        print(
+            f"ffnn: the shipped settings of {SHIPPED_CONFIG} apply, with the working "
+            "directory's config/config.yaml (if any), --configfile and --config over them",
+            file=sys.stderr,
         )
 
 
