@@ -530,6 +530,37 @@ def test_a_loss_history_pandas_cannot_parse_is_one_line(tmp_path):
                               "C error: Expected 2 fields in line 3, saw 3")
 
 
+def test_a_training_stopped_by_its_time_budget_is_named_in_the_summary_checks_and_run_end(tmp_path, capsys):
+    """issue 26 item 9: a loaded machine stops a training on its time budget and gives
+    another field; summary.tsv (flags), checks.tsv (the report's table) and the line that
+    ends the run (ffnn failures --checks, the Snakefile's onsuccess) say so."""
+    capped = {**TRAIN, "config": {"width": 64, "time_budget_s": 780.0, "max_iterations": 2000},
+              "iterations": 1530}
+    done = {**capped, "stop_reason": "max_iterations", "iterations": 2000}
+    for name, train in (("ar11158_20110215T0200", capped), ("ar11161_20110215T0200", done)):
+        (tmp_path / f"{name}.train.json").write_text(json.dumps(train))
+        (tmp_path / "quality.json").write_text(json.dumps(QUALITY))
+        assert main(["summary-row", "--region", name, "--train", str(tmp_path / f"{name}.train.json"),
+                     "--quality", str(tmp_path / "quality.json"), "-o", str(tmp_path / f"{name}.json")]) == 0
+    assert main(["summary", str(tmp_path / "ar11158_20110215T0200.json"), str(tmp_path / "ar11161_20110215T0200.json"),
+                 "--tsv", str(tmp_path / "summary.tsv"), "--checks", str(tmp_path / "checks.tsv")]) == 0
+    table = pd.read_csv(tmp_path / "summary.tsv", sep="\t", index_col="region")
+    assert table.loc["ar11158_20110215T0200", "flags"] == "stopped_by_time_budget"
+    assert table.loc["ar11161_20110215T0200", "flags"] == "none"
+    checks = pd.read_csv(tmp_path / "checks.tsv", sep="\t", index_col=["region", "check"])
+    line = checks.loc[("ar11158_20110215T0200", "stopped_by_time_budget")]
+    assert (line["value"], line["limit"], line["status"]) == (1530, 2000, "FAILED")
+    assert line["meaning"].startswith("training stopped by its time budget (time_budget_s = 780 s) after 1530 of "
+                                      "2000 iterations, not at max_iterations")
+    assert checks.loc[("ar11161_20110215T0200", "stopped_by_time_budget"), "status"] == "passed"
+    capsys.readouterr()
+    assert main(["failures", "--checks", str(tmp_path / "checks.tsv")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "ffnn: training stopped by its time budget (train.time_budget_s), not at max_iterations, in "
+        "ar11158_20110215T0200: a busier or slower machine gives another field; rerun where it reaches "
+        "max_iterations, or raise time_budget_s")
+
+
 def test_failures_lists_the_regions_whose_trust_checks_failed(tmp_path, capsys):
     from ffnn.cli import main
 

@@ -416,6 +416,8 @@ def test_local_record_runs_offline_to_its_summary_row(tmp_path):
     config = sharp_config("http://127.0.0.1:9/")  # nothing listens there
     config["jsoc"]["email"] = None
     config["classify"] = {"enabled": False}
+    # a training its time budget stops (a loaded machine's): the run's end says so (issue 26 item 9)
+    config["train"] = {**TINY_TRAIN, "max_iterations": 100000, "time_budget_s": 4}
     write_config(tmp_path / "local.yaml", config)
     region = "ar11158_20110215T0200"
     rc, out = snakemake(tmp_path, "--configfile", "local.yaml", "--cores", "2",
@@ -436,6 +438,17 @@ def test_local_record_runs_offline_to_its_summary_row(tmp_path):
     assert (row["harpnum"], row["t_rec"], row["USFLUX"]) == (377, "2011.02.15_02:00:00_TAI", 2.71476e22)
     log = (tmp_path / "logs" / region / "boundary.log").read_text()
     assert "93 x 47 pixels (bin 8)" in log and "imbalance" in log, log
+    # the run's last lines (the Snakefile's onsuccess; Snakemake's "Complete log" follows)
+    tail = out[out.rindex("trust checks failed in"):].splitlines()
+    assert tail[1] == f"  {region}: " + tail[1].split(": ", 1)[1] and "stopped_by_time_budget" in tail[1], tail
+    assert tail[2] == (
+        f"ffnn: training stopped by its time budget (train.time_budget_s), not at max_iterations, in {region}: "
+        "a busier or slower machine gives another field; rerun where it reaches max_iterations, or raise "
+        "time_budget_s"), tail
+    import pandas as pd
+
+    summary = pd.read_csv(tmp_path / "results/summary.tsv", sep="\t")
+    assert summary.loc[0, "stop_reason"] == "time_budget" and "stopped_by_time_budget" in summary.loc[0, "flags"]
 
 
 # ---------------------------------------------------------------- resume after a kill
