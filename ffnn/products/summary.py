@@ -408,10 +408,13 @@ def lowlou_table(rows) -> str:
     if not rows:
         raise DataError("no Low & Lou rows for the benchmark table")
     lines = ["# Low & Lou benchmark", "",
-             "Metrics of SPEC section 3 against the Low & Lou reference field on the whole grid "
+             "Metrics of Schrijver et al. (2006, Sol. Phys. 235, 161) against the Low & Lou reference field on the whole grid "
              "(1 is perfect for C_vec, C_cs, E_n', E_m', ε; lower σ_J is more force-free). "
              "Rows marked *this run* were computed by the workflow on the grid given; the "
-             "published rows are at 64³ and are shown for orientation.", ""]
+             "published rows are at 64³ and are shown for orientation.", "",
+             "Units: the Low & Lou field is dimensionless; its products label lengths Mm, the field "
+             "gauss and energies erg nominally (box units), so only the ratios here compare with "
+             "other work.", ""]
     for row in rows:
         details = row.get("details") or {}
         meta = details.get("meta") or {}
