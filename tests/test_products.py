@@ -500,11 +500,11 @@ def test_failures_without_names_reads_every_log_and_refuses_a_name_or_directory_
         "has run there (it holds those of ar1, ar2, series_x)"]
     assert refused("--logs", str(tmp_path / "nonexistent")) == [
         f"ffnn failures: error: --logs {tmp_path / 'nonexistent'} does not exist: give the workflow's log "
-        "directory (logs/ beside the Snakefile)"]
+        "directory (logs/ in the directory the workflow ran in)"]
     (tmp_path / "README.md").write_text("# a file\n")
     assert refused("--logs", "README.md") == [
         "ffnn failures: error: --logs README.md is a file, not a directory: give the workflow's log directory "
-        "(logs/ beside the Snakefile)"]
+        "(logs/ in the directory the workflow ran in)"]
     # the workflow's call (onerror) names every region of the sheet: those that ran no job
     # (a run of other targets) are passed over, as long as one has logs
     (logs / "ar2" / "train.log").write_text("ffnn train: error: bad\n")
