@@ -86,7 +86,7 @@ def jsoc_settings(jsoc_server):
 
 @pytest.fixture
 def run(monkeypatch, capsys):
-    from ffnn import cli
+    from ffnn.cli import app as cli  # COMMAND_MODULES lives in ffnn.cli.app since the move
 
     monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.cli.sharp", "ffnn.cli.model"))
     monkeypatch.delenv("JSOC_EMAIL", raising=False)
