@@ -111,10 +111,10 @@ def test_a_command_imports_only_its_own_module():
     loaded, commands = out.splitlines()
     assert loaded == "[]"
     assert "train" in commands and "classify" not in commands
-    from ffnn import cli
+    from ffnn.cli import app
 
-    every = {c for names in cli.COMMANDS.values() for c in names}
-    assert set(cli.build_parser([])._subparsers._group_actions[0].choices) == every
+    every = {c for names in app.COMMANDS.values() for c in names}
+    assert set(app.build_parser([])._subparsers._group_actions[0].choices) == every
 
 
 def test_sunpy_comes_with_the_extras_ffnn_uses():
