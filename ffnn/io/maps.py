@@ -106,7 +106,8 @@ def map_wcs(ds):
         Two pixel axes: axis 0 along ``x`` (index i of the dataset's x, FITS pixel i + 1),
         axis 1 along ``y``. ``wcs.pixel_to_world(i, j)`` gives the
         `~astropy.coordinates.SkyCoord` (Carrington longitude and latitude) of the point
-        ``(x[i], y[j])``.
+        ``(x[i], y[j])``, in sunpy's Carrington frame (:mod:`sunpy.coordinates`,
+        observer from ``CRLN_OBS``, ``CRLT_OBS``, ``DSUN_OBS``).
 
     Raises
     ------
@@ -119,7 +120,10 @@ def map_wcs(ds):
     CDELT' = f CDELT and CRPIX' = (CRPIX - 1/2)/f + 1/2 for a bin factor f (Calabretta &
     Greisen 2002, A&A 395, 1077 for the CEA projection). See :mod:`ffnn.io.wcs`.
     """
-    from astropy.wcs import WCS
+    import warnings
+
+    import sunpy.coordinates  # noqa: F401  (registers the heliographic frames with astropy.wcs)
+    from astropy.wcs import WCS, FITSFixedWarning
 
     from ffnn.io.wcs import map_header
 
@@ -130,4 +134,6 @@ def map_wcs(ds):
     for axis in (1, 2):  # SHARP writes 'degree', which astropy reads with a warning
         if str(header.get(f"CUNIT{axis}", "")).strip().lower() == "degree":
             header[f"CUNIT{axis}"] = "deg"
-    return WCS(header)
+    with warnings.catch_warnings():  # astropy fills MJD-OBS from DATE-OBS and says so
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        return WCS(header)
