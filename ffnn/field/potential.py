@@ -1,4 +1,4 @@
-"""Potential (current-free) fields above a bottom Bz map (SPEC section 4).
+"""Potential (current-free) fields above a bottom Bz map (Alissandrakis 1981; Sakurai 1982).
 
 Two methods, both evaluated one height layer at a time so memory stays O(nx ny):
 
@@ -134,10 +134,45 @@ def _map_grid(bottom: xr.Dataset, nz: int | None):
 
 def potential_cube(bottom: xr.Dataset, method: str = "fft", nz: int | None = None,
                    pad: int = 4) -> xr.Dataset:
-    """The potential field above a bottom map as a cube (dims x, y, z; Mm and G).
+    """The potential (current-free) field above a bottom map, as a cube.
 
-    ``nz`` heights from 0 to the map's ``height_mm``; by default dz equals the pixel size.
-    The map's WCS keywords (:func:`ffnn.io.wcs.wcs_attrs`) go along: the cube lies on its grid.
+    Parameters
+    ----------
+    bottom : `xarray.Dataset`
+        A bottom map: ``Bz`` in G on ``(x, y)`` (Mm, regular), attribute ``height_mm``.
+        NaN pixels count as 0 G.
+    method : {"fft", "green"}, optional
+        Fourier solution on the zero-padded map (default) or the open half-space's
+        Green's function.
+    nz : int, optional
+        Heights from 0 to ``height_mm``. Default: dz equal to the pixel size.
+    pad : int, optional
+        Zero-padding factor of ``fft`` in x and y. Default 4.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        ``Bx``, ``By``, ``Bz`` (G) on ``(x, y, z)`` of shape (nx, ny, nz); attributes
+        ``potential_method`` and the map's WCS keywords (:func:`ffnn.io.wcs.wcs_attrs`):
+        the cube lies on the map's grid.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When Bz is not a 2-D map with a finite pixel, or its axes are not regular.
+
+    Notes
+    -----
+    ``fft``: Bz^(k, z) = Bz^(k, 0) exp(-|k| z), Bx^ = -i kx/|k| Bz^, By^ = -i ky/|k| Bz^
+    (Alissandrakis 1981). ``green``: phi = (1/2 pi) int Bz dA / |r - r'|, B = -grad phi
+    (Schmidt 1964; Sakurai 1982), each pixel integrated as a uniformly charged rectangle.
+
+    References
+    ----------
+    .. [1] Alissandrakis, C. E. 1981, A&A 100, 197.
+    .. [2] Schmidt, H. U. 1964, in AAS-NASA Symposium on the Physics of Solar Flares,
+       NASA SP-50, 107.
+    .. [3] Sakurai, T. 1982, Sol. Phys. 76, 301.
     """
     x, y, z, dx, dy, _ = _map_grid(bottom, nz)
     bz = bottom["Bz"].transpose("x", "y").values

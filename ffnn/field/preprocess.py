@@ -159,14 +159,44 @@ def preprocess_arrays(bx, by, bz, mu=MU, iterations: int = 500) -> tuple[np.ndar
 
 
 def preprocess_map(bottom: xr.Dataset, mu=MU, iterations: int = 500) -> xr.Dataset:
-    """A bottom map (dims x, y; Bx, By, Bz in G) preprocessed by :func:`preprocess_arrays`;
-    other variables and attributes kept, the weights and the L terms recorded in the
-    attributes (``preprocessing``).
+    """A bottom map preprocessed towards force-free consistency (Wiegelmann et al. 2006).
+
+    Parameters
+    ----------
+    bottom : `xarray.Dataset`
+        The observed bottom map: ``Bx``, ``By``, ``Bz`` in G on ``(x, y)`` (NaN where not
+        observed; left NaN).
+    mu : sequence of 4 float, optional
+        The weights mu1 (net force), mu2 (net torque), mu3 (observation), mu4
+        (smoothing), dimensionless. Default :data:`MU` = (1, 1, 0.001, 0.01), the HMI
+        pipeline's.
+    iterations : int, optional
+        L-BFGS iterations at most, per minimisation. Default 500.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        The map with Bx, By, Bz replaced (same dims, dtype and units); other variables
+        and attributes kept; attribute ``preprocessing`` records the weights and the four
+        terms L1-L4 before and after.
 
     Raises
     ------
-    DataError
-        The map lacks a component, or as :func:`preprocess_arrays`.
+    ffnn.util.errors.DataError
+        When the map lacks a component, or as :func:`preprocess_arrays` (no finite
+        pixel).
+
+    Notes
+    -----
+    Minimises L = mu1 L1 + mu2 L2 + mu3 L3 + mu4 L4 (net force, net torque, distance
+    from the observation, Laplacian smoothing) as in Wiegelmann, Inhester & Sakurai
+    (2006, Sol. Phys. 233, 215); the force and torque integrals are Aly's (1989, Sol.
+    Phys. 120, 19). Details and what the checks make of a preprocessed map: docs page
+    "Preprocessing" (docs/topics/preprocessing.md).
+
+    References
+    ----------
+    .. [1] Wiegelmann, T., Inhester, B., Sakurai, T. 2006, Sol. Phys. 233, 215.
     """
     missing = [c for c in COMPONENTS if c not in bottom]
     if missing:

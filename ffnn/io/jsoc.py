@@ -1,4 +1,5 @@
-"""SHARP records from JSOC through the ``drms`` client (SPEC section 5).
+"""SHARP records from JSOC through the ``drms`` client (Glogowski et al. 2019, JOSS 4, 1614;
+the series: Bobra et al. 2014, Sol. Phys. 289, 3549).
 
 Three steps, each a function of plain values:
 

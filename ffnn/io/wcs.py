@@ -1,6 +1,7 @@
 """Where a bottom map lies on the Sun: the CEA world coordinate system of a SHARP map.
 
-A SHARP CEA map (SPEC sections 5 and 8) carries a FITS WCS: ``CTYPE1/2`` =
+A SHARP CEA map (Bobra et al. 2014, Sol. Phys. 289, 3549; Sun 2013, arXiv:1309.2392)
+carries a FITS WCS: ``CTYPE1/2`` =
 ``CRLN-CEA``/``CRLT-CEA`` (Carrington longitude and latitude, cylindrical equal-area),
 ``CRPIX``, ``CRVAL``, ``CDELT`` (degrees), and the observer (``DATE-OBS``, ``CRLN_OBS``,
 ``CRLT_OBS``, ``DSUN_OBS``, ``RSUN_REF``). ``boundary.nc`` keeps these keywords as
@@ -88,12 +89,27 @@ def map_header(attrs: Mapping, nx: int, ny: int):
 
 
 def heliographic_grid(attrs: Mapping, nx: int, ny: int):
-    """Carrington longitude and latitude (degrees), each (nx, ny), at the pixel centres of
-    the map's grid; None without a WCS.
+    """Carrington longitude and latitude at the pixel centres of a map's grid.
 
+    Parameters
+    ----------
+    attrs : mapping
+        The map's attributes (or header) with its WCS keywords (:data:`WCS_KEYS`).
+    nx, ny : int
+        The grid's size along x and y.
+
+    Returns
+    -------
+    lon, lat : `numpy.ndarray` or None
+        Carrington longitude and latitude in degrees, each of shape (nx, ny); None when
+        ``attrs`` carry no WCS.
+
+    Notes
+    -----
     SHARP's CEA projection is centred on the patch (CRVAL2 is its latitude), which FITS
-    WCS reads as an oblique projection: longitude and latitude both vary along each axis,
-    so they are 2-D.
+    WCS reads as an oblique projection (Calabretta & Greisen 2002, A&A 395, 1077):
+    longitude and latitude both vary along each axis, so they are 2-D.
+    :func:`ffnn.io.maps.map_wcs` gives the WCS itself.
     """
     from astropy.wcs import WCS
 
