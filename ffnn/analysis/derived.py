@@ -1,6 +1,6 @@
 """Quantities derived from a field cube: alpha, current helicity, twist number, squashing factor.
 
-Formulas (SPEC section 9):
+Formulas, each with its source:
 
 * force-free parameter alpha = (curl B) . B / |B|^2 (Mm^-1) and current helicity density
   h_c = B . curl B (G^2 Mm^-1), in the volume. curl B is the cube's own (``Jx, Jy, Jz``,
@@ -61,15 +61,34 @@ SUMMARY = {  # derived.nc scalar -> (units, description)
 
 @dataclass(frozen=True)
 class DerivedSettings:
-    """Settings of :func:`derived_dataset`.
+    """Settings of :func:`derived_dataset` (``ffnn derived``; config key ``derived``).
 
-    ``oversample``: footpoints per cube pixel along x and y (1: the cube's bottom grid);
-    ``step``: RK4 step as a fraction of the smallest grid spacing (at most 1); ``delta``: offset of
-    the auxiliary lines for Q as a fraction of the footpoint spacing; ``slice_y``: y (Mm)
-    of the vertical x-z slice of Q (None: the box centre); ``slice``: compute the slice;
-    ``slice_every``: the slice takes every n-th grid point in x and z (its lines are long
-    and run both ways: at the cube's resolution it costs several times the footpoint maps);
-    ``strong_field``: |Bz| threshold (G) of the strong-field footpoints.
+    Parameters
+    ----------
+    oversample : float, optional
+        Footpoints per cube pixel along x and y (1, the default: the cube's bottom grid).
+    step : float, optional
+        RK4 step of the field-line tracer as a fraction of the smallest grid spacing, in
+        (0, 1]. Default 1.
+    delta : float, optional
+        Offset of the four auxiliary lines for Q as a fraction of the footpoint spacing,
+        in (0, 1]. Default 0.25.
+    slice_y : float, optional
+        y (Mm) of the vertical x-z slice of Q. Default None: the box centre.
+    slice : bool, optional
+        Compute the slice. Default True.
+    slice_every : int, optional
+        The slice takes every n-th grid point in x and z (its lines are long and run both
+        ways: at the cube's resolution it costs several times the footpoint maps).
+        Default 2.
+    strong_field : float, optional
+        |Bz| threshold (G) of the strong-field footpoints the summary figures use.
+        Default 100 G.
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        For a setting out of its range, in one line naming it.
     """
 
     oversample: float = 1.0
@@ -103,7 +122,28 @@ def current(cube: xr.Dataset) -> tuple[np.ndarray, str]:
 
 
 def alpha_and_helicity(b: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """alpha = J.B/|B|^2 (Mm^-1, NaN where B = 0) and h_c = B.J (G^2 Mm^-1), J = curl B."""
+    """The force-free parameter alpha and the current helicity density h_c.
+
+    Parameters
+    ----------
+    b : `numpy.ndarray`
+        B in G, shape (3, ...) (e.g. (3, nx, ny, nz)).
+    j : `numpy.ndarray`
+        curl B in G/Mm, the same shape.
+
+    Returns
+    -------
+    alpha : `numpy.ndarray`
+        alpha = (curl B) . B / |B|^2 in Mm^-1, shape ``b.shape[1:]``; NaN where B = 0.
+    hc : `numpy.ndarray`
+        h_c = B . curl B in G^2 Mm^-1, the same shape.
+
+    Notes
+    -----
+    A force-free field has curl B = alpha B with alpha constant along each field line;
+    the twist number of a line is Tw = (1/4 pi) int alpha dl (Berger & Prior 2006, J.
+    Phys. A 39, 8321).
+    """
     hc = np.einsum("i...,i...->...", b, j)
     b2 = np.einsum("i...,i...->...", b, b)
     with np.errstate(invalid="ignore", divide="ignore"):

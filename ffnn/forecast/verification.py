@@ -1,4 +1,5 @@
-"""Forecast verification of the flare model, the way forecasters validate (SPEC section 10).
+"""Forecast verification of the flare model, the way forecasters validate (Bloomfield et al. 2012,
+ApJL 747, L41; Leka et al. 2019, ApJS 243, 36).
 
 Records of one region are strongly correlated from one 12-minute step to the next, so the
 model is never tested on a region it was fitted on at the same time:
@@ -59,13 +60,36 @@ def reliability_bins(y: np.ndarray, probability: np.ndarray, n_bins: int = RELIA
 
 
 def skill_scores(y: np.ndarray, probability: np.ndarray, threshold: float, base_rate: float) -> dict[str, float]:
-    """Verification scores of probabilistic forecasts ``probability`` of events ``y`` (0/1).
+    """Verification scores of probabilistic flare forecasts.
 
-    ``threshold``: forecast "yes" when probability >= threshold (for TSS, HSS and the
-    contingency table); ``base_rate``: the climatology of the training rows, the reference
-    of the Brier skill score BSS = 1 - BS / BS_clim, BS_clim = mean((base_rate - y)^2).
-    ``reliability`` is Murphy's term sum_k n_k (p_k - o_k)^2 / N over :func:`reliability_bins`
-    (0 for perfectly calibrated forecasts). AUC is NaN when ``y`` holds one class.
+    Parameters
+    ----------
+    y : array_like of int
+        The events, 0 or 1, shape (n,).
+    probability : array_like of float
+        The forecast probabilities, shape (n,).
+    threshold : float
+        Forecast "yes" when probability >= threshold (for TSS, HSS and the contingency
+        table).
+    base_rate : float
+        The climatology of the training rows: the reference of the Brier skill score.
+
+    Returns
+    -------
+    dict of str to float
+        ``tss``, ``hss``, ``brier``, ``brier_climatology``, ``bss``, ``auc``,
+        ``reliability``, ``mean_probability``, ``event_rate``, ``threshold``, and the
+        counts ``n``, ``n_positive``, ``tp``, ``fn``, ``fp``, ``tn``. TSS, HSS and AUC are
+        NaN when ``y`` holds one class.
+
+    Notes
+    -----
+    TSS = TP/(TP + FN) - FP/(FP + TN) (Hanssen & Kuipers 1965; Bloomfield et al. 2012,
+    ApJL 747, L41); HSS = 2 (TP TN - FN FP) / ((TP + FN)(FN + TN) + (TP + FP)(FP + TN))
+    (Heidke 1926); BS = mean((p - y)^2), BSS = 1 - BS / BS_clim with BS_clim =
+    mean((base_rate - y)^2) (Brier 1950); ``reliability`` is Murphy's (1973) term
+    sum_k n_k (p_k - o_k)^2 / N over :func:`reliability_bins` (0 for calibrated
+    forecasts).
     """
     y = np.asarray(y, dtype=int)
     probability = np.asarray(probability, dtype=float)

@@ -8,7 +8,8 @@ benchmark regions the comparison with the reference field (model and potential f
 
 :func:`region_row` builds it, :func:`write_row` stores it as JSON; :func:`summary_table`
 gathers rows into the table written by :func:`write_summary` (TSV, NetCDF, JSON).
-:func:`lowlou_table` renders the benchmark rows beside the published ones (SPEC section 6).
+:func:`lowlou_table` renders the benchmark rows beside the published ones (the metrics of
+Schrijver et al. 2006, Sol. Phys. 235, 161; docs page "Benchmarks").
 Every column and its unit is listed in :data:`COLUMNS` (the README repeats it).
 """
 
@@ -318,7 +319,9 @@ def write_summary(rows, tsv=None, nc=None, json_path=None, checks=None):
 
 # ---------------------------------------------------------------- Low & Lou table
 
-# Published and reference numbers (SPEC section 6, 64^3), by (n, boundary): boundary
+# Published numbers at 64^3 (the FFNN method paper's, Wiegelmann's published optimisation
+# results, the potential field's; metrics of Schrijver et al. 2006) and pyAMaFiL 1.2.2
+# measured here (benchmarks/peers.py), by (n, boundary): boundary
 # "faces" = all six faces of the reference, "bottom" = bottom of the reference with
 # potential-field sides and top. Columns: C_vec, C_cs, E_n', E_m', epsilon, time.
 PUBLISHED = {
