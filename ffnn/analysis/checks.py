@@ -3,7 +3,7 @@
 :func:`trust_checks` runs :func:`ffnn.analysis.quality.assess` (the figures of merit, the
 flags and the height profiles) on datasets in memory and returns them as a
 :class:`TrustChecks`; what each check compares with is on the docs page "Trust checks"
-(docs/topics/trust-checks.md).
+(docs/explanation/trust-checks.md).
 """
 
 from __future__ import annotations

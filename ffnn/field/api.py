@@ -365,7 +365,7 @@ def train(bottom: xr.Dataset, potential: xr.Dataset | None = None, config=None, 
     layer, fitted by L-BFGS to the boundary data under force-free and divergence-free
     terms, derivatives by automatic differentiation; the loss is the FFNN method paper's
     with the deviations listed in :mod:`ffnn.field.train` (docs page "The method":
-    docs/topics/method.md). The classical counterpart of the loss is the optimisation
+    docs/explanation/method.md). The classical counterpart of the loss is the optimisation
     functional of Wheatland, Sturrock & Roumeliotis (2000, ApJ 540, 1150) and
     Wiegelmann (2004, Sol. Phys. 219, 87).
 

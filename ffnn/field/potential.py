@@ -1,22 +1,12 @@
 """Potential (current-free) fields above a bottom Bz map (Alissandrakis 1981; Sakurai 1982).
 
 Two methods, both evaluated one height layer at a time so memory stays O(nx ny):
-
-``fft`` (default, Alissandrakis 1981): Bz_hat(k, z) = Bz0_hat e^{-|k| z},
-Bx_hat = -i kx/|k| Bz_hat, By_hat = -i ky/|k| Bz_hat, on the map zero-padded ``pad``-fold
-in x and y so the periodic images are far away (approximating the open half-space).
-
-``green`` (Schmidt 1964, Sakurai 1982): B = -grad phi with phi = (1/2pi) int Bz dA / |r - r'|,
-exact for the open half-space. Each pixel is integrated in closed form as a uniformly
-charged rectangle (raw point charges at z = 0 put Bz ~44 % off at the bottom), so the
-bottom layer reproduces the map exactly. The sum over pixels is a linear convolution,
-done without periodic wrap by FFTs on a 2x padded grid: O(nx ny log) per layer.
-
-Net flux: neither method rebalances the map. With ``green`` an unbalanced map simply has a
-monopole part that decays as 1/r^2, as it would above an open half-space. With ``fft`` the
-k = 0 mode (the mean of the padded map, i.e. net flux / padded area) is kept as a uniform
-vertical field and no horizontal field: padding dilutes it by ``pad^2``. NaN pixels of the
-map count as 0 G for the potential field only (the observed mask is kept for training).
+``fft`` (default; Alissandrakis 1981, A&A 100, 197), the Fourier solution on the map
+zero-padded ``pad``-fold; ``green`` (Schmidt 1964; Sakurai 1982, Sol. Phys. 76, 301), the
+exact open half-space's Green's function with each pixel integrated as a uniformly
+charged rectangle. Neither rebalances the map's net flux; NaN pixels count as 0 G here
+only. Formulas, costs and the net-flux treatment: docs page "Potential fields"
+(docs/topics/potential-fields.md).
 """
 
 from __future__ import annotations

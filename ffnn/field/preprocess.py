@@ -1,37 +1,19 @@
 """Preprocessing of a photospheric vector map towards force-free consistency.
 
-The photosphere is not force-free, so an observed vector map is not a consistent bottom
-boundary for a force-free field: its net force and torque are not zero, and its small
-scales carry currents no force-free field above can continue. Wiegelmann, Inhester &
-Sakurai (2006, Solar Phys. 233, 215; "W06") remove both by minimising
-
-    L = mu1 L1 + mu2 L2 + mu3 L3 + mu4 L4
-
-over the map B = (Bx, By, Bz), with sums over the pixels p, coordinates x, y each scaled
-to [0, 1] (on a map that is not square the torque terms are then not the physical torque's,
-as in W06's reference implementation) and B to its mean |B|:
-
-    L1 = [(S Bx Bz)^2 + (S By Bz)^2 + (S Bz^2 - Bx^2 - By^2)^2] / E^2       (net force)
-    L2 = [(S x (Bz^2 - Bx^2 - By^2))^2 + (S y (Bz^2 - Bx^2 - By^2))^2
-          + (S y Bx Bz - x By Bz)^2] / T^2                                   (net torque)
-    L3 = S |B - B_obs|^2 / E                                                 (observation)
-    L4 = S |Laplacian B|^2 / E                                               (smoothness)
-
-with E = S |B_obs|^2, T = S r |B_obs|^2 (r = sqrt(x^2 + y^2)) and the five-point Laplacian
-in pixel units (edge pixels replicated; the reference code wraps around): the sums of Aly
-(1989) that vanish for a force-free field, the deviation from the data and a smoothing that
-removes the small scales a force-free field cannot carry. L4 is the smoothing whose
-gradient W06's reference implementation descends (the L4 it prints carries a further
-dx dy, which its update does not). As in that code (and the HMI pipeline's port), the
-force and torque terms move only the horizontal field: Bz follows its data and the
-smoothing alone. Its fixed point is reached here in two L-BFGS minimisations (torch
-autograd) instead of the reference's fixed-step descent: Bz minimising mu3 L3 + mu4 L4 of
-Bz, then Bx, By minimising L with that Bz.
-Default weights those of the HMI pipeline's preprocessing module (X. Sun's JSOC port of
-W06's code): mu1 = mu2 = 1, mu3 = 0.001, mu4 = 0.01.
+The photosphere is not force-free: an observed map's net force and torque are not zero
+and its small scales carry currents no force-free field above can continue. Wiegelmann,
+Inhester & Sakurai (2006, Sol. Phys. 233, 215) remove both by minimising
+L = mu1 L1 (net force) + mu2 L2 (net torque) + mu3 L3 (distance from the observation)
++ mu4 L4 (Laplacian smoothing) over the map, L1 and L2 the integrals of Aly (1989, Sol.
+Phys. 120, 19) that vanish for a force-free field. As in their reference code the force
+and torque terms move only the horizontal field; the minimum is found by two L-BFGS
+minimisations (Bz, then Bx, By). Default weights those of the HMI pipeline's port:
+mu1 = mu2 = 1, mu3 = 0.001, mu4 = 0.01 (:data:`MU`).
 
 The preprocessed map is a boundary *for the extrapolation*; the trust checks still
-compare the model's bottom with the observed map.
+compare the model's bottom with the observed map. The terms, normalisations and how this
+implementation departs from the reference code: docs page "Preprocessing the bottom map"
+(docs/topics/preprocessing.md).
 """
 
 from __future__ import annotations

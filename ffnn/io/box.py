@@ -4,7 +4,7 @@ extent in Mm, and the unit coordinates training uses.
 The box [x_min, x_max] x [y_min, y_max] x [z_min, z_max] (Mm) maps to unit coordinates
 ((x - xc)/l0, (y - yc)/l0, (z - z_min)/l0) with l0 = max(half-width x, half-width y, height),
 so the domain lies inside [-1, 1] x [-1, 1] x [0, 2], the FFNN method paper's unit domain
-(docs page "The method").
+(docs page "The method", docs/explanation/method.md).
 """
 
 from __future__ import annotations

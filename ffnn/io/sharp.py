@@ -1,39 +1,18 @@
 """SHARP records on disk: their segment files (FITS) and the bottom map they make
 (:func:`segments_map`; :func:`ffnn.field.boundary.from_sharp` reads a record's directory into it).
 
-Files (as JSOC exports them; Bobra et al. 2014, Sol. Phys. 289, 3549): one FITS file per segment, named as JSOC exports them
-(``hmi.sharp_cea_720s.377.20110215_020000_TAI.Br.fits``, ``<series>.<recnum>.Br.fits``) or
-"as-is" (``Br.fits``). The image is read from the first HDU that holds one: tile-compressed
-(RICE) after an empty primary HDU, or plain; astropy applies BSCALE/BZERO to scaled
-integers and turns BLANK pixels into NaN. Header cards are read one by one, because JSOC
-writes values that FITS does not allow (``R_VALUE = nan``): such a value is kept when it
-reads as a number, any other card astropy refuses is skipped; one bad card never stops a
-read. A complete file with the record's header but no image is the record having no data
-for that segment (:class:`SegmentWithoutData`), not a broken file.
+Files: one FITS file per segment as JSOC exports them (Bobra et al. 2014, Sol. Phys. 289,
+3549), ``<record>.Br.fits`` or as-is ``Br.fits``; header cards are read one by one, since
+JSOC writes values FITS does not allow (``R_VALUE = nan``). Components (Sun 2013,
+arXiv:1309.2392): Bx = Bp (westward), By = -Bt (Bt points south, y north), Bz = Br; error
+maps are magnitudes and keep their sign. The map is oriented x west, y north (a mirrored
+segment is flipped back with its WCS), transposed to ``(x, y)``, in Mm from the map's
+centre; binning averages f x f blocks ignoring NaN, errors combine as independent, NaN
+pixels stay NaN (the "not observed" mask). ``boundary.nc`` keeps the Br header's keywords
+with the WCS rewritten for its binned grid (:func:`ffnn.io.wcs.binned`).
 
-Components (Sun 2013, arXiv:1309.2392): Bx = Bp (westward), By = −Bt (Bt points south, y north),
-Bz = Br. Error maps are magnitudes and are not sign-flipped: Bx_err = Bp_err,
-By_err = Bt_err, Bz_err = Br_err.
-
-Orientation: x runs west and y north (CDELT1, CDELT2 > 0). A segment stored mirrored
-(negative CDELT) is flipped back along that axis together with its WCS (CRPIX → n + 1 −
-CRPIX, CDELT → −CDELT), and the flip is logged. Bp and Bt are physical directions, so
-their signs stay: a mirrored file gives the same bottom map as the unmirrored one.
-
-Geometry: FITS rows are latitude (y), columns longitude (x); the map is transposed to the
-``(x, y)`` order of the boundary format. A CEA pixel of CDELT degrees spans
-CDELT·π/180·R Mm, with R = RSUN_REF from the header (696 Mm when absent): 0.03° → 0.3644 Mm.
-Coordinates are pixel centres in Mm, centred on the map centre.
-
-Binning (default 2×2) averages each block ignoring NaN; a block with no finite pixel stays
-NaN. Errors of a block combine as independent: sqrt(Σσ²)/n over its finite pixels. Rows or
-columns left over at the far edges (size not a multiple of the factor) are dropped. NaN
-pixels are never filled: they are the "not observed" mask downstream.
-
-Keywords: ``boundary.nc`` keeps every keyword of the Br header as an attribute
-(``DATE-OBS`` as ``DATE_OBS``), the WCS ones (:data:`ffnn.io.wcs.WCS_KEYS`) rewritten for its
-own binned grid (:func:`ffnn.io.wcs.binned`), so that each of its pixels lies on the Sun where
-the same pixels of the FITS map do.
+Details: docs page "SHARP records: files, components, binning and WCS"
+(docs/topics/sharp-records.md).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ benchmark regions the comparison with the reference field (model and potential f
 :func:`region_row` builds it, :func:`write_row` stores it as JSON; :func:`summary_table`
 gathers rows into the table written by :func:`write_summary` (TSV, NetCDF, JSON).
 :func:`lowlou_table` renders the benchmark rows beside the published ones (the metrics of
-Schrijver et al. 2006, Sol. Phys. 235, 161; docs page "Benchmarks").
+Schrijver et al. 2006, Sol. Phys. 235, 161; docs page "Benchmarks",
+docs/explanation/benchmarks.md).
 Every column and its unit is listed in :data:`COLUMNS` (the README repeats it).
 """
 
