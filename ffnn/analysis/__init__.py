@@ -7,7 +7,9 @@ derived quantities (:mod:`~ffnn.analysis.derived`: alpha, Tw, Q), field-line tra
 Exports: :func:`trust_checks`, :class:`TrustChecks`; :func:`assess`,
 :func:`cube_metrics`, :func:`compare` (figures of merit); :func:`derived_dataset`,
 :class:`DerivedSettings`, :func:`alpha_and_helicity` (alpha, Tw, Q); :class:`FieldGrid`,
-:func:`trace` (field lines); :func:`lowlou_cube`, :func:`lowlou_field` (reference fields).
+:func:`trace` (field lines); :func:`lowlou_cube`, :func:`lowlou_field` (reference fields);
+:class:`LowLou`, :func:`eigenvalue`; :func:`bottom_mapping`, :func:`volume_q` (Tw and Q
+of field lines).
 
 May import :mod:`ffnn.util`, :mod:`ffnn.io` and :mod:`ffnn.field`.
 """
@@ -22,6 +24,8 @@ _EXPORTS = {
     "alpha_and_helicity": "ffnn.analysis.derived",
     "FieldGrid": "ffnn.analysis.fieldlines", "trace": "ffnn.analysis.fieldlines",
     "lowlou_cube": "ffnn.analysis.lowlou", "lowlou_field": "ffnn.analysis.lowlou",
+    "LowLou": "ffnn.analysis.lowlou", "eigenvalue": "ffnn.analysis.lowlou",
+    "volume_q": "ffnn.analysis.derived", "bottom_mapping": "ffnn.analysis.derived",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

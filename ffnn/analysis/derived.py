@@ -248,13 +248,32 @@ def bottom_mapping(grid: FieldGrid, xf, yf, *, alpha: np.ndarray | None = None, 
 
 
 def volume_q(grid: FieldGrid, points, *, delta: float, step: float | None = None) -> np.ndarray:
-    """Squashing factor of the field lines through volume ``points`` ((m, 3) Mm).
+    """The squashing factor Q of the field lines through points of the volume.
 
-    Four auxiliary lines start ``delta`` (Mm) away in the plane perpendicular to B and
-    run both ways with the main line; the mapping between the two end faces is
-    D = J2 J1^-1 (Jacobians from that plane to each end) and Q = |D|^2 / |Bn1/Bn2|.
-    NaN where a line is unfinished, B = 0, an auxiliary start leaves the box, or the
-    line is shorter than 2 ``delta`` (unresolved).
+    Parameters
+    ----------
+    grid : `ffnn.analysis.fieldlines.FieldGrid`
+        The field (G) on its grid (Mm).
+    points : array_like
+        The points, shape (m, 3), in Mm.
+    delta : float
+        Offset of the four auxiliary lines, Mm.
+    step : float, optional
+        RK4 step in Mm (default :func:`ffnn.analysis.fieldlines.default_step`).
+
+    Returns
+    -------
+    `numpy.ndarray`
+        Q (dimensionless, >= 2 for a divergence-free field), shape (m,); NaN where a line
+        is unfinished, B = 0, an auxiliary start leaves the box, or the line is shorter
+        than 2 ``delta`` (unresolved).
+
+    Notes
+    -----
+    The auxiliary lines start in the plane perpendicular to B and run both ways with the
+    main line; the mapping between the two end faces is D = J2 J1^-1 (Jacobians from
+    that plane to each end) and Q = |D|^2 / |Bn1/Bn2| (Titov, Hornig & Demoulin 2002,
+    JGR 107, 1164; Pariat & Demoulin 2012, A&A 541, A78).
     """
     points = np.asarray(points, float).reshape(-1, 3)
     b = grid.field_at(points)

@@ -49,10 +49,26 @@ def _p_at_one(n: int, a2: float, rtol: float = 1e-11) -> float:
 
 @lru_cache(maxsize=32)
 def eigenvalue(n: int, m: int) -> float:
-    """The eigenvalue a^2 of the Low & Lou equation: the m-th positive root of P(1; a^2).
+    """The eigenvalue a^2 of the Low & Lou (1990) equation.
 
-    ``n`` >= 1 (the field decays as r^-(n+2)); ``m`` >= 1. a^2 = 0 (the potential
-    solution) is excluded. Known values: (n, m) = (1, 1) gives 0.42741, (3, 1) gives 8.0359.
+    Parameters
+    ----------
+    n : int
+        Power of the flux function, >= 1 (the field decays as r^-(n+2)).
+    m : int
+        Which positive root, >= 1.
+
+    Returns
+    -------
+    float
+        a^2 (dimensionless): the m-th positive root of P(1; a^2), found by shooting from
+        mu = -1 with P'(-1) = 10. a^2 = 0 (the potential solution) is excluded. Known
+        values: (n, m) = (1, 1) gives 0.42741, (3, 1) gives 8.0359.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        For n < 1 or m < 1.
     """
     if n < 1 or m < 1:
         raise DataError(f"Low & Lou needs n >= 1 and m >= 1, got n={n}, m={m}")
@@ -71,10 +87,24 @@ def eigenvalue(n: int, m: int) -> float:
 
 @dataclass(frozen=True)
 class LowLou:
-    """A Low & Lou field placed in a Cartesian box.
+    """A Low & Lou (1990) field placed in a Cartesian box.
 
-    ``l``: depth of the source below the photosphere (box units); ``phi``: tilt of the
-    symmetry axis about y (rad).
+    Parameters
+    ----------
+    n : int, optional
+        Power of the flux function A = P(mu)/r^n. Default 1.
+    m : int, optional
+        Which eigenvalue (:func:`eigenvalue`). Default 1.
+    l : float, optional
+        Depth of the source below the photosphere, box units. Default 0.3.
+    phi : float, optional
+        Tilt of the symmetry axis about y, radians. Default pi/4.
+
+    Notes
+    -----
+    The source is moved a depth l below the photosphere and its axis tilted by phi about
+    y: X = x cos phi - (z + l) sin phi, Y = y, Z = x sin phi + (z + l) cos phi; the
+    spherical field is evaluated there and rotated back. :meth:`field` gives B at points.
     """
 
     n: int = 1

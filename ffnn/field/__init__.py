@@ -9,7 +9,9 @@ Exports: :func:`read_sharp`, :func:`potential_field`, :class:`TrainedModel`,
 ``ffnn.field.train`` names the training module), :class:`TrainConfig`;
 :func:`from_sharp`, :func:`from_cube`, :func:`read_map`, :func:`load_boundary`
 (boundary data); :func:`potential_cube` (potential fields); :func:`preprocess_map`
-(preprocessing); :func:`model_cube`, :func:`make_cube`, :func:`read_cube` (cubes).
+(preprocessing); :func:`model_cube`, :func:`make_cube`, :func:`read_cube` (cubes);
+:func:`map_to_points`, :func:`cube_faces`, :func:`merge_points`, :func:`potential_faces`
+(boundary points); :func:`field_array`, :func:`spacing` (cube arrays).
 
 May import :mod:`ffnn.util` and :mod:`ffnn.io`. torch is imported only when a model is
 trained, loaded or evaluated.
@@ -26,6 +28,9 @@ _EXPORTS = {
     "potential_cube": "ffnn.field.potential",
     "preprocess_map": "ffnn.field.preprocess",
     "model_cube": "ffnn.field.cube", "make_cube": "ffnn.field.cube", "read_cube": "ffnn.field.cube",
+    "map_to_points": "ffnn.field.boundary", "cube_faces": "ffnn.field.boundary",
+    "merge_points": "ffnn.field.boundary", "potential_faces": "ffnn.field.potential",
+    "field_array": "ffnn.field.cube", "spacing": "ffnn.field.cube",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -168,12 +168,24 @@ def make_points(x, y, z, bx, by, bz, face, box: dict[str, float], attrs=None,
 
 
 def map_to_points(ds: xr.Dataset) -> xr.Dataset:
-    """The bottom map as boundary points at z = 0 (NaN pixels kept; training masks them;
-    errors the map lacks are NaN when it has others).
+    """A bottom map as boundary points at z = 0, the form training takes.
 
-    The map's WCS keywords (:mod:`ffnn.io.wcs`) go along as attributes, so the model and its
-    products can be placed on the Sun, and so does its ``preprocessing`` record
-    (:mod:`ffnn.field.preprocess`), so that the trust checks know the map was changed."""
+    Parameters
+    ----------
+    ds : `xarray.Dataset`
+        A bottom map: Bx, By, Bz (G; errors optional) on ``(x, y)`` (Mm), attribute
+        ``height_mm``.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        One point per pixel on dim ``point`` (nx ny of them): ``x``, ``y``, ``z`` = 0
+        (Mm), Bx, By, Bz and errors (G; NaN pixels kept, training masks them; errors
+        the map lacks are NaN when it has others), ``face`` = bottom, ``source`` =
+        observed; box attributes from ``height_mm``; the map's WCS keywords
+        (:mod:`ffnn.io.wcs`) and its ``preprocessing`` record, so that the model can be
+        placed on the Sun and the trust checks know the map was changed.
+    """
     X, Y = np.meshgrid(ds["x"].values, ds["y"].values, indexing="ij")
     fields = [ds[c].transpose("x", "y").values for c in COMPONENTS]
     errors = ([ds[e].transpose("x", "y").values if e in ds else np.full(X.shape, np.nan) for e in ERRORS]
@@ -186,9 +198,27 @@ def map_to_points(ds: xr.Dataset) -> xr.Dataset:
 
 
 def cube_faces(cube: xr.Dataset, faces=tuple(FACES)) -> xr.Dataset:
-    """Boundary points on the chosen faces of a cube (dims x, y, z) at its grid positions.
+    """Boundary points on faces of a cube, at its grid positions.
 
-    Edge and corner points shared by two faces are kept once (first face listed wins).
+    Parameters
+    ----------
+    cube : `xarray.Dataset`
+        Bx, By, Bz (G) on ``(x, y, z)`` (Mm).
+    faces : tuple of str, optional
+        Face names (keys of :data:`FACES`): ``bottom``, ``top``, ``x_min``, ``x_max``,
+        ``y_min``, ``y_max``. Default all six.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        Boundary points (dim ``point``) with ``face`` codes, ``source`` observed, and the
+        cube's extent as box attributes. Edge and corner points shared by two faces are
+        kept once (the first face listed wins).
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        For an unknown face name.
     """
     unknown = set(faces) - set(FACES)
     if unknown:
@@ -216,8 +246,24 @@ def cube_faces(cube: xr.Dataset, faces=tuple(FACES)) -> xr.Dataset:
 
 
 def merge_points(datasets: list[xr.Dataset]) -> xr.Dataset:
-    """Concatenate boundary-point sets that describe the same box (errors NaN where a set
-    has none; a set without ``source`` counts as observed)."""
+    """Boundary-point sets of one box concatenated.
+
+    Parameters
+    ----------
+    datasets : list of `xarray.Dataset`
+        Boundary points (:func:`make_points`, :func:`map_to_points`, ``faces.nc``).
+
+    Returns
+    -------
+    `xarray.Dataset`
+        All points on dim ``point``: errors NaN where a set has none, a set without
+        ``source`` counted as observed; attributes the sets agree on, and the box.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When no set is given or the sets describe different boxes.
+    """
     if not datasets:
         raise DataError("no boundary data given")
     datasets = [_complete(ds) for ds in datasets]

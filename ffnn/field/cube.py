@@ -78,8 +78,25 @@ def make_cube(fields: dict, x, y, z, attrs=None, dtype=None) -> xr.Dataset:
 
 
 def spacing(ds: xr.Dataset, what: str = "cube") -> tuple[float, float, float]:
-    """Grid spacings (dx, dy, dz) in Mm; raises DataError on irregular or missing axes
-    (``what`` names the cube in the message)."""
+    """The grid spacings of a cube.
+
+    Parameters
+    ----------
+    ds : `xarray.Dataset`
+        A cube with coordinates ``x``, ``y``, ``z`` (Mm).
+    what : str, optional
+        How messages name the cube (default "cube").
+
+    Returns
+    -------
+    tuple of 3 float
+        (dx, dy, dz) in Mm.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When an axis is missing, has fewer than 3 points or is not regularly spaced.
+    """
     out = []
     for name in ("x", "y", "z"):
         if name not in ds.coords:
@@ -95,7 +112,25 @@ def spacing(ds: xr.Dataset, what: str = "cube") -> tuple[float, float, float]:
 
 
 def field_array(ds: xr.Dataset, prefix: str = "B") -> np.ndarray:
-    """The vector field as an array of shape (3, nx, ny, nz), float64."""
+    """A cube's vector field as one array.
+
+    Parameters
+    ----------
+    ds : `xarray.Dataset`
+        A cube with ``<prefix>x``, ``<prefix>y``, ``<prefix>z`` on ``(x, y, z)``.
+    prefix : str, optional
+        ``"B"`` (default, G) or ``"J"`` (curl B, G/Mm).
+
+    Returns
+    -------
+    `numpy.ndarray`
+        Shape (3, nx, ny, nz), float64, components in x, y, z order.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When a component is missing or not on ``(x, y, z)``.
+    """
     names = [f"{prefix}{c}" for c in "xyz"]
     missing = [n for n in names if n not in ds]
     if missing:

@@ -231,8 +231,30 @@ def potential_faces(bottom: xr.Dataset, method: str = "fft", nz: int | None = No
                     pad: int = 4) -> xr.Dataset:
     """The potential field on the four side faces and the top of the box, as boundary points.
 
-    Points lie on the cube grid of :func:`potential_cube` (bottom layer excluded: it is the
-    observed boundary); edges shared by two faces appear once (x faces take the corners).
+    Parameters
+    ----------
+    bottom : `xarray.Dataset`
+        A bottom map: ``Bz`` in G on ``(x, y)`` (Mm), attribute ``height_mm``.
+    method : {"fft", "green"}, optional
+        As :func:`potential_cube`. Default "fft".
+    nz : int, optional
+        Heights from 0 to ``height_mm`` (default: dz equal to the pixel size).
+    pad : int, optional
+        Zero-padding factor of ``fft``. Default 4.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        Boundary points (dim ``point``; ``x``, ``y``, ``z`` in Mm, Bx, By, Bz in G) with
+        ``source`` = potential (training trusts them by ``potential_weight``) and the
+        box attributes. Points lie on the cube grid of :func:`potential_cube` (bottom
+        layer excluded: it is the observed boundary); edges shared by two faces appear
+        once (x faces take the corners).
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        As :func:`potential_cube`.
     """
     x, y, z, dx, dy, box = _map_grid(bottom, nz)
     bz = _check_bottom(bottom["Bz"].transpose("x", "y").values)

@@ -604,7 +604,20 @@ def fit_model(table: pd.DataFrame, y: pd.Series, groups: pd.Series, settings: Cl
 
 
 def save_model(model: FlareModel, path: str | os.PathLike) -> Path:
-    """Save the model (pipeline, threshold, base rate, settings) with skops, atomically."""
+    """Save a flare forecast with skops (a format that runs no code on loading).
+
+    Parameters
+    ----------
+    model : FlareModel
+        The fitted forecast.
+    path : path-like
+        The file (``model.skops``), written whole (temporary name, then renamed).
+
+    Returns
+    -------
+    `pathlib.Path`
+        ``path``: the pipeline, threshold, base rate, class and window.
+    """
     import skops.io as sio
 
     bundle = {
@@ -620,11 +633,24 @@ def save_model(model: FlareModel, path: str | os.PathLike) -> Path:
 
 
 def load_model(path: str | os.PathLike) -> FlareModel:
-    """Load a model saved by :func:`save_model`.
+    """A flare forecast saved by :func:`save_model`.
 
-    Only types of scikit-learn, numpy, builtins and :class:`KeywordFeatures` are trusted;
-    a file holding anything else is refused with a :class:`DataError` naming the types,
-    since loading it could run code the file chose.
+    Parameters
+    ----------
+    path : path-like
+        The ``model.skops`` file.
+
+    Returns
+    -------
+    FlareModel
+        The fitted pipeline with its threshold, base rate, class and window.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When the file cannot be read, is not an ffnn forecast, or holds types other
+        than scikit-learn's, numpy's, builtins and :class:`KeywordFeatures` (loading it
+        could run code the file chose); the message names the types.
     """
     import skops.io as sio
 

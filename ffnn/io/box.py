@@ -87,7 +87,24 @@ class UnitBox:
 
 
 def box_of_map(ds: xr.Dataset) -> dict[str, float]:
-    """The box above a bottom map: its x/y extent and ``height_mm``, in Mm."""
+    """The box above a bottom map.
+
+    Parameters
+    ----------
+    ds : `xarray.Dataset`
+        A bottom map: coordinates ``x``, ``y`` (Mm), attribute ``height_mm``.
+
+    Returns
+    -------
+    dict of str to float
+        ``x_min``, ``x_max``, ``y_min``, ``y_max`` (the outer pixel centres), ``z_min`` = 0
+        and ``z_max`` = ``height_mm``, in Mm.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When the map has no ``height_mm``.
+    """
     if "height_mm" not in ds.attrs:
         raise DataError("bottom map has no 'height_mm' attribute (box height in Mm)")
     x, y = ds["x"].values, ds["y"].values

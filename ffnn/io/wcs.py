@@ -33,7 +33,19 @@ def has_wcs(attrs: Mapping) -> bool:
 
 
 def wcs_attrs(attrs: Mapping) -> dict:
-    """The :data:`WCS_KEYS` present in ``attrs`` (a header or dataset attributes)."""
+    """The keywords that place a map on the Sun, picked from a header or attributes.
+
+    Parameters
+    ----------
+    attrs : mapping
+        A FITS header or a dataset's attributes (``DATE-OBS`` or ``DATE_OBS``).
+
+    Returns
+    -------
+    dict
+        The :data:`WCS_KEYS` present in ``attrs`` (``DATE-OBS`` as ``DATE_OBS``), values
+        as given.
+    """
     out = {}
     for key in WCS_KEYS:
         for name in (key, key.replace("_", "-")):
@@ -66,10 +78,20 @@ def binned(attrs: Mapping, factor: int, shape: tuple[int, int] | None = None,
 
 
 def map_header(attrs: Mapping, nx: int, ny: int):
-    """A FITS header (``astropy.io.fits.Header``) for an image of ``ny`` rows by ``nx``
-    columns on the bottom map's grid, from its attributes; None without a WCS.
+    """A FITS header for an image on a bottom map's grid, from the map's attributes.
 
-    The header opens with ``sunpy.map.Map((data.T, header))`` for data of shape (nx, ny).
+    Parameters
+    ----------
+    attrs : mapping
+        Attributes with the WCS keywords (:data:`WCS_KEYS`) of the grid.
+    nx, ny : int
+        The image's size along x (columns) and y (rows).
+
+    Returns
+    -------
+    `astropy.io.fits.Header` or None
+        NAXIS1 = nx, NAXIS2 = ny and the WCS keywords; None when ``attrs`` carry no WCS.
+        For data of shape (nx, ny), ``sunpy.map.Map((data.T, header))`` opens it.
     """
     from astropy.io import fits
 

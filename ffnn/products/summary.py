@@ -206,8 +206,19 @@ def write_row(row: dict, path) -> Path:
 
 
 def summary_table(rows):
-    """The table of ``rows`` as a pandas DataFrame, one row per region, columns in
-    :data:`COLUMNS` order (then any others); ``details`` are left out."""
+    """The summary table of regions.
+
+    Parameters
+    ----------
+    rows : iterable of dict
+        Summary rows (:func:`region_row`, or ``summary_row.json`` files read back).
+
+    Returns
+    -------
+    `pandas.DataFrame`
+        One row per region, columns in :data:`COLUMNS` order (then any others; each
+        column's unit in :data:`COLUMNS`); ``details`` are left out.
+    """
     import pandas as pd
 
     if not rows:
@@ -374,8 +385,26 @@ def _case_text(meta: dict) -> str:
 
 
 def lowlou_table(rows) -> str:
-    """Markdown table of benchmark rows: per region, the potential field and the FFNN of
-    this run beside the published rows of the same case."""
+    """The Low & Lou benchmark table (``results/lowlou/table.md``).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Summary rows of the benchmark regions, with their comparison against the
+        reference field (model and potential field).
+
+    Returns
+    -------
+    str
+        Markdown: per region, the potential field and the FFNN of this run beside the
+        published rows of the same case (C_vec, C_cs, E_n', E_m', epsilon of Schrijver
+        et al. 2006, Sol. Phys. 235, 161; time).
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When no rows are given.
+    """
     if not rows:
         raise DataError("no Low & Lou rows for the benchmark table")
     lines = ["# Low & Lou benchmark", "",

@@ -16,6 +16,7 @@ from ffnn.util.lazy import lazy_exports
 _EXPORTS = {
     "FFNNError": "ffnn.util.errors", "DataError": "ffnn.util.errors", "ConfigError": "ffnn.util.errors",
     "to_value": "ffnn.util.units", "as_quantity": "ffnn.util.units",
+    "read_dataset": "ffnn.util.files", "write_netcdf": "ffnn.util.files",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
