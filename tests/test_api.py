@@ -112,13 +112,19 @@ def test_lengths_take_quantities_and_refuse_other_units():
 def test_sunpy_maps_give_the_bottom_map_of_the_files():
     import sunpy.map
 
-    maps = [sunpy.map.Map(str(next(RECORD_DIR.glob(f"*.{s}.fits")))) for s in ("Bp", "Bt", "Br")]
-    from_maps = ffnn.from_maps(*maps, bin=16, height=50 * u.Mm)
+    maps = {s: sunpy.map.Map(str(next(RECORD_DIR.glob(f"*.{s}.fits")))) for s in ("Bp", "Bt", "Br", "Br_err")}
+    from_maps = ffnn.from_maps(maps["Bp"], maps["Bt"], maps["Br"], br_err=maps["Br_err"], bin=16, height=50 * u.Mm)
     from_files = ffnn.read_sharp(RECORD_DIR, bin=16, height=50)
-    for name in ("Bx", "By", "Bz"):
+    for name in ("Bx", "By", "Bz", "Bz_err"):
         np.testing.assert_array_equal(from_maps[name].values, from_files[name].values)
     for key in ("CRPIX1", "CRPIX2", "CDELT1", "CRVAL2", "height_mm", "l0_mm"):
         assert from_maps.attrs[key] == from_files.attrs[key]
+    assert "Bx_err" not in from_maps  # errors only where given
+    # read_sharp takes the maps too, by segment name
+    by_name = ffnn.read_sharp(maps, bin=16, height=50 * u.Mm)
+    np.testing.assert_array_equal(by_name["By"].values, from_files["By"].values)
+    with pytest.raises(ConfigError, match="Bt missing"):
+        ffnn.read_sharp({"Bp": maps["Bp"], "Br": maps["Br"]})
 
 
 # ---------------------------------------------------------------- imports and public names
@@ -169,3 +175,37 @@ def test_public_name_has_numpydoc(package, name):
         returns = inspect.signature(obj).return_annotation
         if returns not in ("None", None):
             assert doc["Returns"] or doc["Yields"], f"{package}.{name}: no Returns section"
+
+
+def test_api_and_command_line_make_the_same_products(example, tmp_path):
+    """A model trained from Python into a directory is what ``ffnn cube`` and ``ffnn
+    quality`` read: the same cube, the same checks; a second call finds the training done."""
+    from ffnn.cli import main
+    from ffnn.field.boundary import write_map
+    from ffnn.util.files import read_json, write_netcdf
+
+    bottom, potential, _, _, _ = example
+    out = tmp_path / "train"
+    settings = dict(max_iterations=4, warmup_iterations=2, hidden_layers=2, width=8, n_interior=200,
+                    n_potential=500, progress=False, device="cpu")
+    model = ffnn.train(bottom, potential, out_dir=out, **settings)
+    assert {"model.pt", "train.json", "loss.csv", "checkpoint.pt"} <= {p.name for p in out.iterdir()}
+    stamp = (out / "model.pt").stat().st_mtime_ns
+    again = ffnn.train(bottom, potential, out_dir=out, **settings)  # finished: loaded, not retrained
+    assert (out / "model.pt").stat().st_mtime_ns == stamp and again.iterations == model.iterations == 4
+
+    assert main(["cube", str(out / "model.pt"), "-o", str(tmp_path / "cube.nc")]) == 0
+    cube = model.cube()
+    from_cli = ffnn.read_cube(tmp_path / "cube.nc")
+    np.testing.assert_allclose(from_cli["Bz"].values, cube["Bz"].values, rtol=1e-6, atol=1e-4)
+
+    write_map(bottom, tmp_path / "boundary.nc")
+    write_netcdf(potential, tmp_path / "potential.nc")
+    assert main(["quality", str(tmp_path / "cube.nc"), "--potential", str(tmp_path / "potential.nc"),
+                 "--boundary", str(tmp_path / "boundary.nc"), "--train", str(out / "train.json"),
+                 "-o", str(tmp_path / "quality.json")]) == 0
+    quality = read_json(tmp_path / "quality.json")
+    checks = ffnn.trust_checks(from_cli, potential, bottom, again)
+    assert quality["flags"] == checks.flags
+    for name in ("sigma_j", "mean_abs_fi", "e_over_epot"):
+        assert quality[name] == pytest.approx(checks[name], rel=1e-6)

@@ -50,16 +50,18 @@ def _record_directory(source) -> Path:
 
 
 def read_sharp(source, *, bin=2, height=100.0, record=None) -> xr.Dataset:
-    """The bottom map of a SHARP record: its FITS files in a directory, or a shipped record.
+    """The bottom map of a SHARP record: its FITS files, a shipped record, or sunpy maps.
 
     Parameters
     ----------
-    source : str or path-like
+    source : str, path-like or dict
         A directory holding one record's segment files as JSOC exports them
         (``<record>.Br.fits``, ``Bp``, ``Bt`` and optionally ``Br_err``, ``Bp_err``,
-        ``Bt_err``; or as-is names ``Br.fits`` ...), or ``"ffnn:<record>"`` for a record
+        ``Bt_err``; or as-is names ``Br.fits`` ...); ``"ffnn:<record>"`` for a record
         shipped with the package (``ffnn:hmi.sharp_cea_720s.377.20110215_020000_TAI``,
-        NOAA 11158 before its X2.2 flare). For sunpy maps use :func:`ffnn.io.maps.from_maps`.
+        NOAA 11158 before its X2.2 flare); or a dict of the segments as sunpy maps,
+        ``{"Bp": bp, "Bt": bt, "Br": br}`` and optionally ``"Bp_err"``, ``"Bt_err"``,
+        ``"Br_err"`` (:func:`ffnn.io.maps.from_maps`).
     bin : int, optional
         Bin factor: f x f blocks averaged ignoring NaN (1: none). Default 2 (0.73 Mm
         pixels).
@@ -82,8 +84,9 @@ def read_sharp(source, *, bin=2, height=100.0, record=None) -> xr.Dataset:
     Raises
     ------
     ffnn.util.errors.ConfigError
-        For a bin factor that is not a positive integer, or a height that is not a
-        positive length (a quantity of another physical type included).
+        For a bin factor that is not a positive integer, a height that is not a
+        positive length (a quantity of another physical type included), or a dict
+        without Bp, Bt, Br or with other keys.
     ffnn.util.errors.DataError
         For a directory without one record's Br, Bp, Bt, a record not shipped, segments
         of different records, or files that cannot be read (one line naming the file).
@@ -112,6 +115,19 @@ def read_sharp(source, *, bin=2, height=100.0, record=None) -> xr.Dataset:
 
     if isinstance(bin, bool) or not isinstance(bin, (int, np.integer)):
         raise ConfigError(f"bin = {bin!r}: the bin factor must be a positive integer")
+    if isinstance(source, dict):
+        from ffnn.io.maps import from_maps
+
+        known = ("Bp", "Bt", "Br", "Bp_err", "Bt_err", "Br_err")
+        unknown = sorted(map(str, set(source) - set(known)))
+        if unknown:
+            raise ConfigError(f"sunpy maps of a SHARP record: {', '.join(unknown)} is no segment; "
+                              f"give {', '.join(known)}")
+        missing = [s for s in known[:3] if s not in source]
+        if missing:
+            raise ConfigError(f"sunpy maps of a SHARP record: {', '.join(missing)} missing")
+        maps = {k.lower(): v for k, v in source.items()}
+        return from_maps(maps.pop("bp"), maps.pop("bt"), maps.pop("br"), bin=bin, height=height, **maps)
     directory = _record_directory(source)
     return from_sharp(directory, bin_factor=int(bin), height_mm=to_value(height, "Mm", "height"), record=record)
 
