@@ -223,11 +223,33 @@ def check_cube(ds: xr.Dataset, what: str = "cube") -> None:
 # ---------------------------------------------------------------- from a trained model
 
 def evaluate_points(model, box, x, y, z, chunk: int = 16384):
-    """B (G), curl B and div B (G/Mm) of ``model`` (:class:`ffnn.field.model.FFNN`) at physical
-    points (Mm, equal-shape arrays) of the :class:`ffnn.io.box.UnitBox` ``box``.
+    """B, curl B and div B of a trained network at physical points.
 
-    Returns three arrays of shape (3, *x.shape), (3, *x.shape), x.shape. Points go through
-    the network ``chunk`` at a time, so memory is bounded whatever the grid size.
+    Parameters
+    ----------
+    model : `torch.nn.Module`
+        The network (:class:`ffnn.field.model.FFNN` or ``HeldBottom``).
+    box : `ffnn.io.box.UnitBox`
+        The training box, which maps the points to the network's unit coordinates.
+    x, y, z : array_like
+        The points in Mm, arrays of one shape.
+    chunk : int, optional
+        Points through the network at a time (memory is bounded whatever the grid size).
+        Default 16384.
+
+    Returns
+    -------
+    b : `numpy.ndarray`
+        B in G, shape ``(3, *x.shape)``.
+    curl : `numpy.ndarray`
+        curl B in G/Mm, shape ``(3, *x.shape)``.
+    div : `numpy.ndarray`
+        div B in G/Mm, shape ``x.shape``.
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        When ``chunk`` < 1.
     """
     import torch
 
