@@ -3,26 +3,21 @@
 Formulas, each with its source:
 
 * force-free parameter alpha = (curl B) . B / |B|^2 (Mm^-1) and current helicity density
-  h_c = B . curl B (G^2 Mm^-1), in the volume. curl B is the cube's own (``Jx, Jy, Jz``,
+  h_c = B . curl B (G^2 Mm^-1), in the volume; curl B is the cube's own (``Jx, Jy, Jz``,
   the network's autodiff curl) when present, else second-order finite differences.
 * twist number of a field line, Tw = (1/4 pi) int alpha dl (Berger & Prior 2006, J. Phys. A
-  39, 8321; Liu et al. 2016, ApJ 818, 148): alpha interpolated trilinearly along the line
-  traced by :mod:`ffnn.analysis.fieldlines`, trapezoidal rule. |Tw| > 1 marks flux ropes.
-* squashing factor (Titov, Hornig & Demoulin 2002, JGR 107, 1164): for the line from
-  (u1, v1) on its start face to (U2, V2) on its end face, D = d(U2, V2)/d(u1, v1) =
-  [[a, b], [c, d]] and Q = (a^2 + b^2 + c^2 + d^2) / |Bn1 / Bn2|, Bn the field normal to
-  the face at each end. D is taken by central differences over four auxiliary lines
-  started ``delta`` away from the footpoint (Pariat & Demoulin 2012, A&A 541, A78, their
-  method 3). Lines may end on any face (open lines have a Q too): each auxiliary end point
-  is carried along the field at the main line's end onto that end's face plane (the
-  linearised mapping), so lines whose neighbours leave through an adjacent face still get
-  a finite difference. In the volume (the vertical slice), the four auxiliary lines start
-  in the plane perpendicular to B at the point and run both ways; D = J2 J1^-1 with J1,
-  J2 the Jacobians from that plane to each end face.
+  39, 8321; Liu et al. 2016, ApJ 818, 148), along lines traced by
+  :mod:`ffnn.analysis.fieldlines`. |Tw| > 1 marks flux ropes.
+* squashing factor Q = (a^2 + b^2 + c^2 + d^2) / |Bn1 / Bn2| of the mapping
+  D = d(U2, V2)/d(u1, v1) = [[a, b], [c, d]] between a line's end faces (Titov, Hornig &
+  Demoulin 2002, JGR 107, 1164), D by central differences over four auxiliary lines
+  (Pariat & Demoulin 2012, A&A 541, A78, their method 3), for lines ending on any face.
 
-Footpoint products live on a bottom grid of the cube's extent at a chosen resolution
-(``oversample`` times the cube's; 1 by default). Every line starts upward: along B above
-positive Bz, against it above negative Bz.
+Footpoint products live on a bottom grid of the cube's extent (``oversample`` times its
+resolution); every line starts upward. How lines ending on different faces and the
+vertical slice are handled, and how far to trust Tw and Q: docs page "Derived products"
+(docs/explanation/derived.md), and the docstrings of :func:`bottom_mapping` and
+:func:`volume_q`.
 """
 
 from __future__ import annotations
@@ -207,6 +202,18 @@ def bottom_mapping(grid: FieldGrid, xf, yf, *, alpha: np.ndarray | None = None, 
         ``bz`` (G, at the footpoint), ``end`` (nx, ny, 3) Mm, ``end_face`` (int8,
         :data:`ffnn.analysis.fieldlines.FACE_CODES`), ``length`` (Mm), ``q`` (NaN where undefined:
         unfinished lines, Bz = 0), ``twist`` (with ``alpha``; NaN for unfinished lines).
+
+    Notes
+    -----
+    Every line starts upward: along B above positive Bz, against it above negative Bz.
+    Q = (a^2 + b^2 + c^2 + d^2) / |Bn1 / Bn2| with D = [[a, b], [c, d]] the Jacobian of
+    the mapping from the start face to the end face (Titov, Hornig & Demoulin 2002), by
+    central differences over four auxiliary lines started ``delta`` away (Pariat &
+    Demoulin 2012, method 3). Lines may end on any face (open lines have a Q too): each
+    auxiliary end point is carried along the field at the main line's end onto that end's
+    face plane (the linearised mapping), so lines whose neighbours leave through an
+    adjacent face still get a finite difference. Tw = (1/4 pi) int alpha dl with alpha
+    interpolated trilinearly along the line, trapezoidal rule (Berger & Prior 2006).
     """
     xf, yf = np.asarray(xf, float), np.asarray(yf, float)
     X, Y = np.meshgrid(xf, yf, indexing="ij")
