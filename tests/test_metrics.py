@@ -1,4 +1,4 @@
-"""Metric identities and error handling (SPEC section 3)."""
+"""Metric identities and error handling (metrics of Schrijver et al. 2006, Sol. Phys. 235, 161)."""
 
 import numpy as np
 import pytest

@@ -6,7 +6,8 @@
 ``faces``
     boundary points on faces of a cube (faces.nc: the six faces of the reference);
 ``metrics``
-    a cube against a reference field on the same grid (SPEC section 3);
+    a cube against a reference field on the same grid (the metrics of Schrijver et al.
+    2006, Sol. Phys. 235, 161);
 ``lowlou-table``
     the benchmark table (Markdown) from the summary rows of the benchmark regions.
 """

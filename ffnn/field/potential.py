@@ -1,22 +1,12 @@
-"""Potential (current-free) fields above a bottom Bz map (SPEC section 4).
+"""Potential (current-free) fields above a bottom Bz map (Alissandrakis 1981; Sakurai 1982).
 
 Two methods, both evaluated one height layer at a time so memory stays O(nx ny):
-
-``fft`` (default, Alissandrakis 1981): Bz_hat(k, z) = Bz0_hat e^{-|k| z},
-Bx_hat = -i kx/|k| Bz_hat, By_hat = -i ky/|k| Bz_hat, on the map zero-padded ``pad``-fold
-in x and y so the periodic images are far away (approximating the open half-space).
-
-``green`` (Schmidt 1964, Sakurai 1982): B = -grad phi with phi = (1/2pi) int Bz dA / |r - r'|,
-exact for the open half-space. Each pixel is integrated in closed form as a uniformly
-charged rectangle (raw point charges at z = 0 put Bz ~44 % off at the bottom), so the
-bottom layer reproduces the map exactly. The sum over pixels is a linear convolution,
-done without periodic wrap by FFTs on a 2x padded grid: O(nx ny log) per layer.
-
-Net flux: neither method rebalances the map. With ``green`` an unbalanced map simply has a
-monopole part that decays as 1/r^2, as it would above an open half-space. With ``fft`` the
-k = 0 mode (the mean of the padded map, i.e. net flux / padded area) is kept as a uniform
-vertical field and no horizontal field: padding dilutes it by ``pad^2``. NaN pixels of the
-map count as 0 G for the potential field only (the observed mask is kept for training).
+``fft`` (default; Alissandrakis 1981, A&A 100, 197), the Fourier solution on the map
+zero-padded ``pad``-fold; ``green`` (Schmidt 1964; Sakurai 1982, Sol. Phys. 76, 301), the
+exact open half-space's Green's function with each pixel integrated as a uniformly
+charged rectangle. Neither rebalances the map's net flux; NaN pixels count as 0 G here
+only. Formulas, costs and the net-flux treatment: docs page "Potential fields"
+(docs/topics/potential-fields.md).
 """
 
 from __future__ import annotations
@@ -134,10 +124,45 @@ def _map_grid(bottom: xr.Dataset, nz: int | None):
 
 def potential_cube(bottom: xr.Dataset, method: str = "fft", nz: int | None = None,
                    pad: int = 4) -> xr.Dataset:
-    """The potential field above a bottom map as a cube (dims x, y, z; Mm and G).
+    """The potential (current-free) field above a bottom map, as a cube.
 
-    ``nz`` heights from 0 to the map's ``height_mm``; by default dz equals the pixel size.
-    The map's WCS keywords (:func:`ffnn.io.wcs.wcs_attrs`) go along: the cube lies on its grid.
+    Parameters
+    ----------
+    bottom : `xarray.Dataset`
+        A bottom map: ``Bz`` in G on ``(x, y)`` (Mm, regular), attribute ``height_mm``.
+        NaN pixels count as 0 G.
+    method : {"fft", "green"}, optional
+        Fourier solution on the zero-padded map (default) or the open half-space's
+        Green's function.
+    nz : int, optional
+        Heights from 0 to ``height_mm``. Default: dz equal to the pixel size.
+    pad : int, optional
+        Zero-padding factor of ``fft`` in x and y. Default 4.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        ``Bx``, ``By``, ``Bz`` (G) on ``(x, y, z)`` of shape (nx, ny, nz); attributes
+        ``potential_method`` and the map's WCS keywords (:func:`ffnn.io.wcs.wcs_attrs`):
+        the cube lies on the map's grid.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When Bz is not a 2-D map with a finite pixel, or its axes are not regular.
+
+    Notes
+    -----
+    ``fft``: Bz^(k, z) = Bz^(k, 0) exp(-|k| z), Bx^ = -i kx/|k| Bz^, By^ = -i ky/|k| Bz^
+    (Alissandrakis 1981). ``green``: phi = (1/2 pi) int Bz dA / |r - r'|, B = -grad phi
+    (Schmidt 1964; Sakurai 1982), each pixel integrated as a uniformly charged rectangle.
+
+    References
+    ----------
+    .. [1] Alissandrakis, C. E. 1981, A&A 100, 197.
+    .. [2] Schmidt, H. U. 1964, in AAS-NASA Symposium on the Physics of Solar Flares,
+       NASA SP-50, 107.
+    .. [3] Sakurai, T. 1982, Sol. Phys. 76, 301.
     """
     x, y, z, dx, dy, _ = _map_grid(bottom, nz)
     bz = bottom["Bz"].transpose("x", "y").values
@@ -206,8 +231,30 @@ def potential_faces(bottom: xr.Dataset, method: str = "fft", nz: int | None = No
                     pad: int = 4) -> xr.Dataset:
     """The potential field on the four side faces and the top of the box, as boundary points.
 
-    Points lie on the cube grid of :func:`potential_cube` (bottom layer excluded: it is the
-    observed boundary); edges shared by two faces appear once (x faces take the corners).
+    Parameters
+    ----------
+    bottom : `xarray.Dataset`
+        A bottom map: ``Bz`` in G on ``(x, y)`` (Mm), attribute ``height_mm``.
+    method : {"fft", "green"}, optional
+        As :func:`potential_cube`. Default "fft".
+    nz : int, optional
+        Heights from 0 to ``height_mm`` (default: dz equal to the pixel size).
+    pad : int, optional
+        Zero-padding factor of ``fft``. Default 4.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        Boundary points (dim ``point``; ``x``, ``y``, ``z`` in Mm, Bx, By, Bz in G) with
+        ``source`` = potential (training trusts them by ``potential_weight``) and the
+        box attributes. Points lie on the cube grid of :func:`potential_cube` (bottom
+        layer excluded: it is the observed boundary); edges shared by two faces appear
+        once (x faces take the corners).
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        As :func:`potential_cube`.
     """
     x, y, z, dx, dy, box = _map_grid(bottom, nz)
     bz = _check_bottom(bottom["Bz"].transpose("x", "y").values)

@@ -1,39 +1,18 @@
 """SHARP records on disk: their segment files (FITS) and the bottom map they make
 (:func:`segments_map`; :func:`ffnn.field.boundary.from_sharp` reads a record's directory into it).
 
-Files (SPEC section 8): one FITS file per segment, named as JSOC exports them
-(``hmi.sharp_cea_720s.377.20110215_020000_TAI.Br.fits``, ``<series>.<recnum>.Br.fits``) or
-"as-is" (``Br.fits``). The image is read from the first HDU that holds one: tile-compressed
-(RICE) after an empty primary HDU, or plain; astropy applies BSCALE/BZERO to scaled
-integers and turns BLANK pixels into NaN. Header cards are read one by one, because JSOC
-writes values that FITS does not allow (``R_VALUE = nan``): such a value is kept when it
-reads as a number, any other card astropy refuses is skipped; one bad card never stops a
-read. A complete file with the record's header but no image is the record having no data
-for that segment (:class:`SegmentWithoutData`), not a broken file.
+Files: one FITS file per segment as JSOC exports them (Bobra et al. 2014, Sol. Phys. 289,
+3549), ``<record>.Br.fits`` or as-is ``Br.fits``; header cards are read one by one, since
+JSOC writes values FITS does not allow (``R_VALUE = nan``). Components (Sun 2013,
+arXiv:1309.2392): Bx = Bp (westward), By = -Bt (Bt points south, y north), Bz = Br; error
+maps are magnitudes and keep their sign. The map is oriented x west, y north (a mirrored
+segment is flipped back with its WCS), transposed to ``(x, y)``, in Mm from the map's
+centre; binning averages f x f blocks ignoring NaN, errors combine as independent, NaN
+pixels stay NaN (the "not observed" mask). ``boundary.nc`` keeps the Br header's keywords
+with the WCS rewritten for its binned grid (:func:`ffnn.io.wcs.binned`).
 
-Components (SPEC section 5): Bx = Bp (westward), By = −Bt (Bt points south, y north),
-Bz = Br. Error maps are magnitudes and are not sign-flipped: Bx_err = Bp_err,
-By_err = Bt_err, Bz_err = Br_err.
-
-Orientation: x runs west and y north (CDELT1, CDELT2 > 0). A segment stored mirrored
-(negative CDELT) is flipped back along that axis together with its WCS (CRPIX → n + 1 −
-CRPIX, CDELT → −CDELT), and the flip is logged. Bp and Bt are physical directions, so
-their signs stay: a mirrored file gives the same bottom map as the unmirrored one.
-
-Geometry: FITS rows are latitude (y), columns longitude (x); the map is transposed to the
-``(x, y)`` order of the boundary format. A CEA pixel of CDELT degrees spans
-CDELT·π/180·R Mm, with R = RSUN_REF from the header (696 Mm when absent): 0.03° → 0.3644 Mm.
-Coordinates are pixel centres in Mm, centred on the map centre.
-
-Binning (default 2×2) averages each block ignoring NaN; a block with no finite pixel stays
-NaN. Errors of a block combine as independent: sqrt(Σσ²)/n over its finite pixels. Rows or
-columns left over at the far edges (size not a multiple of the factor) are dropped. NaN
-pixels are never filled: they are the "not observed" mask downstream.
-
-Keywords: ``boundary.nc`` keeps every keyword of the Br header as an attribute
-(``DATE-OBS`` as ``DATE_OBS``), the WCS ones (:data:`ffnn.io.wcs.WCS_KEYS`) rewritten for its
-own binned grid (:func:`ffnn.io.wcs.binned`), so that each of its pixels lies on the Sun where
-the same pixels of the FITS map do.
+Details: docs page "SHARP records: files, components, binning and WCS"
+(docs/topics/sharp-records.md).
 """
 
 from __future__ import annotations
@@ -89,11 +68,26 @@ def segment_of(path) -> tuple[str, str] | None:
 
 
 def find_segments(directory) -> dict[str, Path]:
-    """The segment files of one SHARP record in ``directory``, by segment name.
+    """The segment files of one SHARP record in a directory, by segment name.
 
-    Files are recognised by name (:func:`segment_of`). Br, Bp, Bt are required; error maps
-    are optional; other files (bitmap, continuum, READMEs) are ignored. Several records in
-    one directory is an error.
+    Parameters
+    ----------
+    directory : path-like
+        The directory of one record's files, named ``<record>.<segment>.fits`` (JSOC
+        export) or ``<segment>.fits`` (as-is).
+
+    Returns
+    -------
+    dict of str to `pathlib.Path`
+        Segment name (``Br``, ``Bp``, ``Bt``, and those of ``Br_err``, ``Bp_err``,
+        ``Bt_err`` present) -> its file. Other files (bitmap, continuum, READMEs) are
+        ignored.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When the directory does not exist, is a file, lacks Br, Bp or Bt, or holds
+        several records.
     """
     directory = Path(directory)
     if not directory.exists():
@@ -176,12 +170,31 @@ def record_name(keywords: dict, fallback: str) -> str:
 
 
 def read_segment(path) -> tuple[np.ndarray, dict]:
-    """Image data (ny, nx) as float64 (BLANK → NaN) and header keywords, from the first HDU
-    holding an image (:func:`header_keywords`).
+    """The image and header keywords of one SHARP segment file.
 
-    Raises :class:`SegmentWithoutData` for a complete file whose header carries the record
-    (T_REC) but that has no image, DataError for anything else unreadable (a truncated file
-    is an error, never padded data).
+    Parameters
+    ----------
+    path : path-like
+        A FITS file as JSOC writes it: the image in the first HDU that holds one
+        (tile-compressed RICE after an empty primary HDU, or plain).
+
+    Returns
+    -------
+    data : `numpy.ndarray`
+        The image, shape (ny, nx) (rows latitude, columns longitude), float64, in the
+        segment's unit (G for the field and error segments); BSCALE/BZERO applied, BLANK
+        pixels NaN.
+    keywords : dict
+        The header's keywords (:func:`header_keywords`): cards astropy refuses are
+        skipped, a value such as ``R_VALUE = nan`` is kept as a number.
+
+    Raises
+    ------
+    SegmentWithoutData
+        For a complete file whose header carries the record (T_REC) but no image.
+    ffnn.util.errors.DataError
+        For anything else unreadable: a missing, truncated or damaged file (never padded
+        data), or an image that is not 2-D.
     """
     path = Path(path)
     try:
@@ -308,15 +321,45 @@ def _coords(n: int, d: float) -> np.ndarray:
 
 def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
                height_mm: float = DEFAULT_HEIGHT_MM, extra_attrs: dict | None = None) -> xr.Dataset:
-    """The bottom map from segment images.
+    """The bottom map from a SHARP record's segment images.
 
-    ``segments``: segment name → (data (ny, nx) in G, header keywords as from
-    :func:`read_segment`, or a FITS header); Br, Bp, Bt required, error maps optional.
-    ``bin_factor``: f×f NaN-mean binning (1 = none). ``height_mm``: box height Z in Mm.
-    Returns dims (x, y), coordinates in Mm, Bx, By, Bz (+ errors) in G, attributes
-    ``height_mm``, ``l0_mm`` = max(X, Y, Z), the Br header's keywords with its WCS for the
-    binned grid, then ``extra_attrs`` where the header has no such keyword.
-    Raises ConfigError (bin, height), DataError (shapes, pixel sizes, rotation, no data).
+    Parameters
+    ----------
+    segments : dict
+        Segment name -> (data, keywords): data of shape (ny, nx) in G, keywords as from
+        :func:`read_segment` (or an `astropy.io.fits.Header`). Br, Bp, Bt required,
+        Br_err, Bp_err, Bt_err optional.
+    bin_factor : int, optional
+        f x f NaN-mean binning (1: none). Default 2.
+    height_mm : float, optional
+        Box height Z in Mm. Default 100.
+    extra_attrs : dict, optional
+        Attributes added where the header has no such keyword (e.g. a record JSON's).
+
+    Returns
+    -------
+    `xarray.Dataset`
+        Dims ``(x, y)`` of shape (nx // f, ny // f) (rows or columns left over dropped),
+        coordinates ``x``, ``y`` (pixel centres, Mm, centred on the map; x west, y
+        north), ``Bx`` = Bp, ``By`` = -Bt, ``Bz`` = Br and errors in G; attributes
+        ``height_mm``, ``l0_mm`` = max(X, Y, Z), ``bin_factor``, pixel sizes, the Br
+        header's keywords with its WCS for the binned grid, then ``extra_attrs``.
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        For a bin factor that is not a positive integer, or a height that is not a
+        positive finite number.
+    ffnn.util.errors.DataError
+        When segments differ in shape or pixel size, a map is rotated (CROTA2 != 0) or
+        Br has no finite pixel.
+
+    Notes
+    -----
+    Bx = Bp, By = -Bt, Bz = Br (Sun 2013, arXiv:1309.2392); a block's errors combine as
+    independent, sqrt(sum sigma^2)/n; a CEA pixel of CDELT degrees is CDELT pi/180
+    RSUN_REF long. A segment stored mirrored (negative CDELT) is flipped back with its
+    WCS.
     """
     if int(bin_factor) != bin_factor or bin_factor < 1:
         raise ConfigError(f"bin factor must be a positive integer, got {bin_factor}")
@@ -375,10 +418,19 @@ def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
 
 
 def flux_summary(ds: xr.Dataset) -> dict:
-    """Signed and unsigned flux of Bz through a bottom map and their ratio.
+    """Signed and unsigned flux of Bz through a bottom map, and their ratio.
 
-    Φ = Σ Bz dA and |Φ| = Σ |Bz| dA over the finite pixels, dA = dx dy (a CEA pixel's true
-    area), in Mx (G cm²); ``imbalance`` = Φ / |Φ| (dimensionless, signed).
+    Parameters
+    ----------
+    ds : `xarray.Dataset`
+        A bottom map: ``Bz`` in G, attributes ``pixel_mm_x``, ``pixel_mm_y`` (Mm).
+
+    Returns
+    -------
+    dict
+        ``signed_mx`` = sum Bz dA and ``unsigned_mx`` = sum |Bz| dA over the finite
+        pixels, in Mx (G cm^2), dA = dx dy (a CEA pixel's true area); ``imbalance`` =
+        signed / unsigned (dimensionless; NaN for a map without flux).
     """
     area_cm2 = float(ds.attrs["pixel_mm_x"]) * float(ds.attrs["pixel_mm_y"]) * MM2_TO_CM2
     bz = ds["Bz"].values

@@ -8,7 +8,9 @@ benchmark regions the comparison with the reference field (model and potential f
 
 :func:`region_row` builds it, :func:`write_row` stores it as JSON; :func:`summary_table`
 gathers rows into the table written by :func:`write_summary` (TSV, NetCDF, JSON).
-:func:`lowlou_table` renders the benchmark rows beside the published ones (SPEC section 6).
+:func:`lowlou_table` renders the benchmark rows beside the published ones (the metrics of
+Schrijver et al. 2006, Sol. Phys. 235, 161; docs page "Benchmarks",
+docs/explanation/benchmarks.md).
 Every column and its unit is listed in :data:`COLUMNS` (the README repeats it).
 """
 
@@ -204,8 +206,19 @@ def write_row(row: dict, path) -> Path:
 
 
 def summary_table(rows):
-    """The table of ``rows`` as a pandas DataFrame, one row per region, columns in
-    :data:`COLUMNS` order (then any others); ``details`` are left out."""
+    """The summary table of regions.
+
+    Parameters
+    ----------
+    rows : iterable of dict
+        Summary rows (:func:`region_row`, or ``summary_row.json`` files read back).
+
+    Returns
+    -------
+    `pandas.DataFrame`
+        One row per region, columns in :data:`COLUMNS` order (then any others; each
+        column's unit in :data:`COLUMNS`); ``details`` are left out.
+    """
     import pandas as pd
 
     if not rows:
@@ -318,7 +331,9 @@ def write_summary(rows, tsv=None, nc=None, json_path=None, checks=None):
 
 # ---------------------------------------------------------------- Low & Lou table
 
-# Published and reference numbers (SPEC section 6, 64^3), by (n, boundary): boundary
+# Published numbers at 64^3 (the FFNN method paper's, Wiegelmann's published optimisation
+# results, the potential field's; metrics of Schrijver et al. 2006) and pyAMaFiL 1.2.2
+# measured here (benchmarks/peers.py), by (n, boundary): boundary
 # "faces" = all six faces of the reference, "bottom" = bottom of the reference with
 # potential-field sides and top. Columns: C_vec, C_cs, E_n', E_m', epsilon, time.
 PUBLISHED = {
@@ -370,8 +385,26 @@ def _case_text(meta: dict) -> str:
 
 
 def lowlou_table(rows) -> str:
-    """Markdown table of benchmark rows: per region, the potential field and the FFNN of
-    this run beside the published rows of the same case."""
+    """The Low & Lou benchmark table (``results/lowlou/table.md``).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Summary rows of the benchmark regions, with their comparison against the
+        reference field (model and potential field).
+
+    Returns
+    -------
+    str
+        Markdown: per region, the potential field and the FFNN of this run beside the
+        published rows of the same case (C_vec, C_cs, E_n', E_m', epsilon of Schrijver
+        et al. 2006, Sol. Phys. 235, 161; time).
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When no rows are given.
+    """
     if not rows:
         raise DataError("no Low & Lou rows for the benchmark table")
     lines = ["# Low & Lou benchmark", "",

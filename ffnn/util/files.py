@@ -145,8 +145,26 @@ NETCDF_MAGIC = (b"CDF", b"\x89HDF\r\n\x1a\n")
 
 
 def read_dataset(path, what: str = "NetCDF file"):
-    """An xarray Dataset loaded into memory from ``path``; DataError of one line naming
-    ``what`` and the file when it is missing, not NetCDF (by its first bytes) or unreadable."""
+    """An ffnn product (NetCDF) read whole into memory.
+
+    Parameters
+    ----------
+    path : path-like
+        The NetCDF file (``boundary.nc``, ``cube.nc``, ``derived.nc``, ...).
+    what : str, optional
+        How the message names the file (default "NetCDF file").
+
+    Returns
+    -------
+    `xarray.Dataset`
+        The dataset, loaded (the file is closed), with its CF attributes.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        In one line naming ``what`` and the file when it is missing, not NetCDF (by its
+        first bytes) or unreadable.
+    """
     import xarray as xr
 
     try:
@@ -188,8 +206,23 @@ def netcdf_attrs(attrs: dict, where: str = "") -> dict:
 
 
 def write_netcdf(ds, path, encoding=None) -> Path:
-    """Write an xarray Dataset as NetCDF-4 (``encoding`` as for ``Dataset.to_netcdf``),
-    declaring ``Conventions: CF-1.8``, its attributes made storable (:func:`netcdf_attrs`)."""
+    """Write a dataset as CF-1.8 NetCDF-4, whole (a temporary name, then renamed).
+
+    Parameters
+    ----------
+    ds : `xarray.Dataset`
+        The dataset; its attributes are made storable (:func:`netcdf_attrs`: booleans as
+        integers, None and nested values as text).
+    path : path-like
+        The file to write.
+    encoding : dict, optional
+        Per-variable encoding as for `xarray.Dataset.to_netcdf` (compression, chunks).
+
+    Returns
+    -------
+    `pathlib.Path`
+        ``path``.
+    """
     ds = ds.copy()
     ds.attrs = {**netcdf_attrs(ds.attrs, f"{Path(path).name}: "), "Conventions": CONVENTIONS}
     for name, var in ds.variables.items():
