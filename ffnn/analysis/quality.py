@@ -66,7 +66,7 @@ STRONG_SIGMA = 3.0
 #   better aligned with B than those (pyAMaFiL: 0.49, 0.47, 0.45).
 # * mean |div B|/|B| (Mm^-1) = 6 <|f_i|> / dx: <|f_i|> is per cell and halves with the
 #   pixel for the same field (pyAMaFiL: 6.1e-3, 3.0e-3, 1.5e-3), while this stays put
-#   (0.0126, 0.0125, 0.0123 Mm^-1; the potential field's finite differences 0.002-0.003).
+#   (0.0125, 0.0125, 0.0120 Mm^-1; the potential field's finite differences 0.002-0.003).
 #   1.5x pyAMaFiL's: <|f_i|> limits of 9e-3, 4.6e-3 and 2.3e-3 at bins 8, 4 and 2.
 # * E_div / E 0.08: above it, Valori et al. (2016, Space Sci. Rev. 201, 147) found relative
 #   helicities unreliable; the energy split of Valori et al. (2013) then no longer gives
@@ -173,7 +173,7 @@ def describe(flag: str, values: dict) -> str:
                                         "numerical ones)",
             "divergence": "mean |div B|/|B| in Mm^-1 (6 <|f_i|>/dx, <|f_i|> = "
                           f"{values.get('mean_abs_fi', float('nan')):.3g}; converged classical solutions of "
-                          "unpreprocessed HMI maps reach 0.0125 at any binning, the limit is 1.5x that)",
+                          "unpreprocessed HMI maps reach 0.012-0.013 at any binning, the limit is 1.5x that)",
             "nonsolenoidal_energy": "non-solenoidal share of the energy E_div/E (Valori et al. 2013: "
                                     "E - E_pot is partly divergence, not free energy; above 0.08 helicities "
                                     "are unreliable, Valori et al. 2016)",
