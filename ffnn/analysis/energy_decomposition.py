@@ -186,15 +186,17 @@ def energy_decomposition(b: np.ndarray, dxyz) -> dict:
     def inner(u, v):
         return float(((u * v).sum(axis=0) * weight).sum())
 
-    b_p = potential_part(b, dxyz)
-    p_ns = nonsolenoidal_part(b_p, dxyz)
-    p_s = b_p - p_ns
-    b_j = b - b_p
-    j_ns = nonsolenoidal_part(b_j, dxyz)
-    j_s = b_j - j_ns
+    # in place where it can be: five fields of the cube's size at the peak, not seven
+    p_s = potential_part(b, dxyz)
+    e_pot = inner(p_s, p_s)
+    j_s = b - p_s
+    p_ns = nonsolenoidal_part(p_s, dxyz)
+    p_s -= p_ns
+    j_ns = nonsolenoidal_part(j_s, dxyz)
+    j_s -= j_ns
     out = {
         "e_total": inner(b, b),
-        "e_pot": inner(b_p, b_p),
+        "e_pot": e_pot,
         "e_pot_s": inner(p_s, p_s),
         "e_j_s": inner(j_s, j_s),
         "e_pot_ns": inner(p_ns, p_ns) + 2 * inner(p_s, p_ns),
