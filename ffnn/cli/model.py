@@ -299,7 +299,8 @@ def cmd_cube(args) -> int:
 
 
 def cmd_quality(args) -> int:
-    """Reference-free figures of merit of a model cube (energies, E/E_pot, sigma_J, <|f_i|>,
+    """Reference-free figures of merit of a model cube (energies, E/E_pot, sigma_J and the
+    potential field's, <|f_i|> and mean |div B|/|B|, the energy's non-solenoidal share,
     flux, current), the trust checks of ffnn.analysis.quality (bottom fit against the observed
     map, training stop) and height profiles."""
     from ffnn.field.boundary import read_map

@@ -65,6 +65,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "sigma_j": ("1", "current-weighted sine of the angle between J and B over the cube"),
     "theta_j_deg": ("degree", "arcsin(sigma_j): current-weighted angle between J and B"),
     "mean_abs_fi": ("1", "mean fractional flux <|f_i|> = mean |div B| dx / (6 |B|)"),
+    "mean_abs_div_over_b": ("Mm-1", "mean |div B| / |B| = 6 <|f_i|> / dx: the divergence per length, "
+                                    "independent of the binning (the divergence check's figure)"),
+    "sigma_j_potential": ("1", "sigma_j of the potential field of the observed bottom Bz on the same grid "
+                               "(its finite-difference currents)"),
+    "e_div_ratio": ("1", "non-solenoidal share of the energy E_div / E (Valori et al. 2013)"),
+    "current_energy_erg": ("erg", "E_J,s: energy of the solenoidal current-carrying part (Valori et al. "
+                                  "2013), the free energy without the divergence's share"),
     "div_free_factor": ("Mm-2", "mean |div B|^2/|B|^2 over the whole cube"),
     "force_free_factor": ("1", "mean |J x B|^2/(|J|^2 |B|^2) over the whole cube"),
     "loss_total": ("", "final total training loss"),
@@ -101,7 +108,8 @@ DERIVED_COLUMNS = {"mean_abs_tw": "mean_abs_twist", "max_abs_tw": "max_abs_twist
                    "qsl_area_mm2": "qsl_area", "flux_tw_gt1_mx": "twisted_flux"}
 REFERENCE_METRICS = ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon")
 _QUALITY_KEYS = ("energy_erg", "energy_pot_erg", "free_energy_erg", "e_over_epot", "unsigned_flux_mx",
-                 "total_unsigned_current_a", "sigma_j", "theta_j_deg", "mean_abs_fi")
+                 "total_unsigned_current_a", "sigma_j", "theta_j_deg", "mean_abs_fi", "mean_abs_div_over_b",
+                 "sigma_j_potential", "e_div_ratio")
 
 
 def _number(value):
@@ -144,6 +152,7 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
         })
     for key in _QUALITY_KEYS:
         row[key] = _number(quality.get(key))
+    row["current_energy_erg"] = _number((quality.get("energy_decomposition") or {}).get("e_j_s"))
     fit = quality.get("bottom_fit") or {}
     row["c_vec_bottom"] = _number(fit.get("c_vec_bottom"))
     row["flux_error"] = _number(fit.get("flux_error"))
