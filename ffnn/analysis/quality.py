@@ -68,9 +68,13 @@ STRONG_SIGMA = 3.0
 #   pixel for the same field (pyAMaFiL: 6.1e-3, 3.0e-3, 1.5e-3), while this stays put
 #   (0.0125, 0.0125, 0.0120 Mm^-1; the potential field's finite differences 0.002-0.003).
 #   1.5x pyAMaFiL's: <|f_i|> limits of 9e-3, 4.6e-3 and 2.3e-3 at bins 8, 4 and 2.
-# * E_div / E 0.08: above it, Valori et al. (2016, Space Sci. Rev. 201, 147) found relative
-#   helicities unreliable; the energy split of Valori et al. (2013) then no longer gives
-#   free energy = E - E_pot (pyAMaFiL's converged fields exceed it: 0.12).
+# * E_div / E (Valori et al. 2013): pyAMaFiL's converged fields reach 0.117, 0.121 and 0.124
+#   at bins 8, 4 and 2 (the potential field's finite differences 0.003-0.017); 0.15 passes
+#   them, so the flag says a field is more divergent than a converged classical solution.
+#   Valori et al. (2016, Space Sci. Rev. 201, 147) ask for less than 0.08 before relative
+#   helicities are trusted: a stricter bar, for helicity, that converged classical fields
+#   of unpreprocessed HMI maps do not meet. The divergence-free share of the free energy is
+#   the current-carrying solenoidal energy E_J,s (summary column current_energy_erg).
 LIMITS = {
     "bottom_c_vec": ("c_vec_bottom", 0.98, "min"),
     "bottom_flux": ("flux_error", 0.05, "max_abs"),
@@ -78,7 +82,7 @@ LIMITS = {
     "sigma_j": ("sigma_j", 0.45, "max"),
     "no_better_than_potential": ("sigma_j_over_potential", 0.9, "max"),
     "divergence": ("mean_abs_div_over_b", 0.019, "max"),
-    "nonsolenoidal_energy": ("e_div_ratio", 0.08, "max"),
+    "nonsolenoidal_energy": ("e_div_ratio", 0.15, "max"),
 }
 # The derived products' checks: attributes of derived.nc (ffnn.analysis.derived), read like LIMITS.
 DERIVED_LIMITS = {
@@ -175,8 +179,9 @@ def describe(flag: str, values: dict) -> str:
                           f"{values.get('mean_abs_fi', float('nan')):.3g}; converged classical solutions of "
                           "unpreprocessed HMI maps reach 0.012-0.013 at any binning, the limit is 1.5x that)",
             "nonsolenoidal_energy": "non-solenoidal share of the energy E_div/E (Valori et al. 2013: "
-                                    "E - E_pot is partly divergence, not free energy; above 0.08 helicities "
-                                    "are unreliable, Valori et al. 2016)",
+                                    "E - E_pot is partly divergence, not free energy; converged classical "
+                                    "solutions of unpreprocessed HMI maps reach 0.12; helicities need "
+                                    "below 0.08, Valori et al. 2016)",
             "unfinished_lines": "derived: share of footpoint lines that reach no face of the box "
                                 "(null or non-finite field, or longer than four box diagonals; "
                                 "their Tw and Q are NaN)",
