@@ -147,7 +147,7 @@ def evaluate_points(model, box, x, y, z, chunk: int = 16384):
     """B (G), curl B and div B (G/Mm) of ``model`` (:class:`ffnn.field.model.FFNN`) at physical
     points (Mm, equal-shape arrays) of the :class:`ffnn.io.box.UnitBox` ``box``.
 
-    Returns three arrays of shape (3, *x.shape), (3, *x.shape), x.shape. Points go through
+    Returns three arrays of shape ``(3, *x.shape)``, ``(3, *x.shape)``, ``x.shape``. Points go through
     the network ``chunk`` at a time, so memory is bounded whatever the grid size.
     """
     import torch

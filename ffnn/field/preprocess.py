@@ -3,13 +3,13 @@
 The photosphere is not force-free, so an observed vector map is not a consistent bottom
 boundary for a force-free field: its net force and torque are not zero, and its small
 scales carry currents no force-free field above can continue. Wiegelmann, Inhester &
-Sakurai (2006, Solar Phys. 233, 215; "W06") remove both by minimising
+Sakurai (2006, Solar Phys. 233, 215; "W06") remove both by minimising::
 
     L = mu1 L1 + mu2 L2 + mu3 L3 + mu4 L4
 
 over the map B = (Bx, By, Bz), with sums over the pixels p, coordinates x, y each scaled
 to [0, 1] (on a map that is not square the torque terms are then not the physical torque's,
-as in W06's reference implementation) and B to its mean |B|:
+as in W06's reference implementation) and B to its mean |B|::
 
     L1 = [(S Bx Bz)^2 + (S By Bz)^2 + (S Bz^2 - Bx^2 - By^2)^2] / E^2       (net force)
     L2 = [(S x (Bz^2 - Bx^2 - By^2))^2 + (S y (Bz^2 - Bx^2 - By^2))^2
