@@ -93,7 +93,8 @@ def test_every_command_and_option_is_in_the_reference(site):
             if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
                 continue
             for name in action.option_strings or [action.metavar or action.dest]:
-                if f"{prog} {name}" not in options:
+                # the inventory names an option "<program, spaces as dashes>.<option>"
+                if f"{prog.replace(' ', '-')}.{name}" not in options:
                     missing.append(f"{prog} {name}")
     assert len(options) > 100, "no options in the inventory: the command-line page was not built"
     assert not missing, f"not in the command-line reference: {missing}"
@@ -131,8 +132,9 @@ def test_every_product_variable_is_in_the_reference_with_its_units(site):
 
     out, _ = site
     page = (out / "reference" / "generated" / "products.html").read_text()
-    rows = dict(re.findall(r"<tr[^>]*><td><p><code[^>]*><span class=\"pre\">([^<]+)</span></code></p></td>"
-                           r"(.*?)</tr>", page, re.S))
+    rows = {name: " ".join(re.sub(r"<[^>]+>", " ", cells).split()) for name, cells in
+            re.findall(r"<tr[^>]*><td><p><code[^>]*><span class=\"pre\">([^<]+)</span></code></p></td>"
+                       r"(.*?)</tr>", page, re.S)}
     expected = {**UNITS, **{k: v[1] for k, v in QUANTITIES.items()}, **{k: v[0] for k, v in COLUMNS.items()}}
     expected.update({"twist": "1", "log10_q": "1", "end_face": "", "alpha": "Mm-1",
                      "div_free_factor": "Mm-2", "energy_pot": "erg"})
