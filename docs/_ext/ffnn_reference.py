@@ -375,9 +375,14 @@ def home(obj, fallback: str) -> str:
 
 
 def _summary_line(obj) -> str:
+    """The first paragraph of ``obj``'s docstring as one line of reStructuredText, its
+    cross-references shown as code (they are relative to the object's module, not to the
+    page of the table)."""
     doc = inspect.getdoc(obj) or ""
-    para = doc.split("\n\n")[0]
-    return " ".join(para.split())
+    para = " ".join(doc.split("\n\n")[0].split())
+    para = re.sub(r":[\w:]+:`~?(?:([^`<]+?)\s*<[^`]+>|([^`]+))`",
+                  lambda m: f"``{(m.group(1) or m.group(2)).lstrip('~.')}``", para)
+    return plain_bars(para)
 
 
 def _names_table(module) -> str:
@@ -389,7 +394,7 @@ def _names_table(module) -> str:
         target = home(obj, f"{module.__name__}.{name}")
         role = "class" if inspect.isclass(obj) else "func" if callable(obj) else "data"
         line = _summary_line(obj) if (inspect.isclass(obj) or inspect.isfunction(obj)) else ""
-        rows.append(f"   * - :py:{role}:`{name} <{target}>`\n     - {esc(line) if line else ''}\n")
+        rows.append(f"   * - :py:{role}:`{name} <{target}>`\n     - {line}\n")
     if not rows:
         return ""
     return ".. list-table::\n   :widths: 30 70\n\n" + "".join(rows) + "\n"
