@@ -204,7 +204,11 @@ def lowlou_in_a_solar_box(n=24, size_mm=100.0):
 
     ll = lowlou_cube(shape=(n, n, n))
     s = size_mm / 2.0
-    ref = make_cube({c: ll[c].values for c in ("Bx", "By", "Bz")}, ll.x.values * s, ll.y.values * s, ll.z.values * s)
+    # placed on the Sun (a CEA map's WCS): the per-length divergence check applies
+    wcs = {"CTYPE1": "CRLN-CEA", "CTYPE2": "CRLT-CEA", "CRPIX1": n / 2, "CRPIX2": n / 2, "CRVAL1": 30.0,
+           "CRVAL2": -20.0, "CDELT1": 0.03, "CDELT2": 0.03}
+    ref = make_cube({c: ll[c].values for c in ("Bx", "By", "Bz")}, ll.x.values * s, ll.y.values * s, ll.z.values * s,
+                    attrs=wcs)
     return ref, potential_cube(from_cube(ref), nz=n)
 
 
@@ -252,7 +256,7 @@ def test_added_divergence_raises_the_divergence_checks_and_poses_as_free_energy(
     chi = np.exp(-(X ** 2 + Y ** 2 + (Z - 20) ** 2) / (2 * 15.0 ** 2))
     grad = np.stack(np.gradient(chi, x, y, z, edge_order=2))
     grad *= 6 * np.sqrt((b * b).sum(axis=0)).mean() / np.abs(grad).max()
-    bad = make_cube({c: b[k] + grad[k] for k, c in enumerate(("Bx", "By", "Bz"))}, x, y, z)
+    bad = make_cube({c: b[k] + grad[k] for k, c in enumerate(("Bx", "By", "Bz"))}, x, y, z, attrs=ref.attrs)
     exact, divergent = quality.assess(ref, pf)[0], quality.assess(bad, pf)[0]
     assert {"divergence", "nonsolenoidal_energy"} <= set(divergent["flags"])
     assert divergent["mean_abs_div_over_b"] > 0.019 and divergent["e_div_ratio"] > quality.LIMITS["nonsolenoidal_energy"][1]
@@ -260,3 +264,20 @@ def test_added_divergence_raises_the_divergence_checks_and_poses_as_free_energy(
     free = [q["energy_erg"] - q["energy_pot_erg"] for q in (exact, divergent)]
     current = [q["energy_decomposition"]["e_j_s"] for q in (exact, divergent)]
     assert free[1] - free[0] > 3 * abs(current[1] - current[0])
+
+
+def test_the_per_length_divergence_needs_a_cube_on_the_sun():
+    """A Low & Lou field's box units are Mm only nominally: the check in Mm^-1 is not
+    computed there (the exact field at 32^3 would read 0.025 per box unit), and ⟨|f_i|⟩
+    stays reported."""
+    from ffnn.analysis.lowlou import lowlou_cube
+    from ffnn.field.boundary import from_cube
+    from ffnn.field.potential import potential_cube
+
+    ll = lowlou_cube(shape=(32, 32, 32))
+    figures, _ = quality.assess(ll, potential_cube(from_cube(ll), nz=32))
+    assert np.isnan(figures["mean_abs_div_over_b"]) and figures["mean_abs_fi"] > 0
+    assert "divergence" not in figures["flags"]
+    row = summary.region_row("lowlou_case1", train={}, quality=figures)
+    table = summary.checks_table([row]).set_index(["region", "check"])
+    assert table.loc[("lowlou_case1", "divergence"), "status"] == "not computed"

@@ -43,6 +43,7 @@ import xarray as xr
 from ffnn.io.box import COMPONENTS, ERRORS
 from ffnn.field.cube import check_same_grid, field_array, spacing
 from ffnn.util.errors import DataError
+from ffnn.io.wcs import has_wcs
 from ffnn.analysis.energy_decomposition import energy_decomposition
 from ffnn.analysis.metrics import cube_metrics, derivatives, height_profiles, sigma_j
 
@@ -257,12 +258,26 @@ def trust_checks(cube: xr.Dataset, metrics: dict, observed: xr.Dataset | None = 
         held = bool(config.get("hold_bottom")) and not train.get("preprocessing")
         out["bottom_fit"] = {**bottom_fit(observed, layer), "held": held}
         values.update(out["bottom_fit"])
+    values.update(_without_nominal_lengths(cube, values))
     flags = check(values, config.get("warmup_iterations"), train.get("iterations"))
     out["flags"] = flags
     out["flag_text"] = [describe(f, values) for f in flags]
     for text in out["flag_text"]:
         log.warning("%scheck failed: %s", f"{region}: " if region else "", text)
     return out
+
+
+def _without_nominal_lengths(cube: xr.Dataset, figures: dict) -> dict:
+    """The per-length divergence made NaN (not computed) for a cube not placed on the Sun.
+
+    Its limit (Mm^-1) is measured on solar maps; a cube without the record's WCS, such as a
+    Low & Lou field whose box units are labelled Mm only nominally, has no length to
+    compare it with (the exact Low & Lou field at 32^3 reads 0.025 per box unit). Its
+    divergence is still reported as <|f_i|>.
+    """
+    if has_wcs(cube.attrs) or "mean_abs_div_over_b" not in figures:
+        return {}
+    return {"mean_abs_div_over_b": float("nan")}
 
 
 def assess(cube: xr.Dataset, potential: xr.Dataset | None = None, observed: xr.Dataset | None = None,
@@ -281,6 +296,7 @@ def assess(cube: xr.Dataset, potential: xr.Dataset | None = None, observed: xr.D
     b, dxyz = field_array(cube), spacing(cube)
     derivs = derivatives(b, dxyz)
     figures = cube_metrics(cube, None, potential, derivs=derivs)
+    figures.update(_without_nominal_lengths(cube, figures))
     b_pot = field_array(potential) if potential is not None else None
     if b_pot is not None:
         figures["sigma_j_potential"] = sigma_j(b_pot, derivatives(b_pot, dxyz)[0])
