@@ -132,8 +132,13 @@ def cmd_summary_row(args) -> int:
 def cmd_summary(args) -> int:
     from ffnn.products.summary import read_row, write_summary
 
+    from ffnn.util.files import check_output
+
     if not (args.tsv or args.nc or args.json or args.checks):
         raise ConfigError("give at least one of --tsv, --nc, --json, --checks")
+    for option in ("tsv", "nc", "json", "checks"):  # all of them, before the first is written
+        if getattr(args, option):
+            check_output(getattr(args, option), f"--{option}")
     rows = [read_row(p) for p in args.rows]
     table = write_summary(rows, tsv=args.tsv, nc=args.nc, json_path=args.json, checks=args.checks)
     outputs = (args.tsv, args.nc, args.json, args.checks)
