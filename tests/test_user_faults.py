@@ -232,7 +232,7 @@ def test_read_only_outputs_are_one_line_before_any_work(tmp_path, ffnn, mount_tm
     assert (status, err) == (2, f"ffnn train: error: --outdir {ro / 'run'} cannot be written: {ro} is on a "
                                 "read-only file system\n")
     row = tmp_path / "row.json"
-    row.write_text('{"region": "r1", "flags": "none"}')
+    row.write_text('{"region": "r1", "flags": "none", "details": {}}')
     status, _, err = ffnn("summary", row, "--tsv", tmp_path / "summary.tsv", "--nc", ro / "summary.nc")
     assert (status, err) == (2, f"ffnn summary: error: --nc {ro / 'summary.nc'} cannot be written: {ro} is on a "
                                 "read-only file system\n")
@@ -280,3 +280,97 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, ffnn, mount_tmpfs):
     assert status == 2 and err.startswith(f"ffnn train: error: --outdir {full / 'run'} cannot be written: the "
                                           "work needs about ")
     assert err.endswith(" there, the file system has 65.5 kB free\n")
+
+
+def test_sizes_beyond_reason_are_refused_before_work(tmp_path, ffnn):
+    assert ffnn("lowlou", "--shape", 12, 12, 12, "-o", tmp_path / "ref.nc")[0] == 0
+    # 10^6 footpoints per pixel: petabytes
+    status, _, err = ffnn("derived", tmp_path / "ref.nc", "-o", tmp_path / "d.nc", "--oversample", 1e6,
+                          "--threads", 1)
+    assert status == 2 and not (tmp_path / "d.nc").exists()
+    assert re.fullmatch(r"ffnn derived: error: --oversample 1e\+06 gives 11000001 x 11000001 footpoints, which needs "
+                        r"about [0-9.]+ PB of memory; this machine has [0-9.]+ [kMGT]B available: --oversample "
+                        r"[0-9.e+]+ at most\n", err), err
+    # layers a thousandth of a pixel apart
+    assert ffnn("boundary", REAL, "-o", tmp_path / "b.nc", "--bin", 8)[0] == 0
+    status, _, err = ffnn("potential", tmp_path / "b.nc", "-o", tmp_path / "pf.nc", "--nz", 100000)
+    assert status == 2 and not (tmp_path / "pf.nc").exists()
+    assert err == ("ffnn potential: error: --nz 100000 gives layers 0.001 Mm apart, 1/2915 of the 2.915 Mm pixel: "
+                   "a potential field has no structure finer than the map's pixels; --nz 138 at most (1/4 pixel)\n")
+    # a cube beyond the memory is refused before the faces are written
+    status, _, err = ffnn("potential", tmp_path / "b.nc", "-o", tmp_path / "pf.nc", "--cube", tmp_path / "pfc.nc",
+                          "--nz", 138, "--pad", 1)
+    assert status == 0, err  # 93 x 47 x 138: fits
+    status, _, err = ffnn("lowlou", "--shape", 5000, 5000, 5000, "-o", tmp_path / "big.nc")
+    assert status == 2 and re.fullmatch(
+        r"ffnn lowlou: error: --shape 5000 5000 5000 gives 125,000,000,000 grid points, which needs about 30 TB "
+        r"of memory; this machine has [0-9.]+ [kMGT]B available\n", err), err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--l", "-1"], "Low & Lou source depth l must be > 0 (the singular source lies at z = -l, below the "
+                    "photosphere), got l=-1"),
+    (["--l", "0"], "Low & Lou source depth l must be > 0 (the singular source lies at z = -l, below the "
+                   "photosphere), got l=0"),
+    (["--bounds", "-1", "1", "-1", "1", "-0.5", "1"], "bounds reach z = -0.5, at or below the singular source "
+                                                      "at z = -l = -0.3: the box must lie above it"),
+])
+def test_a_low_lou_field_with_its_source_in_the_box_is_refused(tmp_path, ffnn, args, message):
+    status, _, err = ffnn("lowlou", "--shape", 8, 8, 8, *args, "-o", tmp_path / "ref.nc")
+    assert (status, err) == (2, f"ffnn lowlou: error: {message}\n") and not (tmp_path / "ref.nc").exists()
+
+
+# ---------------------------------------------------------------- 3. NaN in a cube
+
+def test_derived_handles_nan_in_a_cube_alike_with_and_without_the_slice(tmp_path, ffnn, caplog):
+    assert ffnn("lowlou", "--shape", 12, 12, 12, "-o", tmp_path / "ref.nc")[0] == 0
+    cube = xr.load_dataset(tmp_path / "ref.nc")
+    for c in ("Bx", "By", "Bz"):
+        cube[c][:, :, 8:] = np.nan  # no field in the upper third
+    cube.to_netcdf(tmp_path / "nan.nc")
+    with caplog.at_level(logging.WARNING, logger="ffnn"):
+        status, _, err = ffnn("derived", tmp_path / "nan.nc", "-o", tmp_path / "d.nc", "--threads", 1,
+                              "--slice-every", 1)
+    assert status == 0, err
+    assert "the cube has no finite B at 576 of its 1728 grid points: field lines reaching them end unfinished, " \
+           "and Tw and Q are undefined (NaN) there" in caplog.text
+    ds = xr.load_dataset(tmp_path / "d.nc")
+    q = ds["log10_q_slice"].transpose("x_slice", "z_slice").values
+    assert np.isnan(q[:, 8:]).all()  # undefined where there is no field
+    assert np.isfinite(q[:, :4]).any()  # defined below it
+    status, _, err = ffnn("derived", tmp_path / "nan.nc", "-o", tmp_path / "d2.nc", "--threads", 1, "--no-slice")
+    assert status == 0, err
+    np.testing.assert_array_equal(xr.load_dataset(tmp_path / "d2.nc")["log10_q"].values, ds["log10_q"].values)
+
+
+# ---------------------------------------------------------------- 4. files of the wrong kind
+
+def test_files_of_another_kind_are_named_as_such(tmp_path, ffnn):
+    import json
+
+    row = {"region": "ar11158", "kind": "sharp", "flags": "negative_free_energy", "details": {}}
+    (tmp_path / "row.json").write_text(json.dumps(row))
+    (tmp_path / "train.json").write_text(json.dumps({"config": {}, "iterations": 10}))
+    status, _, err = ffnn("summary-row", "--region", "r", "--train", tmp_path / "train.json", "--quality",
+                          tmp_path / "row.json", "-o", tmp_path / "out.json")
+    assert (status, err) == (2, f"ffnn summary-row: error: --quality {tmp_path / 'row.json'} is not the quality "
+                                "JSON of 'ffnn quality' (its figures, flags as a list): it is a summary row "
+                                "('ffnn summary-row')\n")
+    assert not (tmp_path / "out.json").exists()
+    status, _, err = ffnn("summary-row", "--region", "r", "--train", tmp_path / "row.json", "--quality",
+                          tmp_path / "row.json", "-o", tmp_path / "out.json")
+    assert err == (f"ffnn summary-row: error: --train {tmp_path / 'row.json'} is not a training record "
+                   "(train.json of 'ffnn train'): it is a summary row ('ffnn summary-row')\n")
+    status, _, err = ffnn("lowlou-table", tmp_path / "row.json", "-o", tmp_path / "table.md")
+    assert (status, err) == (2, f"ffnn lowlou-table: error: summary row {tmp_path / 'row.json'} is of a sharp "
+                                "region (ar11158), not of a Low & Lou benchmark region: the table compares those "
+                                "with published fields\n")
+    assert not (tmp_path / "table.md").exists()
+    status, _, err = ffnn("summary", tmp_path / "train.json", "--tsv", tmp_path / "s.tsv")
+    assert (status, err) == (2, f"ffnn summary: error: summary row {tmp_path / 'train.json'} is not a summary row "
+                                "('ffnn summary-row'): it is a training record (train.json of 'ffnn train')\n")
+    row_nc = tmp_path / "summary.nc"
+    assert ffnn("lowlou", "--shape", 4, 4, 4, "-o", row_nc)[0] == 0
+    status, out, err = ffnn("failures", "--checks", row_nc)
+    assert (status, err) == (2, f"ffnn failures: error: --checks {row_nc} is not a checks table "
+                                "(results/checks.tsv): it is a NetCDF file\n")

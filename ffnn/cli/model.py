@@ -211,7 +211,7 @@ def cmd_potential(args) -> int:
     from ffnn.field.boundary import is_map
     from ffnn.field.cube import compressed_encoding
     from ffnn.util.files import read_dataset, write_netcdf
-    from ffnn.field.potential import potential_cube, potential_faces
+    from ffnn.field.potential import check_size, potential_cube, potential_faces
 
     check_output(args.output, "-o")
     if args.cube:
@@ -219,6 +219,7 @@ def cmd_potential(args) -> int:
     bottom = read_dataset(args.boundary, "bottom map")
     if not is_map(bottom) or any(c not in bottom for c in COMPONENTS):
         raise DataError(f"{args.boundary} is not a bottom map (needs Bx, By, Bz on x, y)")
+    check_size(bottom, args.nz, cube=bool(args.cube))  # the cube too, before the faces are written
     write_netcdf(potential_faces(bottom, args.method, args.nz, args.pad), args.output)
     log.info("wrote %s", args.output)
     if args.cube:

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ffnn.util.errors import DataError, OutputError
+from ffnn.util.memory import size_text
 
 log = logging.getLogger(__name__)
 
@@ -94,21 +95,13 @@ def _free_bytes(path: Path) -> int | None:
     return None
 
 
-def _size_text(n: float) -> str:
-    for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
-        n /= 1000
-    return f"{n:.3g} TB"
-
-
 def _cause(err: OSError, where: Path) -> str:
     """The cause of a failed write in words: the error's own (``Read-only file system``),
     with the free space on a full disk."""
     text = err.strerror or str(err)
     if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         free = _free_bytes(where)
-        text += f" ({_size_text(free)} free)" if free is not None else ""
+        text += f" ({size_text(free)} free)" if free is not None else ""
     return text
 
 
@@ -120,7 +113,7 @@ def _write_failure(err: BaseException, tmp: Path) -> str | None:
     if isinstance(err, RuntimeError):  # NetCDF's "HDF error", torch's inline_container
         free = _free_bytes(tmp.parent)
         if free is not None and free < FULL_BYTES:
-            return f"No space left on device ({_size_text(free)} free)"
+            return f"No space left on device ({size_text(free)} free)"
     return None
 
 
@@ -214,8 +207,8 @@ def make_output_dir(path, what: str = "output directory", need_bytes: int = 0) -
             pass
     free = _free_bytes(path)
     if need_bytes and free is not None and free < need_bytes:
-        raise OutputError(f"{what} {path} cannot be written: the work needs about {_size_text(need_bytes)} "
-                          f"there, the file system has {_size_text(free)} free")
+        raise OutputError(f"{what} {path} cannot be written: the work needs about {size_text(need_bytes)} "
+                          f"there, the file system has {size_text(free)} free")
     return path
 
 
