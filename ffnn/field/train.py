@@ -311,7 +311,8 @@ def hold_observed_bottom(net: FFNN, bd: BoundaryArrays, box: UnitBox,
     blended out over ``pixels`` pixel spacings of height; and the mask (m,) of the boundary
     points it holds, which the boundary term then leaves out (their residual is 0).
 
-    Components missing in the map are held at 0 G (logged). Raises ConfigError when the
+    Components missing in the map, and pixels of the box without data (at its edges too),
+    are held at 0 G (logged), as the potential field counts them. Raises ConfigError when the
     data have no observed bottom on a regular grid.
     """
     on = ~bd.potential & np.isclose(bd.xyz[:, 2], 0.0, atol=1e-9)
