@@ -320,7 +320,9 @@ def hold_observed_bottom(net: FFNN, bd: BoundaryArrays, box: UnitBox,
     if not on.any() or min(a.size for a in axes) < 3:
         raise ConfigError("training setting hold_bottom needs an observed bottom map of at least 3 x 3 pixels; "
                           "these boundary data have none")
-    spacing = [float(np.diff(a).min()) for a in axes]  # a column without data is a gap, not a step
+    # a column without data is a gap of two steps, not a step: the step is the smallest
+    # difference, made exact over the whole axis (a mean of pixel steps, as the map's own)
+    spacing = [float((a[-1] - a[0]) / np.rint((a[-1] - a[0]) / np.diff(a).min())) for a in axes]
     if not all(np.allclose(np.diff(a) / d, np.rint(np.diff(a) / d), atol=1e-4) for a, d in zip(axes, spacing)):
         raise ConfigError("training setting hold_bottom needs the observed bottom on a regular grid")
     # the held map spans the whole box: pixels without data, at its edges too, are held at
