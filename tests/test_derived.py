@@ -488,7 +488,7 @@ def test_summary_row_refuses_derived_products_of_another_cube(region, tmp_path, 
 
     cube = xr.open_dataset(region / "cube.nc")
     box = {f"{c}_{e}": float(getattr(cube[c], e)()) for c in "xyz" for e in ("min", "max")}
-    (tmp_path / "quality.json").write_text("{}")
+    (tmp_path / "quality.json").write_text('{"flags": []}')
     for name, b in (("train.json", box), ("other.json", {**box, "x_min": -134.8, "x_max": 134.8})):
         (tmp_path / name).write_text(json.dumps({"config": {}, "iterations": 10, "box": b}))
 

@@ -40,6 +40,10 @@ log = logging.getLogger("ffnn")
 
 MM_TO_CM = 1e8
 TINY = 1e-30
+# memory per footpoint of the field-line mapping: its five lines' seeds, ends, lengths and
+# faces both ways and the maps made of them (measured ~300 bytes beyond the fixed tracing
+# buffers on a 12^3 Low & Lou cube at 70,000 footpoints; rounded up for the temporaries)
+FOOTPOINT_BYTES = 500
 
 # Thresholds of the summary figures (Liu et al. 2016: |Tw| > 1 flux ropes; QSLs log10 Q > 3).
 TWIST_ROPE = 1.0
@@ -148,15 +152,30 @@ def alpha_and_helicity(b: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.nda
 
 # ---------------------------------------------------------------- field-line mapping
 
-def footpoint_axes(cube: xr.Dataset, oversample: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def footpoint_axes(cube: xr.Dataset, oversample: float = 1.0, sizes_only: bool = False):
     """x, y (Mm) of the footpoint grid: the cube's bottom extent, ``oversample`` times its
-    resolution (first and last points on the cube's first and last pixel centres)."""
+    resolution (first and last points on the cube's first and last pixel centres); with
+    ``sizes_only``, their sizes (nx, ny) alone."""
     out = []
     for c in ("x", "y"):
         v = cube[c].values.astype(np.float64)
-        n = int(round((v.size - 1) * oversample)) + 1
-        out.append(np.linspace(v[0], v[-1], max(n, 2)))
+        n = max(int(round((v.size - 1) * oversample)) + 1, 2)
+        out.append(n if sizes_only else np.linspace(v[0], v[-1], n))
     return out[0], out[1]
+
+
+def check_footpoint_memory(cube: xr.Dataset, oversample: float) -> None:
+    """ConfigError of one line, before any line is traced, when the footpoint grid of
+    ``oversample`` would not fit in memory (:data:`FOOTPOINT_BYTES` each), with the
+    largest oversampling that would."""
+    from ffnn.util.memory import available_bytes, check_memory
+
+    xf, yf = footpoint_axes(cube, oversample, sizes_only=True)
+    have = available_bytes()
+    cells = (cube.sizes["x"] - 1) * (cube.sizes["y"] - 1)
+    most = math.sqrt(have / FOOTPOINT_BYTES / max(cells, 1)) if have else float("nan")
+    check_memory(xf * yf * FOOTPOINT_BYTES, f"--oversample {oversample:g} gives {xf} x {yf} footpoints",
+                 f"--oversample {most:.3g} at most" if most >= 1 else "")
 
 
 def _project(delta, b_end, face):
@@ -284,7 +303,10 @@ def volume_q(grid: FieldGrid, points, *, delta: float, step: float | None = None
     """
     points = np.asarray(points, float).reshape(-1, 3)
     b = grid.field_at(points)
-    bhat = b / np.maximum(np.linalg.norm(b, axis=1), TINY)[:, None]
+    # where the cube has no field (NaN) Q is undefined, as for the footpoints: no offsets
+    # there (they would be NaN seeds), the point's own line stops at once, unfinished
+    b = np.where(np.isfinite(b).all(axis=1)[:, None], b, np.nan)
+    bhat = np.nan_to_num(b) / np.maximum(np.nan_to_num(np.linalg.norm(b, axis=1)), TINY)[:, None]
     # e1, e2: an orthonormal basis of the plane perpendicular to B
     ref = np.where(np.abs(bhat[:, [2]]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
     e1 = np.cross(bhat, ref)
@@ -384,7 +406,13 @@ def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSetting
         The cube lacks B or is not on a regular grid.
     """
     dxyz = spacing(cube)
+    check_footpoint_memory(cube, settings.oversample)
     b = field_array(cube)
+    blank = int((~np.isfinite(b)).any(axis=0).sum())
+    if blank:
+        log.warning("%sthe cube has no finite B at %d of its %d grid points: field lines reaching them end "
+                    "unfinished, and Tw and Q are undefined (NaN) there", f"{region}: " if region else "",
+                    blank, b[0].size)
     j, j_source = current(cube)
     alpha, hc = alpha_and_helicity(b, j)
     del j

@@ -85,6 +85,11 @@ def eigenvalue(n: int, m: int) -> float:
     raise DataError(f"no {m}-th eigenvalue a^2 < {grid[-1]} for Low & Lou n={n}")
 
 
+# memory per grid point of lowlou_cube: coordinates, rotated coordinates, the spherical
+# components and their temporaries (about 30 float64 arrays of the grid)
+GRID_POINT_BYTES = 240
+
+
 @dataclass(frozen=True)
 class LowLou:
     """A Low & Lou (1990) field placed in a Cartesian box.
@@ -111,6 +116,14 @@ class LowLou:
     m: int = 1
     l: float = 0.3
     phi: float = np.pi / 4
+
+    def __post_init__(self):
+        # the source point (r = 0, where B is singular) lies at x = y = 0, z = -l
+        if not (np.isfinite(self.l) and self.l > 0):
+            raise DataError(f"Low & Lou source depth l must be > 0 (the singular source lies at z = -l, "
+                            f"below the photosphere), got l={self.l:g}")
+        if not np.isfinite(self.phi):
+            raise DataError(f"Low & Lou tilt phi must be a finite angle (rad), got phi={self.phi}")
 
     @property
     def a2(self) -> float:
@@ -234,11 +247,21 @@ def lowlou_cube(n: int = 1, m: int = 1, l: float = 0.3, phi: float = np.pi / 4,
     Raises
     ------
     ffnn.util.errors.DataError
-        For a shape or bounds that make no grid.
+        For a shape or bounds that make no grid, a source depth l <= 0, or bounds that
+        reach the singular source at z = -l.
+    ffnn.util.errors.ConfigError
+        For a grid whose arrays would not fit in the memory available.
     """
-    x, y, z = grid_coords(shape, bounds)
-    X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
+    from ffnn.util.memory import check_memory
+
     field = LowLou(n, m, l, phi)
+    x, y, z = grid_coords(shape, bounds)
+    if z[0] <= -l:
+        raise DataError(f"bounds reach z = {z[0]:g}, at or below the singular source at z = -l = {-l:g}: "
+                        "the box must lie above it")
+    check_memory(GRID_POINT_BYTES * x.size * y.size * z.size,
+                 f"--shape {x.size} {y.size} {z.size} gives {x.size * y.size * z.size:,} grid points")
+    X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
     bx, by, bz = field.field(X, Y, Z)
     from ffnn.field.cube import make_cube
 

@@ -19,6 +19,7 @@ import logging
 import math
 
 from ffnn.cli import add_command
+from ffnn.util.errors import DataError
 
 log = logging.getLogger("ffnn")
 
@@ -96,6 +97,11 @@ def cmd_lowlou_table(args) -> int:
     from ffnn.util.files import write_text
     from ffnn.products.summary import lowlou_table, read_row
 
-    write_text(lowlou_table([read_row(p) for p in args.rows]), args.output)
+    rows = [read_row(p) for p in args.rows]
+    for path, row in zip(args.rows, rows):
+        if row.get("kind") != "lowlou":
+            raise DataError(f"summary row {path} is of a {row.get('kind') or 'unknown'} region ({row['region']}), "
+                            "not of a Low & Lou benchmark region: the table compares those with published fields")
+    write_text(lowlou_table(rows), args.output)
     log.info("wrote %s", args.output)
     return 0

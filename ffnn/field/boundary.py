@@ -370,7 +370,7 @@ def _check_kind(ds: xr.Dataset, path) -> None:
 def _check_values(ds: xr.Dataset, path) -> None:
     for name in COMPONENTS:
         values = np.asarray(ds[name].values, dtype=np.float64)
-        bad = np.isfinite(values) & (np.abs(values) > MAX_FIELD_G)
+        bad = ~np.isnan(values) & (np.abs(values) > MAX_FIELD_G)  # an infinity too: no measurement
         if bad.any():
             i = np.unravel_index(np.flatnonzero(bad)[0], values.shape)
             where = ", ".join(f"{d}={float(ds[d].values[k]):.4g} Mm" for d, k in zip(ds[name].dims, i)

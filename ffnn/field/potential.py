@@ -4,8 +4,10 @@ Two methods, both evaluated one height layer at a time so memory stays O(nx ny):
 ``fft`` (default; Alissandrakis 1981, A&A 100, 197), the Fourier solution on the map
 zero-padded ``pad``-fold; ``green`` (Schmidt 1964; Sakurai 1982, Sol. Phys. 76, 301), the
 exact open half-space's Green's function with each pixel integrated as a uniformly
-charged rectangle. Neither rebalances the map's net flux; NaN pixels count as 0 G here
-only. Formulas, costs and the net-flux treatment: docs page "Potential fields"
+charged rectangle. Neither rebalances the map's net flux. NaN pixels count as 0 G, as
+the held bottom of training holds them (:func:`ffnn.field.train.hold_observed_bottom`), so
+that a model and its potential field have one bottom and E/E_pot compares like with like.
+Formulas, costs and the net-flux treatment: docs page "Potential fields"
 (docs/topics/potential-fields.md).
 """
 
@@ -17,7 +19,7 @@ import xarray as xr
 from ffnn.io.box import FACES, box_of_map
 from ffnn.field.boundary import make_points
 from ffnn.field.cube import make_cube
-from ffnn.util.errors import DataError
+from ffnn.util.errors import ConfigError, DataError
 from ffnn.io.wcs import wcs_attrs
 
 METHODS = ("fft", "green")
@@ -110,16 +112,60 @@ def potential_layers(bz, dx: float, dy: float, z, method: str = "fft", pad: int 
     raise DataError(f"unknown potential-field method {method!r}; choose from {METHODS}")
 
 
-def _map_grid(bottom: xr.Dataset, nz: int | None):
+# memory per grid point of the cube (float64 B and its float32 copy written) and per point
+# of the faces (coordinates, field, face code: as parts, joined, and as the dataset)
+CUBE_BYTES, FACE_POINT_BYTES = 40, 200
+MAX_REFINE = 4  # layers per pixel size at most
+
+
+def _map_grid(bottom: xr.Dataset, nz: int | None, point_bytes=None):
+    """x, y, z (Mm), dx, dy and the box of the potential field's grid above ``bottom``;
+    with ``point_bytes(nx, ny, nz)``, the memory the work needs, checked against the
+    machine's (ConfigError naming ``--nz`` and the largest that fits)."""
     box = box_of_map(bottom)
     x, y = bottom["x"].values, bottom["y"].values
+    if min(x.size, y.size) < 2:
+        raise DataError(f"bottom map is {x.size} x {y.size} pixels: a potential field needs at least 2 x 2")
     dx, dy = float(np.diff(x).mean()), float(np.diff(y).mean())
     if nz is None:
         nz = int(round(box["z_max"] / dx)) + 1
     if int(nz) < 3:  # bottom, top and a layer between: fewer has no side faces, nor a readable cube
         raise DataError(f"potential field needs at least 3 heights (nz), got {nz}")
+    finest = int(round(MAX_REFINE * box["z_max"] / min(dx, dy))) + 1
+    if int(nz) > finest:
+        # the map has no wavenumber beyond pi/dx: e^{-kz} varies on a pixel's scale at the least
+        raise ConfigError(f"--nz {nz} gives layers {box['z_max'] / (int(nz) - 1):.3g} Mm apart, 1/"
+                          f"{min(dx, dy) * (int(nz) - 1) / box['z_max']:.0f} of the {min(dx, dy):.4g} Mm pixel: a "
+                          f"potential field has no structure finer than the map's pixels; --nz {finest} at most "
+                          f"(1/{MAX_REFINE} pixel)")
+    if point_bytes is not None:
+        from ffnn.util.memory import available_bytes, check_memory
+
+        have = available_bytes()
+        fixed, per_layer = point_bytes(x.size, y.size, 0), point_bytes(x.size, y.size, 1) - point_bytes(x.size, y.size, 0)
+        most = int((have - fixed) // per_layer) if have else 0
+        check_memory(point_bytes(x.size, y.size, int(nz)), f"--nz {nz} gives a {x.size} x {y.size} x {nz} grid",
+                     f"--nz {most} at most" if most >= 3 else "")
     z = np.linspace(0.0, box["z_max"], int(nz))
     return x, y, z, dx, dy, box
+
+
+def _cube_bytes(nx, ny, nz):
+    return CUBE_BYTES * nx * ny * nz
+
+
+def _faces_bytes(nx, ny, nz):
+    return FACE_POINT_BYTES * (2 * (nx + ny) * nz + nx * ny)
+
+
+def check_size(bottom: xr.Dataset, nz: int | None = None, cube: bool = False) -> None:
+    """Raise ConfigError (DataError for a map too small) before any work when the faces
+    (and, with ``cube``, the cube) of the potential field above ``bottom`` with ``nz``
+    heights would not fit in memory, naming the grid, the memory needed and the largest
+    ``--nz`` that fits."""
+    _map_grid(bottom, nz, _faces_bytes)
+    if cube:
+        _map_grid(bottom, nz, _cube_bytes)
 
 
 def potential_cube(bottom: xr.Dataset, method: str = "fft", nz: int | None = None,
@@ -164,7 +210,7 @@ def potential_cube(bottom: xr.Dataset, method: str = "fft", nz: int | None = Non
        NASA SP-50, 107.
     .. [3] Sakurai, T. 1982, Sol. Phys. 76, 301.
     """
-    x, y, z, dx, dy, _ = _map_grid(bottom, nz)
+    x, y, z, dx, dy, _ = _map_grid(bottom, nz, _cube_bytes)
     bz = bottom["Bz"].transpose("x", "y").values
     cube = np.empty((3, x.size, y.size, z.size))
     for k, layer in enumerate(potential_layers(bz, dx, dy, z, method, pad)):
@@ -256,7 +302,7 @@ def potential_faces(bottom: xr.Dataset, method: str = "fft", nz: int | None = No
     ffnn.util.errors.DataError
         As :func:`potential_cube`.
     """
-    x, y, z, dx, dy, box = _map_grid(bottom, nz)
+    x, y, z, dx, dy, box = _map_grid(bottom, nz, _faces_bytes)
     bz = _check_bottom(bottom["Bz"].transpose("x", "y").values)
     if method == "fft":
         if not 1 <= int(pad) <= 16:

@@ -8,8 +8,12 @@ arXiv:1309.2392): Bx = Bp (westward), By = -Bt (Bt points south, y north), Bz = 
 maps are magnitudes and keep their sign. The map is oriented x west, y north (a mirrored
 segment is flipped back with its WCS), transposed to ``(x, y)``, in Mm from the map's
 centre; binning averages f x f blocks ignoring NaN, errors combine as independent, NaN
-pixels stay NaN (the "not observed" mask). ``boundary.nc`` keeps the Br header's keywords
-with the WCS rewritten for its binned grid (:func:`ffnn.io.wcs.binned`).
+pixels stay NaN (the "not observed" mask; an infinite pixel becomes NaN, logged). Blank
+strips at the map's edges (rows or columns with no observed pixel: off-disk or CEA padding
+near the limb) are cropped after binning, logged; holes inside stay NaN, held at 0 G by
+the potential field and the held bottom alike, and left out of the trust checks.
+``boundary.nc`` keeps the Br header's keywords with the WCS rewritten for its binned grid
+(:func:`ffnn.io.wcs.binned`).
 
 Details: docs page "SHARP records: files, components, binning and WCS"
 (docs/topics/sharp-records.md).
@@ -44,6 +48,7 @@ DEFAULT_HEIGHT_MM = 100.0
 DEFAULT_RSUN_REF_M = 696.0e6
 RECORD_JSON = "sharp.json"
 MM2_TO_CM2 = 1e16
+MIN_PIXELS = 3  # along x and y: the fewest a box, its grid spacing and the held bottom need
 
 # Header cards that describe the file layout, not the observation: not copied to attributes.
 _STRUCTURAL = re.compile(
@@ -319,6 +324,32 @@ def _coords(n: int, d: float) -> np.ndarray:
     return (np.arange(n) - (n - 1) / 2.0) * d
 
 
+def _observed_rectangle(data_vars: dict, name: str, f: int):
+    """(index, (x0, y0)): the smallest rectangle of the binned map (x, y) that holds every
+    pixel with an observed (finite) component, and its first pixel; logs one line when it
+    is smaller than the map (blank edge strips: off-disk or CEA padding near the limb).
+
+    A strip with no observation is cropped rather than carried: held at 0 G under the
+    model and in the potential field alike it would add a box of invented boundary, and
+    no value there is observed. Holes inside the rectangle stay NaN: the potential field
+    and the held bottom count them as 0 G (:mod:`ffnn.field.potential`,
+    :func:`ffnn.field.train.hold_observed_bottom`), the trust checks leave them out.
+    """
+    observed = np.zeros(data_vars["Bz"][1].shape, dtype=bool)
+    for name_ in SEGMENT_COMPONENTS:
+        observed |= np.isfinite(data_vars[name_][1])
+    nx, ny = observed.shape
+    cols, rows = np.flatnonzero(observed.any(axis=1)), np.flatnonzero(observed.any(axis=0))
+    x0, x1, y0, y1 = cols[0], cols[-1] + 1, rows[0], rows[-1] + 1
+    if (x0, x1, y0, y1) != (0, nx, 0, ny):
+        blank = nx * ny - (x1 - x0) * (y1 - y0)
+        log.info("%s: %d of its %d x %d pixels (bin %d) lie in blank edge strips with no observed "
+                 "pixel; the map is cropped to the %d x %d pixels that hold the observations "
+                 "(x %d to %d, y %d to %d of the binned map)", name, blank, nx, ny, f,
+                 x1 - x0, y1 - y0, x0, x1 - 1, y0, y1 - 1)
+    return (slice(x0, x1), slice(y0, y1)), (int(x0), int(y0))
+
+
 def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
                height_mm: float = DEFAULT_HEIGHT_MM, extra_attrs: dict | None = None) -> xr.Dataset:
     """The bottom map from a SHARP record's segment images.
@@ -367,11 +398,19 @@ def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
         raise ConfigError(f"box height must be a positive number of Mm, got {height_mm}")
     f = int(bin_factor)
     oriented, flipped = {}, []
+    infinite = {}
     for seg, (data, keywords) in segments.items():
-        data, attrs, flip = _oriented(np.asarray(data), header_attrs(keywords), seg)
+        data, attrs, flip = _oriented(np.asarray(data, dtype=np.float64), header_attrs(keywords), seg)
+        if np.isinf(data).any():  # not a measurement: not observed, as NaN (BLANK) pixels are
+            infinite[seg] = int(np.isinf(data).sum())
+            data = np.where(np.isinf(data), np.nan, data)
         oriented[seg] = (data, attrs)
         flipped += [f"{seg} along {axis}" for axis, done in zip("xy", flip) if done]
     header = oriented["Br"][1]
+    if infinite:
+        log.warning("%s: %s infinite: not observed, masked as NaN like the pixels JSOC leaves blank",
+                    record_name(header, "SHARP record"),
+                    ", ".join(f"{n} pixel(s) of {seg}" for seg, n in infinite.items()))
     if flipped:
         log.info("%s: stored mirrored (negative CDELT); flipped %s so that x runs west and "
                  "y north", record_name(header, "SHARP record"), ", ".join(flipped))
@@ -379,6 +418,11 @@ def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
     for seg, (data, _) in oriented.items():
         if data.shape != shape:
             raise DataError(f"segment {seg} is {data.shape} pixels, Br is {shape}")
+    ny0, nx0 = shape
+    if min(nx0 // f, ny0 // f) < MIN_PIXELS:
+        raise ConfigError(f"bin factor {f} leaves a {nx0 // f} x {ny0 // f} pixel map of the {nx0} x {ny0} "
+                          f"pixel record; a box needs at least {MIN_PIXELS} x {MIN_PIXELS} pixels: "
+                          f"bin {max(1, min(nx0, ny0) // MIN_PIXELS)} at most")
     dx0, dy0, rsun_mm = pixel_size_mm(header)
     for seg, (_, hdr) in oriented.items():
         if "CDELT1" in hdr and not np.isclose(pixel_size_mm(hdr)[:2], (dx0, dy0)).all():
@@ -396,19 +440,30 @@ def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
             data_vars[name] = (("x", "y"), bin_error(oriented[seg][0], f).T,
                                {"units": "gauss", "long_name": f"uncertainty of {name[:2]} (from {seg})",
                                 "source_segment": seg})
-    nx, ny = data_vars["Bz"][1].shape
-    dx, dy = dx0 * f, dy0 * f
-    x, y = _coords(nx, dx), _coords(ny, dy)
     if not np.isfinite(data_vars["Bz"][1]).any():
         raise DataError("SHARP Br map has no finite pixel")
+    n_binned = data_vars["Bz"][1].size
+    crop, (x0, y0) = _observed_rectangle(data_vars, record_name(header, "SHARP record"), f)
+    data_vars = {k: (dims, a[crop], attrs) for k, (dims, a, attrs) in data_vars.items()}
+    nx, ny = data_vars["Bz"][1].shape
+    if min(nx, ny) < MIN_PIXELS:
+        raise DataError(f"the observed pixels span {nx} x {ny} pixels of the map (bin {f}); a box needs "
+                        f"at least {MIN_PIXELS} x {MIN_PIXELS}")
+    dx, dy = dx0 * f, dy0 * f
+    x, y = _coords(nx, dx), _coords(ny, dy)
     extra = {k: v for k, v in (extra_attrs or {}).items() if k not in header}
-    attrs = {**header, **extra, **wcs.binned(header, f)}
+    placed = wcs.binned(header, f)
+    for axis, offset in ((1, x0), (2, y0)):  # pixel 1 of the cropped map is pixel offset + 1 of the binned one
+        if f"CRPIX{axis}" in placed:
+            placed[f"CRPIX{axis}"] -= offset
+    attrs = {**header, **extra, **placed}
     attrs.update({
         "title": "SHARP CEA bottom boundary (Bx = Bp, By = -Bt, Bz = Br)",
         **map_box_attrs(x, y, height_mm), "bin_factor": f,
         "pixel_mm_x": dx, "pixel_mm_y": dy, "unbinned_pixel_mm_x": dx0,
         "unbinned_pixel_mm_y": dy0, "rsun_ref_mm": rsun_mm,
         "nan_pixels": int(np.count_nonzero(~np.isfinite(data_vars["Bz"][1]))),
+        "cropped_edge_pixels": int(n_binned - nx * ny),
     })
     ds = xr.Dataset(data_vars, coords={
         "x": ("x", x, {"units": "Mm", "long_name": "x (westward), centred on the map", "axis": "X"}),

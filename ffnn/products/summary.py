@@ -201,12 +201,37 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
     return {**row, "details": details}
 
 
+# The JSON files a summary row is made of: kind -> (what it is, the keys that say so)
+JSON_KINDS = {
+    "quality": ("the quality JSON of 'ffnn quality' (its figures, flags as a list)",
+                lambda d: isinstance(d.get("flags", []), list) and "region" not in d
+                and (isinstance(d.get("flags"), list) or any(k in d for k in _QUALITY_KEYS))),
+    "train": ("a training record (train.json of 'ffnn train')",
+              lambda d: isinstance(d.get("config"), dict) and "iterations" in d),
+    "record": ("a SHARP record JSON ('ffnn resolve -o')", lambda d: "harpnum" in d and "t_rec" in d),
+    "metrics": ("a metrics JSON of a field against a reference ('ffnn metrics --reference')",
+                lambda d: "c_vec" in d and "e_n_prime" in d),
+    "row": ("a summary row ('ffnn summary-row')",
+            lambda d: "region" in d and isinstance(d.get("details"), dict)),
+}
+
+
+def read_kind(path, kind: str, what: str) -> dict:
+    """The JSON object in ``path``, which must be of ``kind`` (a key of :data:`JSON_KINDS`):
+    DataError of one line naming ``what`` (the option), the file and, when it is another
+    of these kinds, which (a summary row given as --quality wrote its flags letter by letter)."""
+    data = read_json(path, what)
+    text, test = JSON_KINDS[kind]
+    if not test(data):
+        other = next((t for k, (t, is_kind) in JSON_KINDS.items() if k != kind and is_kind(data)), None)
+        raise DataError(f"{what} {path} is not {text}" + (f": it is {other}" if other else ""))
+    return data
+
+
 def read_row(path) -> dict:
-    """A row written by :func:`write_row`."""
-    row = read_json(path, "summary row")
-    if "region" not in row:
-        raise DataError(f"summary row {path} has no 'region'")
-    return row
+    """A row written by :func:`write_row`; DataError of one line when ``path`` holds
+    another JSON (:func:`read_kind`)."""
+    return read_kind(path, "row", "summary row")
 
 
 def write_row(row: dict, path) -> Path:
