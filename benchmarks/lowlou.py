@@ -1,4 +1,5 @@
-"""Low & Lou benchmark (SPEC section 6): FFNN against the reference at fixed wall-clock budgets.
+"""Low & Lou benchmark: FFNN against the reference at fixed wall-clock budgets (metrics of
+Schrijver et al. 2006, Sol. Phys. 235, 161).
 
     python benchmarks/lowlou.py --case 1 --budget 1800 --threads 2 --out benchmarks/out/case1
 

@@ -1,4 +1,4 @@
-"""FFNN against its peers on the Low & Lou fields (SPEC section 6), same machine, same run.
+"""FFNN against its peers on the Low & Lou fields, same machine, same run.
 
     python benchmarks/peers.py --budgets 60 300 900 1800 --threads 2 --out benchmarks/out/peers
 

@@ -86,8 +86,7 @@ def jsoc_settings(jsoc_server):
 
 @pytest.fixture
 def run(monkeypatch, capsys):
-    from ffnn import cli
-    from ffnn.cli import app
+    from ffnn.cli import app as cli  # COMMAND_MODULES lives in ffnn.cli.app since the move
 
     monkeypatch.setattr(app, "COMMAND_MODULES", ("ffnn.cli.sharp", "ffnn.cli.model"))
     monkeypatch.delenv("JSOC_EMAIL", raising=False)

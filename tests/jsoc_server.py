@@ -1,6 +1,6 @@
 """A JSOC look-alike HTTP server for tests, and synthetic SHARP CEA records to serve.
 
-It speaks what ``drms`` sends (SPEC section 5), under ``<base>/cgi-bin/ajax/``:
+It speaks what ``drms`` sends (JSOC's jsoc_info and jsoc_fetch CGIs), under ``<base>/cgi-bin/ajax/``:
 
 * ``jsoc_info?op=series_struct&ds=S``: the series' prime keys, keywords (with types, so drms
   converts numbers) and segments;

@@ -1,6 +1,6 @@
 """Derived products (ffnn.analysis.fieldlines, ffnn.analysis.derived, ffnn.products.export, ``ffnn derived``/``export``).
 
-Analytic checks (SPEC section 9): a uniform field has Q = 2 and Tw = 0; an inclined
+Analytic checks (Titov, Hornig & Demoulin 2002; Berger & Prior 2006): a uniform field has Q = 2 and Tw = 0; an inclined
 uniform field has Q = bz/bx + bx/bz on the lines leaving through a side (the boundary-plane
 Q of Pariat & Demoulin 2012 between faces at right angles); a Gold-Hoyle flux tube (uniform
 twist) and a linear force-free arcade have known alpha and Tw; the Q of a potential field of
@@ -488,7 +488,7 @@ def test_summary_row_refuses_derived_products_of_another_cube(region, tmp_path, 
 
     cube = xr.open_dataset(region / "cube.nc")
     box = {f"{c}_{e}": float(getattr(cube[c], e)()) for c in "xyz" for e in ("min", "max")}
-    (tmp_path / "quality.json").write_text("{}")
+    (tmp_path / "quality.json").write_text('{"flags": []}')
     for name, b in (("train.json", box), ("other.json", {**box, "x_min": -134.8, "x_max": 134.8})):
         (tmp_path / name).write_text(json.dumps({"config": {}, "iterations": 10, "box": b}))
 

@@ -1,4 +1,5 @@
-"""Low & Lou reference fields against SPEC section 2 and 4 (64^3, second-order differences)."""
+"""Low & Lou (1990) reference fields against their published eigenvalues and the potential-field
+scores at 64^3 (second-order differences; Schrijver et al. 2006)."""
 
 import numpy as np
 import pytest

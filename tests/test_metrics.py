@@ -1,4 +1,4 @@
-"""Metric identities and error handling (SPEC section 3)."""
+"""Metric identities and error handling (metrics of Schrijver et al. 2006, Sol. Phys. 235, 161)."""
 
 import numpy as np
 import pytest
@@ -94,3 +94,26 @@ def test_wrong_shapes_are_named():
     with pytest.raises(DataError, match="differ in length"):
         make_points(np.zeros(4), np.zeros(4), np.zeros(4), np.zeros(3), np.zeros(4), np.zeros(4), 0,
                     dict(x_min=0, x_max=1, y_min=0, y_max=1, z_min=0, z_max=1))
+
+
+def test_divergence_per_length_does_not_depend_on_the_binning_unlike_fi():
+    """The same divergent field sampled with pixels half as large: <|f_i|> (per cell,
+    f_i ~ dx) halves, mean |div B|/|B| (per Mm) stays; both as the formulas say."""
+    def sampled(n):
+        x = np.linspace(0.0, 40.0, n)  # Mm
+        X, Y, Z = np.meshgrid(x, x, x, indexing="ij")
+        # B = grad(chi) + 300 G z-hat with chi = 100 sin(x/8) cos(y/8) exp(-z/10) (G Mm)
+        fields = {"Bx": 12.5 * np.cos(X / 8) * np.cos(Y / 8) * np.exp(-Z / 10),
+                  "By": -12.5 * np.sin(X / 8) * np.sin(Y / 8) * np.exp(-Z / 10),
+                  "Bz": 300 - 10 * np.sin(X / 8) * np.cos(Y / 8) * np.exp(-Z / 10)}
+        exact_div = 100 * np.sin(X / 8) * np.cos(Y / 8) * np.exp(-Z / 10) * (1 / 100 - 2 / 64)
+        b = np.stack([fields[c] for c in ("Bx", "By", "Bz")])
+        exact = np.mean(np.abs(exact_div) / np.sqrt((b * b).sum(axis=0)))
+        return cube_metrics(make_cube(fields, x, x, x)), exact, x[1] - x[0]
+
+    (coarse, exact_c, dx_c), (fine, exact_f, dx_f) = sampled(21), sampled(41)
+    assert coarse["mean_abs_div_over_b"] == pytest.approx(exact_c, rel=0.02)
+    assert fine["mean_abs_div_over_b"] == pytest.approx(exact_f, rel=0.01)
+    assert fine["mean_abs_div_over_b"] == pytest.approx(coarse["mean_abs_div_over_b"], rel=0.03)
+    assert coarse["mean_abs_fi"] / fine["mean_abs_fi"] == pytest.approx(dx_c / dx_f, rel=0.03)
+    assert coarse["mean_abs_fi"] == pytest.approx(coarse["mean_abs_div_over_b"] * dx_c / 6)

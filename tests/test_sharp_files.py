@@ -35,7 +35,8 @@ RECORD = "hmi.sharp_cea_720s.377.20110215_020000_TAI"
 REAL = REPO / "ffnn" / "data" / "sharp" / RECORD
 T0 = "2011.02.14_20:00:00_TAI"
 PREFIX = "hmi.sharp_cea_720s.377.20110214_200000_TAI"
-# the cards JSOC writes that astropy refuses or calls non-standard (SPEC section 8)
+# the cards JSOC writes that astropy refuses or calls non-standard (as in the
+# shipped record of HARP 377)
 JSOC_CARDS = {"R_VALUE": "nan", "GWILL": "nan", "CRDER1": "nan", "CSYSER2": "nan",
               "USFLUX": "2.714760e+22", "BADVAL": "1.2.3"}
 

@@ -1,28 +1,23 @@
 """Quantities derived from a field cube: alpha, current helicity, twist number, squashing factor.
 
-Formulas (SPEC section 9):
+Formulas, each with its source:
 
 * force-free parameter alpha = (curl B) . B / |B|^2 (Mm^-1) and current helicity density
-  h_c = B . curl B (G^2 Mm^-1), in the volume. curl B is the cube's own (``Jx, Jy, Jz``,
+  h_c = B . curl B (G^2 Mm^-1), in the volume; curl B is the cube's own (``Jx, Jy, Jz``,
   the network's autodiff curl) when present, else second-order finite differences.
 * twist number of a field line, Tw = (1/4 pi) int alpha dl (Berger & Prior 2006, J. Phys. A
-  39, 8321; Liu et al. 2016, ApJ 818, 148): alpha interpolated trilinearly along the line
-  traced by :mod:`ffnn.analysis.fieldlines`, trapezoidal rule. |Tw| > 1 marks flux ropes.
-* squashing factor (Titov, Hornig & Demoulin 2002, JGR 107, 1164): for the line from
-  (u1, v1) on its start face to (U2, V2) on its end face, D = d(U2, V2)/d(u1, v1) =
-  [[a, b], [c, d]] and Q = (a^2 + b^2 + c^2 + d^2) / |Bn1 / Bn2|, Bn the field normal to
-  the face at each end. D is taken by central differences over four auxiliary lines
-  started ``delta`` away from the footpoint (Pariat & Demoulin 2012, A&A 541, A78, their
-  method 3). Lines may end on any face (open lines have a Q too): each auxiliary end point
-  is carried along the field at the main line's end onto that end's face plane (the
-  linearised mapping), so lines whose neighbours leave through an adjacent face still get
-  a finite difference. In the volume (the vertical slice), the four auxiliary lines start
-  in the plane perpendicular to B at the point and run both ways; D = J2 J1^-1 with J1,
-  J2 the Jacobians from that plane to each end face.
+  39, 8321; Liu et al. 2016, ApJ 818, 148), along lines traced by
+  :mod:`ffnn.analysis.fieldlines`. |Tw| > 1 marks flux ropes.
+* squashing factor Q = (a^2 + b^2 + c^2 + d^2) / |Bn1 / Bn2| of the mapping
+  D = d(U2, V2)/d(u1, v1) = [[a, b], [c, d]] between a line's end faces (Titov, Hornig &
+  Demoulin 2002, JGR 107, 1164), D by central differences over four auxiliary lines
+  (Pariat & Demoulin 2012, A&A 541, A78, their method 3), for lines ending on any face.
 
-Footpoint products live on a bottom grid of the cube's extent at a chosen resolution
-(``oversample`` times the cube's; 1 by default). Every line starts upward: along B above
-positive Bz, against it above negative Bz.
+Footpoint products live on a bottom grid of the cube's extent (``oversample`` times its
+resolution); every line starts upward. How lines ending on different faces and the
+vertical slice are handled, and how far to trust Tw and Q: docs page "Derived products"
+(docs/explanation/derived.md), and the docstrings of :func:`bottom_mapping` and
+:func:`volume_q`.
 """
 
 from __future__ import annotations
@@ -45,6 +40,10 @@ log = logging.getLogger("ffnn")
 
 MM_TO_CM = 1e8
 TINY = 1e-30
+# memory per footpoint of the field-line mapping: its five lines' seeds, ends, lengths and
+# faces both ways and the maps made of them (measured ~300 bytes beyond the fixed tracing
+# buffers on a 12^3 Low & Lou cube at 70,000 footpoints; rounded up for the temporaries)
+FOOTPOINT_BYTES = 500
 
 # Thresholds of the summary figures (Liu et al. 2016: |Tw| > 1 flux ropes; QSLs log10 Q > 3).
 TWIST_ROPE = 1.0
@@ -61,15 +60,34 @@ SUMMARY = {  # derived.nc scalar -> (units, description)
 
 @dataclass(frozen=True)
 class DerivedSettings:
-    """Settings of :func:`derived_dataset`.
+    """Settings of :func:`derived_dataset` (``ffnn derived``; config key ``derived``).
 
-    ``oversample``: footpoints per cube pixel along x and y (1: the cube's bottom grid);
-    ``step``: RK4 step as a fraction of the smallest grid spacing (at most 1); ``delta``: offset of
-    the auxiliary lines for Q as a fraction of the footpoint spacing; ``slice_y``: y (Mm)
-    of the vertical x-z slice of Q (None: the box centre); ``slice``: compute the slice;
-    ``slice_every``: the slice takes every n-th grid point in x and z (its lines are long
-    and run both ways: at the cube's resolution it costs several times the footpoint maps);
-    ``strong_field``: |Bz| threshold (G) of the strong-field footpoints.
+    Parameters
+    ----------
+    oversample : float, optional
+        Footpoints per cube pixel along x and y (1, the default: the cube's bottom grid).
+    step : float, optional
+        RK4 step of the field-line tracer as a fraction of the smallest grid spacing, in
+        (0, 1]. Default 1.
+    delta : float, optional
+        Offset of the four auxiliary lines for Q as a fraction of the footpoint spacing,
+        in (0, 1]. Default 0.25.
+    slice_y : float, optional
+        y (Mm) of the vertical x-z slice of Q. Default None: the box centre.
+    slice : bool, optional
+        Compute the slice. Default True.
+    slice_every : int, optional
+        The slice takes every n-th grid point in x and z (its lines are long and run both
+        ways: at the cube's resolution it costs several times the footpoint maps).
+        Default 2.
+    strong_field : float, optional
+        |Bz| threshold (G) of the strong-field footpoints the summary figures use.
+        Default 100 G.
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        For a setting out of its range, in one line naming it.
     """
 
     oversample: float = 1.0
@@ -103,7 +121,28 @@ def current(cube: xr.Dataset) -> tuple[np.ndarray, str]:
 
 
 def alpha_and_helicity(b: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """alpha = J.B/|B|^2 (Mm^-1, NaN where B = 0) and h_c = B.J (G^2 Mm^-1), J = curl B."""
+    """The force-free parameter alpha and the current helicity density h_c.
+
+    Parameters
+    ----------
+    b : `numpy.ndarray`
+        B in G, shape (3, ...) (e.g. (3, nx, ny, nz)).
+    j : `numpy.ndarray`
+        curl B in G/Mm, the same shape.
+
+    Returns
+    -------
+    alpha : `numpy.ndarray`
+        alpha = (curl B) . B / |B|^2 in Mm^-1, shape ``b.shape[1:]``; NaN where B = 0.
+    hc : `numpy.ndarray`
+        h_c = B . curl B in G^2 Mm^-1, the same shape.
+
+    Notes
+    -----
+    A force-free field has curl B = alpha B with alpha constant along each field line;
+    the twist number of a line is Tw = (1/4 pi) int alpha dl (Berger & Prior 2006, J.
+    Phys. A 39, 8321).
+    """
     hc = np.einsum("i...,i...->...", b, j)
     b2 = np.einsum("i...,i...->...", b, b)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -113,15 +152,30 @@ def alpha_and_helicity(b: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.nda
 
 # ---------------------------------------------------------------- field-line mapping
 
-def footpoint_axes(cube: xr.Dataset, oversample: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def footpoint_axes(cube: xr.Dataset, oversample: float = 1.0, sizes_only: bool = False):
     """x, y (Mm) of the footpoint grid: the cube's bottom extent, ``oversample`` times its
-    resolution (first and last points on the cube's first and last pixel centres)."""
+    resolution (first and last points on the cube's first and last pixel centres); with
+    ``sizes_only``, their sizes (nx, ny) alone."""
     out = []
     for c in ("x", "y"):
         v = cube[c].values.astype(np.float64)
-        n = int(round((v.size - 1) * oversample)) + 1
-        out.append(np.linspace(v[0], v[-1], max(n, 2)))
+        n = max(int(round((v.size - 1) * oversample)) + 1, 2)
+        out.append(n if sizes_only else np.linspace(v[0], v[-1], n))
     return out[0], out[1]
+
+
+def check_footpoint_memory(cube: xr.Dataset, oversample: float) -> None:
+    """ConfigError of one line, before any line is traced, when the footpoint grid of
+    ``oversample`` would not fit in memory (:data:`FOOTPOINT_BYTES` each), with the
+    largest oversampling that would."""
+    from ffnn.util.memory import available_bytes, check_memory
+
+    xf, yf = footpoint_axes(cube, oversample, sizes_only=True)
+    have = available_bytes()
+    cells = (cube.sizes["x"] - 1) * (cube.sizes["y"] - 1)
+    most = math.sqrt(have / FOOTPOINT_BYTES / max(cells, 1)) if have else float("nan")
+    check_memory(xf * yf * FOOTPOINT_BYTES, f"--oversample {oversample:g} gives {xf} x {yf} footpoints",
+                 f"--oversample {most:.3g} at most" if most >= 1 else "")
 
 
 def _project(delta, b_end, face):
@@ -167,6 +221,18 @@ def bottom_mapping(grid: FieldGrid, xf, yf, *, alpha: np.ndarray | None = None, 
         ``bz`` (G, at the footpoint), ``end`` (nx, ny, 3) Mm, ``end_face`` (int8,
         :data:`ffnn.analysis.fieldlines.FACE_CODES`), ``length`` (Mm), ``q`` (NaN where undefined:
         unfinished lines, Bz = 0), ``twist`` (with ``alpha``; NaN for unfinished lines).
+
+    Notes
+    -----
+    Every line starts upward: along B above positive Bz, against it above negative Bz.
+    Q = (a^2 + b^2 + c^2 + d^2) / |Bn1 / Bn2| with D = [[a, b], [c, d]] the Jacobian of
+    the mapping from the start face to the end face (Titov, Hornig & Demoulin 2002), by
+    central differences over four auxiliary lines started ``delta`` away (Pariat &
+    Demoulin 2012, method 3). Lines may end on any face (open lines have a Q too): each
+    auxiliary end point is carried along the field at the main line's end onto that end's
+    face plane (the linearised mapping), so lines whose neighbours leave through an
+    adjacent face still get a finite difference. Tw = (1/4 pi) int alpha dl with alpha
+    interpolated trilinearly along the line, trapezoidal rule (Berger & Prior 2006).
     """
     xf, yf = np.asarray(xf, float), np.asarray(yf, float)
     X, Y = np.meshgrid(xf, yf, indexing="ij")
@@ -208,17 +274,39 @@ def bottom_mapping(grid: FieldGrid, xf, yf, *, alpha: np.ndarray | None = None, 
 
 
 def volume_q(grid: FieldGrid, points, *, delta: float, step: float | None = None) -> np.ndarray:
-    """Squashing factor of the field lines through volume ``points`` ((m, 3) Mm).
+    """The squashing factor Q of the field lines through points of the volume.
 
-    Four auxiliary lines start ``delta`` (Mm) away in the plane perpendicular to B and
-    run both ways with the main line; the mapping between the two end faces is
-    D = J2 J1^-1 (Jacobians from that plane to each end) and Q = |D|^2 / |Bn1/Bn2|.
-    NaN where a line is unfinished, B = 0, an auxiliary start leaves the box, or the
-    line is shorter than 2 ``delta`` (unresolved).
+    Parameters
+    ----------
+    grid : `ffnn.analysis.fieldlines.FieldGrid`
+        The field (G) on its grid (Mm).
+    points : array_like
+        The points, shape (m, 3), in Mm.
+    delta : float
+        Offset of the four auxiliary lines, Mm.
+    step : float, optional
+        RK4 step in Mm (default :func:`ffnn.analysis.fieldlines.default_step`).
+
+    Returns
+    -------
+    `numpy.ndarray`
+        Q (dimensionless, >= 2 for a divergence-free field), shape (m,); NaN where a line
+        is unfinished, B = 0, an auxiliary start leaves the box, or the line is shorter
+        than 2 ``delta`` (unresolved).
+
+    Notes
+    -----
+    The auxiliary lines start in the plane perpendicular to B and run both ways with the
+    main line; the mapping between the two end faces is D = J2 J1^-1 (Jacobians from
+    that plane to each end) and Q = |D|^2 / |Bn1/Bn2| (Titov, Hornig & Demoulin 2002,
+    JGR 107, 1164; Pariat & Demoulin 2012, A&A 541, A78).
     """
     points = np.asarray(points, float).reshape(-1, 3)
     b = grid.field_at(points)
-    bhat = b / np.maximum(np.linalg.norm(b, axis=1), TINY)[:, None]
+    # where the cube has no field (NaN) Q is undefined, as for the footpoints: no offsets
+    # there (they would be NaN seeds), the point's own line stops at once, unfinished
+    b = np.where(np.isfinite(b).all(axis=1)[:, None], b, np.nan)
+    bhat = np.nan_to_num(b) / np.maximum(np.nan_to_num(np.linalg.norm(b, axis=1)), TINY)[:, None]
     # e1, e2: an orthonormal basis of the plane perpendicular to B
     ref = np.where(np.abs(bhat[:, [2]]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
     e1 = np.cross(bhat, ref)
@@ -318,7 +406,13 @@ def derived_dataset(cube: xr.Dataset, settings: DerivedSettings = DerivedSetting
         The cube lacks B or is not on a regular grid.
     """
     dxyz = spacing(cube)
+    check_footpoint_memory(cube, settings.oversample)
     b = field_array(cube)
+    blank = int((~np.isfinite(b)).any(axis=0).sum())
+    if blank:
+        log.warning("%sthe cube has no finite B at %d of its %d grid points: field lines reaching them end "
+                    "unfinished, and Tw and Q are undefined (NaN) there", f"{region}: " if region else "",
+                    blank, b[0].size)
     j, j_source = current(cube)
     alpha, hc = alpha_and_helicity(b, j)
     del j

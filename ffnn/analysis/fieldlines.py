@@ -58,12 +58,20 @@ def set_threads(threads: int | None) -> None:
 class FieldGrid:
     """A vector field on a regular grid, ready for tracing.
 
-    ``x``, ``y``, ``z``: 1-D coordinates (Mm) of the box; ``padded``: the field,
-    (nx + 2, ny + 2, nz + 2, 3) float64, with one cell of linear extrapolation on every
-    side: a view of a (3, nx + 2, ny + 2, nz + 2) C-contiguous array, so each component
-    ``padded[..., k]`` is contiguous (streamtracer reads the strided view without
-    copying).
+    Made with :meth:`from_cube` (a cube's B or another vector) or :meth:`from_array`.
 
+    Parameters
+    ----------
+    x, y, z : `numpy.ndarray`
+        1-D coordinates (Mm) of the box, sizes nx, ny, nz.
+    padded : `numpy.ndarray`
+        The field (G), shape (nx + 2, ny + 2, nz + 2, 3), float64, with one cell of
+        linear extrapolation on every side: a view of a (3, nx + 2, ny + 2, nz + 2)
+        C-contiguous array, so each component ``padded[..., k]`` is contiguous
+        (streamtracer reads the strided view without copying).
+
+    Notes
+    -----
     Why the padding: streamtracer looks up the cell of a position by a search that falls
     back to the *last* cell of an axis for any position outside the grid, so an RK4 stage
     that pokes below the lowest coordinate (a line about to cross the bottom, x_min or

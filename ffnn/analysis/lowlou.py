@@ -1,4 +1,4 @@
-"""Low & Lou (1990) semi-analytic nonlinear force-free fields (SPEC section 2).
+"""Low & Lou (1990, ApJ 352, 343) semi-analytic nonlinear force-free fields.
 
 Flux function A = P(mu)/r^n with mu = cos(theta), and Q(A) = a A |A|^(1/n). This sign
 convention (not a |A|^(1+1/n)) is ours: both are force-free, they are different fields.
@@ -49,10 +49,26 @@ def _p_at_one(n: int, a2: float, rtol: float = 1e-11) -> float:
 
 @lru_cache(maxsize=32)
 def eigenvalue(n: int, m: int) -> float:
-    """The eigenvalue a^2 of the Low & Lou equation: the m-th positive root of P(1; a^2).
+    """The eigenvalue a^2 of the Low & Lou (1990) equation.
 
-    ``n`` >= 1 (the field decays as r^-(n+2)); ``m`` >= 1. a^2 = 0 (the potential
-    solution) is excluded. Known values: (n, m) = (1, 1) gives 0.42741, (3, 1) gives 8.0359.
+    Parameters
+    ----------
+    n : int
+        Power of the flux function, >= 1 (the field decays as r^-(n+2)).
+    m : int
+        Which positive root, >= 1.
+
+    Returns
+    -------
+    float
+        a^2 (dimensionless): the m-th positive root of P(1; a^2), found by shooting from
+        mu = -1 with P'(-1) = 10. a^2 = 0 (the potential solution) is excluded. Known
+        values: (n, m) = (1, 1) gives 0.42741, (3, 1) gives 8.0359.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        For n < 1 or m < 1.
     """
     if n < 1 or m < 1:
         raise DataError(f"Low & Lou needs n >= 1 and m >= 1, got n={n}, m={m}")
@@ -69,18 +85,45 @@ def eigenvalue(n: int, m: int) -> float:
     raise DataError(f"no {m}-th eigenvalue a^2 < {grid[-1]} for Low & Lou n={n}")
 
 
+# memory per grid point of lowlou_cube: coordinates, rotated coordinates, the spherical
+# components and their temporaries (about 30 float64 arrays of the grid)
+GRID_POINT_BYTES = 240
+
+
 @dataclass(frozen=True)
 class LowLou:
-    """A Low & Lou field placed in a Cartesian box.
+    """A Low & Lou (1990) field placed in a Cartesian box.
 
-    ``l``: depth of the source below the photosphere (box units); ``phi``: tilt of the
-    symmetry axis about y (rad).
+    Parameters
+    ----------
+    n : int, optional
+        Power of the flux function A = P(mu)/r^n. Default 1.
+    m : int, optional
+        Which eigenvalue (:func:`eigenvalue`). Default 1.
+    l : float, optional
+        Depth of the source below the photosphere, box units. Default 0.3.
+    phi : float, optional
+        Tilt of the symmetry axis about y, radians. Default pi/4.
+
+    Notes
+    -----
+    The source is moved a depth l below the photosphere and its axis tilted by phi about
+    y: X = x cos phi - (z + l) sin phi, Y = y, Z = x sin phi + (z + l) cos phi; the
+    spherical field is evaluated there and rotated back. :meth:`field` gives B at points.
     """
 
     n: int = 1
     m: int = 1
     l: float = 0.3
     phi: float = np.pi / 4
+
+    def __post_init__(self):
+        # the source point (r = 0, where B is singular) lies at x = y = 0, z = -l
+        if not (np.isfinite(self.l) and self.l > 0):
+            raise DataError(f"Low & Lou source depth l must be > 0 (the singular source lies at z = -l, "
+                            f"below the photosphere), got l={self.l:g}")
+        if not np.isfinite(self.phi):
+            raise DataError(f"Low & Lou tilt phi must be a finite angle (rad), got phi={self.phi}")
 
     @property
     def a2(self) -> float:
@@ -131,7 +174,39 @@ def _profile(n: int, m: int):
 
 
 def lowlou_field(x, y, z, n: int = 1, m: int = 1, l: float = 0.3, phi: float = np.pi / 4):
-    """(Bx, By, Bz) in G of the Low & Lou field at points (x, y, z) in box units."""
+    """The Low & Lou (1990) field at points of the box.
+
+    Parameters
+    ----------
+    x, y, z : array_like
+        Points in box units (dimensionless; labelled Mm in files), arrays of one shape;
+        the photosphere is z = 0.
+    n : int, optional
+        The flux function's power, A = P(mu)/r^n. Default 1.
+    m : int, optional
+        Which eigenvalue a^2 (the m-th positive one). Default 1.
+    l : float, optional
+        Depth of the source below the photosphere, box units. Default 0.3.
+    phi : float, optional
+        Tilt of the symmetry axis about y, radians. Default pi/4.
+
+    Returns
+    -------
+    tuple of 3 `numpy.ndarray`
+        Bx, By, Bz in G, each of the points' shape.
+
+    Notes
+    -----
+    P solves (1 - mu^2) P'' + n(n+1) P + a^2 (1+n)/n P |P|^(2/n) = 0 with P(+-1) = 0,
+    P'(-1) = 10; Br = -P'/r^(n+2), B_theta = n P/(r^(n+2) sin theta), B_phi = Q/(r sin
+    theta), Q(A) = a A |A|^(1/n). The benchmark cases of Schrijver et al. (2006, Sol.
+    Phys. 235, 161): case 1 n = m = 1, l = 0.3, phi = pi/4; case 2 n = 3, m = 1, l = 0.3,
+    phi = 4 pi/5.
+
+    References
+    ----------
+    .. [1] Low, B. C., Lou, Y. Q. 1990, ApJ 352, 343.
+    """
     return LowLou(n, m, l, phi).field(x, y, z)
 
 
@@ -154,10 +229,47 @@ NOMINAL_UNITS = ("Low & Lou (1990) field: dimensionless. Lengths are labelled Mm
 
 def lowlou_cube(n: int = 1, m: int = 1, l: float = 0.3, phi: float = np.pi / 4,
                 shape=(64, 64, 64), bounds=(-1.0, 1.0, -1.0, 1.0, 0.0, 2.0)) -> xr.Dataset:
-    """The Low & Lou field on a regular grid: Dataset with Bx, By, Bz (G) on x, y, z."""
-    x, y, z = grid_coords(shape, bounds)
-    X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
+    """The Low & Lou (1990) field on a regular grid, as a cube.
+
+    Parameters
+    ----------
+    n, m : int, optional
+        Power of the flux function and the eigenvalue's index (:func:`lowlou_field`).
+        Default 1, 1.
+    l : float, optional
+        Depth of the source below the photosphere, box units. Default 0.3.
+    phi : float, optional
+        Tilt of the symmetry axis about y, radians. Default pi/4.
+    shape : tuple of 3 int, optional
+        Grid points (nx, ny, nz), each >= 2. Default (64, 64, 64), the benchmark's.
+    bounds : tuple of 6 float, optional
+        x0, x1, y0, y1, z0, z1 of the box (end points included). Default the unit domain
+        [-1, 1] x [-1, 1] x [0, 2].
+
+    Returns
+    -------
+    `xarray.Dataset`
+        ``Bx``, ``By``, ``Bz`` (G) on ``(x, y, z)`` of ``shape``; attributes
+        ``lowlou_n``, ``lowlou_m``, ``lowlou_l``, ``lowlou_phi``, ``lowlou_a2``.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        For a shape or bounds that make no grid, a source depth l <= 0, or bounds that
+        reach the singular source at z = -l.
+    ffnn.util.errors.ConfigError
+        For a grid whose arrays would not fit in the memory available.
+    """
+    from ffnn.util.memory import check_memory
+
     field = LowLou(n, m, l, phi)
+    x, y, z = grid_coords(shape, bounds)
+    if z[0] <= -l:
+        raise DataError(f"bounds reach z = {z[0]:g}, at or below the singular source at z = -l = {-l:g}: "
+                        "the box must lie above it")
+    check_memory(GRID_POINT_BYTES * x.size * y.size * z.size,
+                 f"--shape {x.size} {y.size} {z.size} gives {x.size * y.size * z.size:,} grid points")
+    X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
     bx, by, bz = field.field(X, Y, Z)
     from ffnn.field.cube import make_cube
 

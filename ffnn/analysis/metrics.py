@@ -56,6 +56,14 @@ def mean_abs_fi(b: np.ndarray, div: np.ndarray, dxyz) -> float:
     return float(np.mean(np.abs(div) * dxyz[0] / (6 * np.maximum(_norm(b), TINY))))
 
 
+def mean_abs_div_over_b(b: np.ndarray, div: np.ndarray) -> float:
+    """Mean |div b| / |b| in the inverse length unit of ``div`` (Mm^-1): <|f_i|> times 6/dx.
+
+    <|f_i|> of a field with a given divergence per length shrinks with the pixel (f_i ~ dx);
+    this does not, so one limit holds at every binning (:mod:`ffnn.analysis.quality`)."""
+    return float(np.mean(np.abs(div) / np.maximum(_norm(b), TINY)))
+
+
 def compare(b: np.ndarray, ref: np.ndarray, dxyz, b_pot: np.ndarray | None = None, derivs=None) -> dict:
     """Model ``b`` against reference ``ref``: every metric of SPEC section 3 (dimensionless).
 
@@ -121,7 +129,7 @@ def cube_metrics(cube: xr.Dataset, reference: xr.Dataset | None = None,
     """Metrics of a cube: against ``reference`` if given, plus reference-free ones.
 
     Reference-free: energies (erg), E/E_pot (with ``potential``), sigma_J, theta_J,
-    <|f_i|>, unsigned flux through the bottom (Mx) and total unsigned vertical current (A).
+    <|f_i|>, mean |div B|/|B| (Mm^-1), unsigned flux through the bottom (Mx) and total unsigned vertical current (A).
     ``derivs``: :func:`derivatives` of the cube's B, when already taken.
     """
     dxyz = spacing(cube)
@@ -145,6 +153,7 @@ def cube_metrics(cube: xr.Dataset, reference: xr.Dataset | None = None,
         "sigma_j": s,
         "theta_j_deg": float(np.degrees(np.arcsin(min(s, 1.0)))),
         "mean_abs_fi": mean_abs_fi(b, div, dxyz),
+        "mean_abs_div_over_b": mean_abs_div_over_b(b, div),
         "unsigned_flux_mx": float(np.abs(b[2, :, :, 0]).sum() * area),
         "total_unsigned_current_a": float(np.abs(jz_amp).sum()),
     })

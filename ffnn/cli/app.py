@@ -40,14 +40,30 @@ COMMAND_MODULES = tuple(COMMANDS)
 
 
 def add_command(subparsers, name: str, func, summary: str, inputs=(), outputs=()):
-    """Add the subcommand ``name`` that runs ``func(args)``; ``summary`` is its line in
-    ``ffnn --help``, and ``func``'s docstring heads its own ``--help``. Returns its parser,
-    for the options.
+    """Add a subcommand to the ``ffnn`` parser.
 
-    ``inputs`` and ``outputs`` name the options (argument ``dest``) holding the paths it
-    reads and writes (the first output given is where its :class:`ffnn.util.files.Done` record
-    lies): run again with the same arguments on unchanged inputs while its outputs are as
-    it wrote them, the command finds the work done and changes nothing.
+    Parameters
+    ----------
+    subparsers : argparse subparsers action
+        What ``parser.add_subparsers()`` returned (each command module's ``register``
+        receives it).
+    name : str
+        The subcommand, e.g. ``"train"``.
+    func : callable
+        Runs the command: ``func(args)`` with the parsed arguments, returning the exit
+        status (0 or None: success). Its docstring heads the command's ``--help``.
+    summary : str
+        Its line in ``ffnn --help``.
+    inputs, outputs : tuple of str, optional
+        The options (argument ``dest``) holding the paths it reads and writes. Run again
+        with the same arguments on unchanged inputs while its outputs are as it wrote
+        them, the command finds the work done and changes nothing (its
+        :class:`ffnn.util.files.Done` record lies beside the first output given).
+
+    Returns
+    -------
+    `argparse.ArgumentParser`
+        The subcommand's parser, for its options.
     """
     parser = subparsers.add_parser(name, help=summary, description=inspect.getdoc(func) or summary)
     parser.set_defaults(func=func, inputs=tuple(inputs), outputs=tuple(outputs))
@@ -70,8 +86,20 @@ def _done(args, argv) -> files.Done | None:
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The top-level parser: with ``argv`` naming a known subcommand, only that
-    subcommand's module is imported; otherwise every registered subcommand."""
+    """The top-level ``ffnn`` parser.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command line (without the program name). When it names a known subcommand,
+        only that subcommand's module is imported (start-up time); otherwise every
+        registered subcommand.
+
+    Returns
+    -------
+    `argparse.ArgumentParser`
+        The parser with the subcommands registered.
+    """
     parser = argparse.ArgumentParser(prog="ffnn", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"ffnn {__version__}")
@@ -84,7 +112,21 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit status."""
+    """Run the ``ffnn`` command line (the console script's entry point).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``), e.g. ``["train", "boundary.nc",
+        "--outdir", "train"]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 done (or found done), 1 a training that stopped without
+        reason, 2 an error a user can fix (:class:`ffnn.util.errors.FFNNError`, printed
+        as one line naming the region, file or setting).
+    """
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
     args = parser.parse_args(argv)

@@ -6,7 +6,8 @@
 ``faces``
     boundary points on faces of a cube (faces.nc: the six faces of the reference);
 ``metrics``
-    a cube against a reference field on the same grid (SPEC section 3);
+    a cube against a reference field on the same grid (the metrics of Schrijver et al.
+    2006, Sol. Phys. 235, 161);
 ``lowlou-table``
     the benchmark table (Markdown) from the summary rows of the benchmark regions.
 """
@@ -18,6 +19,7 @@ import logging
 import math
 
 from ffnn.cli import add_command
+from ffnn.util.errors import DataError
 
 log = logging.getLogger("ffnn")
 
@@ -95,6 +97,11 @@ def cmd_lowlou_table(args) -> int:
     from ffnn.util.files import write_text
     from ffnn.products.summary import lowlou_table, read_row
 
-    write_text(lowlou_table([read_row(p) for p in args.rows]), args.output)
+    rows = [read_row(p) for p in args.rows]
+    for path, row in zip(args.rows, rows):
+        if row.get("kind") != "lowlou":
+            raise DataError(f"summary row {path} is of a {row.get('kind') or 'unknown'} region ({row['region']}), "
+                            "not of a Low & Lou benchmark region: the table compares those with published fields")
+    write_text(lowlou_table(rows), args.output)
     log.info("wrote %s", args.output)
     return 0

@@ -28,7 +28,7 @@ import numpy as np
 from ffnn.cli import add_command
 from ffnn.cli.options import int_at_least, positive_int
 from ffnn.util.errors import ConfigError, DataError
-from ffnn.util.files import check_output, check_output_dir
+from ffnn.util.files import check_output, check_output_dir, make_output_dir
 from ffnn.field.preprocess import MU
 
 log = logging.getLogger("ffnn")
@@ -208,7 +208,7 @@ def cmd_potential(args) -> int:
     from ffnn.field.boundary import is_map
     from ffnn.field.cube import compressed_encoding
     from ffnn.util.files import read_dataset, write_netcdf
-    from ffnn.field.potential import potential_cube, potential_faces
+    from ffnn.field.potential import check_size, potential_cube, potential_faces
 
     check_output(args.output, "-o")
     if args.cube:
@@ -216,6 +216,7 @@ def cmd_potential(args) -> int:
     bottom = read_dataset(args.boundary, "bottom map")
     if not is_map(bottom) or any(c not in bottom for c in COMPONENTS):
         raise DataError(f"{args.boundary} is not a bottom map (needs Bx, By, Bz on x, y)")
+    check_size(bottom, args.nz, cube=bool(args.cube))  # the cube too, before the faces are written
     write_netcdf(potential_faces(bottom, args.method, args.nz, args.pad), args.output)
     log.info("wrote %s", args.output)
     if args.cube:
@@ -268,10 +269,23 @@ def cmd_train(args) -> int:
     elif cfg.potential_iterations:
         raise ConfigError(f"potential_iterations={cfg.potential_iterations} needs the potential-field "
                           "cube: give --potential")
+    # made and written to once the inputs are read, not at the first checkpoint minutes into the training
+    make_output_dir(args.outdir, "--outdir", need_bytes=_checkpoint_bytes(cfg))
     result = train(boundary, cfg, args.outdir, resume=not args.no_resume, init_model=args.init_model,
                    potential=potential)
     log.info("model in %s", Path(args.outdir) / "model.pt")
     return 0 if result.stop_reason else 1
+
+
+def _checkpoint_bytes(cfg) -> int:
+    """Room a training's files need at least: the checkpoint (weights and L-BFGS's
+    2 history_size + 6 vectors of them), twice while the new one replaces the old, and
+    model.pt."""
+    from ffnn.field.model import FFNN, n_weights
+
+    n = n_weights(FFNN(cfg.hidden_layers, cfg.width, cfg.quasi_output))
+    itemsize = 8 if cfg.dtype == "float64" else 4
+    return (2 * (2 * cfg.history_size + 6) + 1) * n * itemsize
 
 
 def _load_model(path, device: str, what: str = "model"):
@@ -314,7 +328,8 @@ def cmd_cube(args) -> int:
 
 
 def cmd_quality(args) -> int:
-    """Reference-free figures of merit of a model cube (energies, E/E_pot, sigma_J, <|f_i|>,
+    """Reference-free figures of merit of a model cube (energies, E/E_pot, sigma_J and the
+    potential field's, <|f_i|> and mean |div B|/|B|, the energy's non-solenoidal share,
     flux, current), the trust checks of ffnn.analysis.quality (bottom fit against the observed
     map, training stop) and height profiles."""
     from ffnn.field.boundary import read_map

@@ -98,15 +98,16 @@ def cmd_figures(args) -> int:
 
 
 def cmd_summary_row(args) -> int:
-    from ffnn.util.files import read_dataset, read_json
+    from ffnn.util.files import check_output, read_dataset
     from ffnn.util.settings import assignments
-    from ffnn.products.summary import region_row, write_row
+    from ffnn.products.summary import read_kind, region_row, write_row
 
-    train = read_json(args.train, "training record")
-    quality = read_json(args.quality, "quality file")
-    record = read_json(args.record, "SHARP record file") if args.record else None
-    reference = read_json(args.reference, "metrics file") if args.reference else None
-    pf = read_json(args.potential_reference, "metrics file") if args.potential_reference else None
+    check_output(args.output, "-o")
+    train = read_kind(args.train, "train", "--train")
+    quality = read_kind(args.quality, "quality", "--quality")
+    record = read_kind(args.record, "record", "--record") if args.record else None
+    reference = read_kind(args.reference, "metrics", "--reference") if args.reference else None
+    pf = read_kind(args.potential_reference, "metrics", "--potential-reference") if args.potential_reference else None
     profiles = read_dataset(args.profiles, "height profiles") if args.profiles else None
     derived = read_dataset(args.derived, "--derived") if args.derived else None
     if derived is not None:
@@ -132,8 +133,13 @@ def cmd_summary_row(args) -> int:
 def cmd_summary(args) -> int:
     from ffnn.products.summary import read_row, write_summary
 
+    from ffnn.util.files import check_output
+
     if not (args.tsv or args.nc or args.json or args.checks):
         raise ConfigError("give at least one of --tsv, --nc, --json, --checks")
+    for option in ("tsv", "nc", "json", "checks"):  # all of them, before the first is written
+        if getattr(args, option):
+            check_output(getattr(args, option), f"--{option}")
     rows = [read_row(p) for p in args.rows]
     table = write_summary(rows, tsv=args.tsv, nc=args.nc, json_path=args.json, checks=args.checks)
     outputs = (args.tsv, args.nc, args.json, args.checks)

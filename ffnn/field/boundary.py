@@ -7,7 +7,8 @@ Two kinds of NetCDF file carry boundary data (all lengths in Mm, all fields in G
 *Bottom map* (``boundary.nc``): dims ``(x, y)``, coordinates ``x``, ``y`` (pixel centres,
 centred on the region), data variables ``Bx``, ``By``, ``Bz`` (NaN where not observed) and
 optionally ``Bx_err``, ``By_err``, ``Bz_err``. Attributes ``height_mm`` (box height) and
-``l0_mm`` (the unit-domain length scale of SPEC section 1); anything else (SHARP keywords)
+``l0_mm`` (the unit length of the network's coordinates, :class:`ffnn.io.box.UnitBox`);
+anything else (SHARP keywords)
 is carried along.
 
 *Boundary points* (``faces.nc``, ``pf_faces.nc``): dim ``point``, variables ``x``, ``y``,
@@ -55,15 +56,41 @@ def is_map(ds: xr.Dataset) -> bool:
 
 def from_sharp(directory, *, bin_factor: int | None = None, height_mm: float | None = None,
                record=None) -> xr.Dataset:
-    """The bottom map of the SHARP record whose segment files lie in ``directory``
-    (:func:`ffnn.io.sharp.segments_map`: Bx = Bp, By = -Bt, Bz = Br, binned ``bin_factor``
-    (default 2), box ``height_mm`` high (default 100 Mm)).
+    """The bottom map of the SHARP record whose segment files lie in ``directory``.
 
-    Keywords: the Br header's, completed by the record JSON ``record`` (default
-    ``directory/sharp.json``, when present; a ``record`` given must exist): the header wins. Missing error segments
-    (Br_err, ...) are logged as a warning. Raises DataError, naming the directory, for a
-    directory without one record's Br, Bp, Bt, segments of different records (HARPNUM,
-    T_REC) or segments that cannot be read or do not fit together.
+    Parameters
+    ----------
+    directory : path-like
+        A directory with one record's segment files (``<record>.Br.fits`` or
+        ``Br.fits``; Bp, Bt required, Br_err, Bp_err, Bt_err optional).
+    bin_factor : int, optional
+        f x f NaN-mean binning (1: none). Default 2.
+    height_mm : float, optional
+        Box height in Mm. Default 100.
+    record : path-like, optional
+        A record JSON whose keywords complete the Br header's (the header wins).
+        Default ``directory/sharp.json`` when present; one given must exist.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        The bottom map of :func:`ffnn.io.sharp.segments_map`: Bx = Bp, By = -Bt, Bz = Br
+        (G) on ``(x, y)`` (Mm), errors when present, keywords and WCS as attributes.
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        For a bin factor or height out of range.
+    ffnn.util.errors.DataError
+        Naming the directory: no record's Br, Bp, Bt, segments of different records
+        (HARPNUM, T_REC), segments that cannot be read or do not fit together, or a
+        ``record`` that does not exist.
+
+    Notes
+    -----
+    Missing error segments are logged as a warning: training's ``bc_errors``
+    "component" then counts the components equally. :func:`ffnn.field.api.read_sharp`
+    is this with quantities and the shipped records.
     """
     from ffnn.io import sharp
 
@@ -90,7 +117,19 @@ def from_sharp(directory, *, bin_factor: int | None = None, height_mm: float | N
 
 
 def from_cube(cube: xr.Dataset) -> xr.Dataset:
-    """The z = 0 layer of a cube as a bottom map; the box is as high as the cube."""
+    """The z = 0 layer of a cube as a bottom map (a Low & Lou reference's, say).
+
+    Parameters
+    ----------
+    cube : `xarray.Dataset`
+        ``Bx``, ``By``, ``Bz`` (G) on ``(x, y, z)`` (Mm).
+
+    Returns
+    -------
+    `xarray.Dataset`
+        ``Bx``, ``By``, ``Bz`` on ``(x, y)``; the cube's attributes with ``height_mm``
+        (the cube's height: the box is as high as the cube) and ``l0_mm``.
+    """
     z = cube["z"].values
     bottom = cube[list(COMPONENTS)].isel(z=0, drop=True).transpose("x", "y")
     bottom.attrs = {**cube.attrs, **map_box_attrs(cube["x"].values, cube["y"].values, z.max() - z.min())}
@@ -129,12 +168,24 @@ def make_points(x, y, z, bx, by, bz, face, box: dict[str, float], attrs=None,
 
 
 def map_to_points(ds: xr.Dataset) -> xr.Dataset:
-    """The bottom map as boundary points at z = 0 (NaN pixels kept; training masks them;
-    errors the map lacks are NaN when it has others).
+    """A bottom map as boundary points at z = 0, the form training takes.
 
-    The map's WCS keywords (:mod:`ffnn.io.wcs`) go along as attributes, so the model and its
-    products can be placed on the Sun, and so does its ``preprocessing`` record
-    (:mod:`ffnn.field.preprocess`), so that the trust checks know the map was changed."""
+    Parameters
+    ----------
+    ds : `xarray.Dataset`
+        A bottom map: Bx, By, Bz (G; errors optional) on ``(x, y)`` (Mm), attribute
+        ``height_mm``.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        One point per pixel on dim ``point`` (nx ny of them): ``x``, ``y``, ``z`` = 0
+        (Mm), Bx, By, Bz and errors (G; NaN pixels kept, training masks them; errors
+        the map lacks are NaN when it has others), ``face`` = bottom, ``source`` =
+        observed; box attributes from ``height_mm``; the map's WCS keywords
+        (:mod:`ffnn.io.wcs`) and its ``preprocessing`` record, so that the model can be
+        placed on the Sun and the trust checks know the map was changed.
+    """
     X, Y = np.meshgrid(ds["x"].values, ds["y"].values, indexing="ij")
     fields = [ds[c].transpose("x", "y").values for c in COMPONENTS]
     errors = ([ds[e].transpose("x", "y").values if e in ds else np.full(X.shape, np.nan) for e in ERRORS]
@@ -147,9 +198,27 @@ def map_to_points(ds: xr.Dataset) -> xr.Dataset:
 
 
 def cube_faces(cube: xr.Dataset, faces=tuple(FACES)) -> xr.Dataset:
-    """Boundary points on the chosen faces of a cube (dims x, y, z) at its grid positions.
+    """Boundary points on faces of a cube, at its grid positions.
 
-    Edge and corner points shared by two faces are kept once (first face listed wins).
+    Parameters
+    ----------
+    cube : `xarray.Dataset`
+        Bx, By, Bz (G) on ``(x, y, z)`` (Mm).
+    faces : tuple of str, optional
+        Face names (keys of :data:`FACES`): ``bottom``, ``top``, ``x_min``, ``x_max``,
+        ``y_min``, ``y_max``. Default all six.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        Boundary points (dim ``point``) with ``face`` codes, ``source`` observed, and the
+        cube's extent as box attributes. Edge and corner points shared by two faces are
+        kept once (the first face listed wins).
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        For an unknown face name.
     """
     unknown = set(faces) - set(FACES)
     if unknown:
@@ -177,8 +246,24 @@ def cube_faces(cube: xr.Dataset, faces=tuple(FACES)) -> xr.Dataset:
 
 
 def merge_points(datasets: list[xr.Dataset]) -> xr.Dataset:
-    """Concatenate boundary-point sets that describe the same box (errors NaN where a set
-    has none; a set without ``source`` counts as observed)."""
+    """Boundary-point sets of one box concatenated.
+
+    Parameters
+    ----------
+    datasets : list of `xarray.Dataset`
+        Boundary points (:func:`make_points`, :func:`map_to_points`, ``faces.nc``).
+
+    Returns
+    -------
+    `xarray.Dataset`
+        All points on dim ``point``: errors NaN where a set has none, a set without
+        ``source`` counted as observed; attributes the sets agree on, and the box.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When no set is given or the sets describe different boxes.
+    """
     if not datasets:
         raise DataError("no boundary data given")
     datasets = [_complete(ds) for ds in datasets]
@@ -204,7 +289,28 @@ def _complete(ds: xr.Dataset) -> xr.Dataset:
 
 
 def load_boundary(paths) -> xr.Dataset:
-    """Read bottom maps and/or boundary-point files and return all of them as points."""
+    """Bottom maps and boundary-point files read and merged into one set of points.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        NetCDF files: bottom maps (``boundary.nc``, ``preprocessed.nc``) and/or boundary
+        points (``faces.nc``, ``pf_faces.nc``) of one box.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        Boundary points on dim ``point``: ``x``, ``y``, ``z`` (Mm), ``Bx``, ``By``, ``Bz``
+        and errors (G, NaN where unknown), ``face`` and ``source`` codes; box attributes
+        ``x_min`` ... ``z_max`` (Mm).
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        For a file that cannot be read, lacks Bx, By, Bz, is neither a map nor points (a
+        cube), holds values beyond 1e5 G (a fill value or a unit error), or describes
+        another box than the others.
+    """
     parts = []
     for path in paths:
         ds = read_dataset(path, "boundary file")
@@ -218,9 +324,26 @@ def load_boundary(paths) -> xr.Dataset:
 
 
 def read_map(path, what: str = "--boundary") -> xr.Dataset:
-    """A bottom map (boundary.nc: Bx, By, Bz on x, y) read from ``path``; DataError of one
-    line naming ``what`` and the path when the file is something else (a cube, boundary
-    points), before any product is made from it."""
+    """A bottom map (``boundary.nc``: Bx, By, Bz on x, y) read from a file.
+
+    Parameters
+    ----------
+    path : path-like
+        The NetCDF file.
+    what : str, optional
+        How messages name the file (default ``"--boundary"``).
+
+    Returns
+    -------
+    `xarray.Dataset`
+        The map: Bx, By, Bz (G) on ``(x, y)`` (Mm) and its attributes.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        In one line naming ``what`` and the path, when the file is something else (a
+        cube, boundary points), before any product is made from it.
+    """
     ds = read_dataset(path, what)
     for name in COMPONENTS:
         if name not in ds:
@@ -247,7 +370,7 @@ def _check_kind(ds: xr.Dataset, path) -> None:
 def _check_values(ds: xr.Dataset, path) -> None:
     for name in COMPONENTS:
         values = np.asarray(ds[name].values, dtype=np.float64)
-        bad = np.isfinite(values) & (np.abs(values) > MAX_FIELD_G)
+        bad = ~np.isnan(values) & (np.abs(values) > MAX_FIELD_G)  # an infinity too: no measurement
         if bad.any():
             i = np.unravel_index(np.flatnonzero(bad)[0], values.shape)
             where = ", ".join(f"{d}={float(ds[d].values[k]):.4g} Mm" for d, k in zip(ds[name].dims, i)

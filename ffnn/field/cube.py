@@ -33,7 +33,32 @@ LONG_NAMES = {
 
 
 def make_cube(fields: dict, x, y, z, attrs=None, dtype=None) -> xr.Dataset:
-    """Build a cube from arrays of shape (nx, ny, nz) on 1-D coordinates x, y, z (Mm)."""
+    """A cube dataset with CF attributes from field arrays on a regular grid.
+
+    Parameters
+    ----------
+    fields : dict of str to array_like
+        Variable name -> array of shape (nx, ny, nz): ``Bx``, ``By``, ``Bz`` in G,
+        ``Jx``, ``Jy``, ``Jz``, ``divB`` in G/Mm, or other names (no units then).
+    x, y, z : array_like
+        1-D coordinates in Mm: x west and y north from the map's centre, z up from the
+        photosphere; sizes nx, ny, nz.
+    attrs : dict, optional
+        Global attributes (e.g. the map's WCS keywords).
+    dtype : numpy dtype, optional
+        Cast the fields to it (default: as given).
+
+    Returns
+    -------
+    `xarray.Dataset`
+        Dims ``(x, y, z)``; each variable with ``units`` in UDUNITS spelling
+        (:data:`UNITS`) and a ``long_name``; coordinates with ``units`` "Mm" and ``axis``.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When a field's shape is not (nx, ny, nz).
+    """
     x, y, z = (np.asarray(c, dtype=np.float64) for c in (x, y, z))
     shape = (x.size, y.size, z.size)
     data = {}
@@ -53,8 +78,25 @@ def make_cube(fields: dict, x, y, z, attrs=None, dtype=None) -> xr.Dataset:
 
 
 def spacing(ds: xr.Dataset, what: str = "cube") -> tuple[float, float, float]:
-    """Grid spacings (dx, dy, dz) in Mm; raises DataError on irregular or missing axes
-    (``what`` names the cube in the message)."""
+    """The grid spacings of a cube.
+
+    Parameters
+    ----------
+    ds : `xarray.Dataset`
+        A cube with coordinates ``x``, ``y``, ``z`` (Mm).
+    what : str, optional
+        How messages name the cube (default "cube").
+
+    Returns
+    -------
+    tuple of 3 float
+        (dx, dy, dz) in Mm.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When an axis is missing, has fewer than 3 points or is not regularly spaced.
+    """
     out = []
     for name in ("x", "y", "z"):
         if name not in ds.coords:
@@ -70,7 +112,25 @@ def spacing(ds: xr.Dataset, what: str = "cube") -> tuple[float, float, float]:
 
 
 def field_array(ds: xr.Dataset, prefix: str = "B") -> np.ndarray:
-    """The vector field as an array of shape (3, nx, ny, nz), float64."""
+    """A cube's vector field as one array.
+
+    Parameters
+    ----------
+    ds : `xarray.Dataset`
+        A cube with ``<prefix>x``, ``<prefix>y``, ``<prefix>z`` on ``(x, y, z)``.
+    prefix : str, optional
+        ``"B"`` (default, G) or ``"J"`` (curl B, G/Mm).
+
+    Returns
+    -------
+    `numpy.ndarray`
+        Shape (3, nx, ny, nz), float64, components in x, y, z order.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When a component is missing or not on ``(x, y, z)``.
+    """
     names = [f"{prefix}{c}" for c in "xyz"]
     missing = [n for n in names if n not in ds]
     if missing:
@@ -108,11 +168,30 @@ def compressed_encoding(ds: xr.Dataset, dtype="float32", chunk_z: int = 16) -> d
 
 
 def read_cube(path, what: str = "cube") -> xr.Dataset:
-    """Load a cube from NetCDF, checking it has B on a regular (x, y, z) grid.
+    """A cube read from NetCDF (``cube.nc``, ``potential.nc``), checked to hold B on a
+    regular (x, y, z) grid.
 
-    ``what`` (the option that names the file, e.g. ``"--potential"``; default ``"cube"``)
-    and the path head every message, which says what the file is when it is another ffnn
-    product (a bottom map, boundary points, derived products): one line, a DataError.
+    Parameters
+    ----------
+    path : path-like
+        The NetCDF file.
+    what : str, optional
+        How messages name the file, e.g. the option that gave it (``"--potential"``).
+        Default ``"cube"``.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        ``Bx``, ``By``, ``Bz`` (G) and whatever else the file holds, dims ordered
+        ``(x, y, z, ...)``, coordinates in Mm, attributes as written (CF units, WCS
+        keywords, training record).
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        In one line headed by ``what`` and the path, when the file cannot be read or is
+        not a cube; another ffnn product (a bottom map, boundary points, derived
+        products) is named as such.
     """
     ds = read_dataset(path, what)
     check_cube(ds, f"{what} {path}")
@@ -144,11 +223,33 @@ def check_cube(ds: xr.Dataset, what: str = "cube") -> None:
 # ---------------------------------------------------------------- from a trained model
 
 def evaluate_points(model, box, x, y, z, chunk: int = 16384):
-    """B (G), curl B and div B (G/Mm) of ``model`` (:class:`ffnn.field.model.FFNN`) at physical
-    points (Mm, equal-shape arrays) of the :class:`ffnn.io.box.UnitBox` ``box``.
+    """B, curl B and div B of a trained network at physical points.
 
-    Returns three arrays of shape (3, *x.shape), (3, *x.shape), x.shape. Points go through
-    the network ``chunk`` at a time, so memory is bounded whatever the grid size.
+    Parameters
+    ----------
+    model : `torch.nn.Module`
+        The network (:class:`ffnn.field.model.FFNN` or ``HeldBottom``).
+    box : `ffnn.io.box.UnitBox`
+        The training box, which maps the points to the network's unit coordinates.
+    x, y, z : array_like
+        The points in Mm, arrays of one shape.
+    chunk : int, optional
+        Points through the network at a time (memory is bounded whatever the grid size).
+        Default 16384.
+
+    Returns
+    -------
+    b : `numpy.ndarray`
+        B in G, shape ``(3, *x.shape)``.
+    curl : `numpy.ndarray`
+        curl B in G/Mm, shape ``(3, *x.shape)``.
+    div : `numpy.ndarray`
+        div B in G/Mm, shape ``x.shape``.
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        When ``chunk`` < 1.
     """
     import torch
 
@@ -175,13 +276,38 @@ def evaluate_points(model, box, x, y, z, chunk: int = 16384):
 
 
 def model_cube(model, meta: dict, x=None, y=None, z=None, chunk: int = 16384) -> xr.Dataset:
-    """The trained ``model`` (an :class:`ffnn.field.model.FFNN`; ``meta`` as saved with it by
-    :func:`ffnn.field.train.save_model`) on the grid x, y, z (1-D, Mm; default: the training
-    data's grid) as a cube.
+    """A trained network evaluated on a grid, as a cube (what ``ffnn cube`` writes).
 
-    Variables Bx, By, Bz (G), Jx, Jy, Jz (curl B, G/Mm), divB (G/Mm); the training settings,
-    final loss terms, package version and the bottom map's WCS keywords (:mod:`ffnn.io.wcs`,
-    valid for the cube's x, y grid) go into the attributes.
+    Parameters
+    ----------
+    model : `torch.nn.Module`
+        The network (:class:`ffnn.field.model.FFNN` or ``HeldBottom``), mapping unit
+        coordinates (n, 3) to B (n, 3) in G.
+    meta : dict
+        Its record as saved with it (:func:`ffnn.field.train.save_model`): ``box``,
+        ``grid``, ``config``, ``final``, ``iterations``, ``wcs`` ...
+    x, y, z : array_like, optional
+        1-D coordinates in Mm; each defaults to the training data's axis.
+    chunk : int, optional
+        Points per evaluation batch (bounds memory). Default 16384.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        Dims ``(x, y, z)``: ``Bx``, ``By``, ``Bz`` (G), ``Jx``, ``Jy``, ``Jz`` (curl B,
+        G/Mm), ``divB`` (G/Mm); attributes: the training settings, final loss terms,
+        stop reason, package version, ``l0_mm`` and the bottom map's WCS keywords
+        (:mod:`ffnn.io.wcs`, valid for the cube's x, y grid).
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        When ``chunk`` < 1.
+
+    Notes
+    -----
+    Derivatives are those of the network (automatic differentiation in unit
+    coordinates, divided by the unit length l0), not finite differences.
     """
     from ffnn.io.box import UnitBox
 

@@ -1,22 +1,14 @@
-"""Potential (current-free) fields above a bottom Bz map (SPEC section 4).
+"""Potential (current-free) fields above a bottom Bz map (Alissandrakis 1981; Sakurai 1982).
 
 Two methods, both evaluated one height layer at a time so memory stays O(nx ny):
-
-``fft`` (default, Alissandrakis 1981): Bz_hat(k, z) = Bz0_hat e^{-|k| z},
-Bx_hat = -i kx/|k| Bz_hat, By_hat = -i ky/|k| Bz_hat, on the map zero-padded ``pad``-fold
-in x and y so the periodic images are far away (approximating the open half-space).
-
-``green`` (Schmidt 1964, Sakurai 1982): B = -grad phi with phi = (1/2pi) int Bz dA / |r - r'|,
-exact for the open half-space. Each pixel is integrated in closed form as a uniformly
-charged rectangle (raw point charges at z = 0 put Bz ~44 % off at the bottom), so the
-bottom layer reproduces the map exactly. The sum over pixels is a linear convolution,
-done without periodic wrap by FFTs on a 2x padded grid: O(nx ny log) per layer.
-
-Net flux: neither method rebalances the map. With ``green`` an unbalanced map simply has a
-monopole part that decays as 1/r^2, as it would above an open half-space. With ``fft`` the
-k = 0 mode (the mean of the padded map, i.e. net flux / padded area) is kept as a uniform
-vertical field and no horizontal field: padding dilutes it by ``pad^2``. NaN pixels of the
-map count as 0 G for the potential field only (the observed mask is kept for training).
+``fft`` (default; Alissandrakis 1981, A&A 100, 197), the Fourier solution on the map
+zero-padded ``pad``-fold; ``green`` (Schmidt 1964; Sakurai 1982, Sol. Phys. 76, 301), the
+exact open half-space's Green's function with each pixel integrated as a uniformly
+charged rectangle. Neither rebalances the map's net flux. NaN pixels count as 0 G, as
+the held bottom of training holds them (:func:`ffnn.field.train.hold_observed_bottom`), so
+that a model and its potential field have one bottom and E/E_pot compares like with like.
+Formulas, costs and the net-flux treatment: docs page "Potential fields"
+(docs/topics/potential-fields.md).
 """
 
 from __future__ import annotations
@@ -27,7 +19,7 @@ import xarray as xr
 from ffnn.io.box import FACES, box_of_map
 from ffnn.field.boundary import make_points
 from ffnn.field.cube import make_cube
-from ffnn.util.errors import DataError
+from ffnn.util.errors import ConfigError, DataError
 from ffnn.io.wcs import wcs_attrs
 
 METHODS = ("fft", "green")
@@ -120,26 +112,105 @@ def potential_layers(bz, dx: float, dy: float, z, method: str = "fft", pad: int 
     raise DataError(f"unknown potential-field method {method!r}; choose from {METHODS}")
 
 
-def _map_grid(bottom: xr.Dataset, nz: int | None):
+# memory per grid point of the cube (float64 B and its float32 copy written) and per point
+# of the faces (coordinates, field, face code: as parts, joined, and as the dataset)
+CUBE_BYTES, FACE_POINT_BYTES = 40, 200
+MAX_REFINE = 4  # layers per pixel size at most
+
+
+def _map_grid(bottom: xr.Dataset, nz: int | None, point_bytes=None):
+    """x, y, z (Mm), dx, dy and the box of the potential field's grid above ``bottom``;
+    with ``point_bytes(nx, ny, nz)``, the memory the work needs, checked against the
+    machine's (ConfigError naming ``--nz`` and the largest that fits)."""
     box = box_of_map(bottom)
     x, y = bottom["x"].values, bottom["y"].values
+    if min(x.size, y.size) < 2:
+        raise DataError(f"bottom map is {x.size} x {y.size} pixels: a potential field needs at least 2 x 2")
     dx, dy = float(np.diff(x).mean()), float(np.diff(y).mean())
     if nz is None:
         nz = int(round(box["z_max"] / dx)) + 1
     if int(nz) < 3:  # bottom, top and a layer between: fewer has no side faces, nor a readable cube
         raise DataError(f"potential field needs at least 3 heights (nz), got {nz}")
+    finest = int(round(MAX_REFINE * box["z_max"] / min(dx, dy))) + 1
+    if int(nz) > finest:
+        # the map has no wavenumber beyond pi/dx: e^{-kz} varies on a pixel's scale at the least
+        raise ConfigError(f"--nz {nz} gives layers {box['z_max'] / (int(nz) - 1):.3g} Mm apart, 1/"
+                          f"{min(dx, dy) * (int(nz) - 1) / box['z_max']:.0f} of the {min(dx, dy):.4g} Mm pixel: a "
+                          f"potential field has no structure finer than the map's pixels; --nz {finest} at most "
+                          f"(1/{MAX_REFINE} pixel)")
+    if point_bytes is not None:
+        from ffnn.util.memory import available_bytes, check_memory
+
+        have = available_bytes()
+        fixed, per_layer = point_bytes(x.size, y.size, 0), point_bytes(x.size, y.size, 1) - point_bytes(x.size, y.size, 0)
+        most = int((have - fixed) // per_layer) if have else 0
+        check_memory(point_bytes(x.size, y.size, int(nz)), f"--nz {nz} gives a {x.size} x {y.size} x {nz} grid",
+                     f"--nz {most} at most" if most >= 3 else "")
     z = np.linspace(0.0, box["z_max"], int(nz))
     return x, y, z, dx, dy, box
 
 
+def _cube_bytes(nx, ny, nz):
+    return CUBE_BYTES * nx * ny * nz
+
+
+def _faces_bytes(nx, ny, nz):
+    return FACE_POINT_BYTES * (2 * (nx + ny) * nz + nx * ny)
+
+
+def check_size(bottom: xr.Dataset, nz: int | None = None, cube: bool = False) -> None:
+    """Raise ConfigError (DataError for a map too small) before any work when the faces
+    (and, with ``cube``, the cube) of the potential field above ``bottom`` with ``nz``
+    heights would not fit in memory, naming the grid, the memory needed and the largest
+    ``--nz`` that fits."""
+    _map_grid(bottom, nz, _faces_bytes)
+    if cube:
+        _map_grid(bottom, nz, _cube_bytes)
+
+
 def potential_cube(bottom: xr.Dataset, method: str = "fft", nz: int | None = None,
                    pad: int = 4) -> xr.Dataset:
-    """The potential field above a bottom map as a cube (dims x, y, z; Mm and G).
+    """The potential (current-free) field above a bottom map, as a cube.
 
-    ``nz`` heights from 0 to the map's ``height_mm``; by default dz equals the pixel size.
-    The map's WCS keywords (:func:`ffnn.io.wcs.wcs_attrs`) go along: the cube lies on its grid.
+    Parameters
+    ----------
+    bottom : `xarray.Dataset`
+        A bottom map: ``Bz`` in G on ``(x, y)`` (Mm, regular), attribute ``height_mm``.
+        NaN pixels count as 0 G.
+    method : {"fft", "green"}, optional
+        Fourier solution on the zero-padded map (default) or the open half-space's
+        Green's function.
+    nz : int, optional
+        Heights from 0 to ``height_mm``. Default: dz equal to the pixel size.
+    pad : int, optional
+        Zero-padding factor of ``fft`` in x and y. Default 4.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        ``Bx``, ``By``, ``Bz`` (G) on ``(x, y, z)`` of shape (nx, ny, nz); attributes
+        ``potential_method`` and the map's WCS keywords (:func:`ffnn.io.wcs.wcs_attrs`):
+        the cube lies on the map's grid.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When Bz is not a 2-D map with a finite pixel, or its axes are not regular.
+
+    Notes
+    -----
+    ``fft``: Bz^(k, z) = Bz^(k, 0) exp(-|k| z), Bx^ = -i kx/|k| Bz^, By^ = -i ky/|k| Bz^
+    (Alissandrakis 1981). ``green``: phi = (1/2 pi) int Bz dA / |r - r'|, B = -grad phi
+    (Schmidt 1964; Sakurai 1982), each pixel integrated as a uniformly charged rectangle.
+
+    References
+    ----------
+    .. [1] Alissandrakis, C. E. 1981, A&A 100, 197.
+    .. [2] Schmidt, H. U. 1964, in AAS-NASA Symposium on the Physics of Solar Flares,
+       NASA SP-50, 107.
+    .. [3] Sakurai, T. 1982, Sol. Phys. 76, 301.
     """
-    x, y, z, dx, dy, _ = _map_grid(bottom, nz)
+    x, y, z, dx, dy, _ = _map_grid(bottom, nz, _cube_bytes)
     bz = bottom["Bz"].transpose("x", "y").values
     cube = np.empty((3, x.size, y.size, z.size))
     for k, layer in enumerate(potential_layers(bz, dx, dy, z, method, pad)):
@@ -206,10 +277,32 @@ def potential_faces(bottom: xr.Dataset, method: str = "fft", nz: int | None = No
                     pad: int = 4) -> xr.Dataset:
     """The potential field on the four side faces and the top of the box, as boundary points.
 
-    Points lie on the cube grid of :func:`potential_cube` (bottom layer excluded: it is the
-    observed boundary); edges shared by two faces appear once (x faces take the corners).
+    Parameters
+    ----------
+    bottom : `xarray.Dataset`
+        A bottom map: ``Bz`` in G on ``(x, y)`` (Mm), attribute ``height_mm``.
+    method : {"fft", "green"}, optional
+        As :func:`potential_cube`. Default "fft".
+    nz : int, optional
+        Heights from 0 to ``height_mm`` (default: dz equal to the pixel size).
+    pad : int, optional
+        Zero-padding factor of ``fft``. Default 4.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        Boundary points (dim ``point``; ``x``, ``y``, ``z`` in Mm, Bx, By, Bz in G) with
+        ``source`` = potential (training trusts them by ``potential_weight``) and the
+        box attributes. Points lie on the cube grid of :func:`potential_cube` (bottom
+        layer excluded: it is the observed boundary); edges shared by two faces appear
+        once (x faces take the corners).
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        As :func:`potential_cube`.
     """
-    x, y, z, dx, dy, box = _map_grid(bottom, nz)
+    x, y, z, dx, dy, box = _map_grid(bottom, nz, _faces_bytes)
     bz = _check_bottom(bottom["Bz"].transpose("x", "y").values)
     if method == "fft":
         if not 1 <= int(pad) <= 16:

@@ -1,37 +1,19 @@
 """Preprocessing of a photospheric vector map towards force-free consistency.
 
-The photosphere is not force-free, so an observed vector map is not a consistent bottom
-boundary for a force-free field: its net force and torque are not zero, and its small
-scales carry currents no force-free field above can continue. Wiegelmann, Inhester &
-Sakurai (2006, Solar Phys. 233, 215; "W06") remove both by minimising
-
-    L = mu1 L1 + mu2 L2 + mu3 L3 + mu4 L4
-
-over the map B = (Bx, By, Bz), with sums over the pixels p, coordinates x, y each scaled
-to [0, 1] (on a map that is not square the torque terms are then not the physical torque's,
-as in W06's reference implementation) and B to its mean |B|:
-
-    L1 = [(S Bx Bz)^2 + (S By Bz)^2 + (S Bz^2 - Bx^2 - By^2)^2] / E^2       (net force)
-    L2 = [(S x (Bz^2 - Bx^2 - By^2))^2 + (S y (Bz^2 - Bx^2 - By^2))^2
-          + (S y Bx Bz - x By Bz)^2] / T^2                                   (net torque)
-    L3 = S |B - B_obs|^2 / E                                                 (observation)
-    L4 = S |Laplacian B|^2 / E                                               (smoothness)
-
-with E = S |B_obs|^2, T = S r |B_obs|^2 (r = sqrt(x^2 + y^2)) and the five-point Laplacian
-in pixel units (edge pixels replicated; the reference code wraps around): the sums of Aly
-(1989) that vanish for a force-free field, the deviation from the data and a smoothing that
-removes the small scales a force-free field cannot carry. L4 is the smoothing whose
-gradient W06's reference implementation descends (the L4 it prints carries a further
-dx dy, which its update does not). As in that code (and the HMI pipeline's port), the
-force and torque terms move only the horizontal field: Bz follows its data and the
-smoothing alone. Its fixed point is reached here in two L-BFGS minimisations (torch
-autograd) instead of the reference's fixed-step descent: Bz minimising mu3 L3 + mu4 L4 of
-Bz, then Bx, By minimising L with that Bz.
-Default weights those of the HMI pipeline's preprocessing module (X. Sun's JSOC port of
-W06's code): mu1 = mu2 = 1, mu3 = 0.001, mu4 = 0.01.
+The photosphere is not force-free: an observed map's net force and torque are not zero
+and its small scales carry currents no force-free field above can continue. Wiegelmann,
+Inhester & Sakurai (2006, Sol. Phys. 233, 215) remove both by minimising
+L = mu1 L1 (net force) + mu2 L2 (net torque) + mu3 L3 (distance from the observation)
++ mu4 L4 (Laplacian smoothing) over the map, L1 and L2 the integrals of Aly (1989, Sol.
+Phys. 120, 19) that vanish for a force-free field. As in their reference code the force
+and torque terms move only the horizontal field; the minimum is found by two L-BFGS
+minimisations (Bz, then Bx, By). Default weights those of the HMI pipeline's port:
+mu1 = mu2 = 1, mu3 = 0.001, mu4 = 0.01 (:data:`MU`).
 
 The preprocessed map is a boundary *for the extrapolation*; the trust checks still
-compare the model's bottom with the observed map.
+compare the model's bottom with the observed map. The terms, normalisations and how this
+implementation departs from the reference code: docs page "Preprocessing the bottom map"
+(docs/topics/preprocessing.md).
 """
 
 from __future__ import annotations
@@ -159,14 +141,44 @@ def preprocess_arrays(bx, by, bz, mu=MU, iterations: int = 500) -> tuple[np.ndar
 
 
 def preprocess_map(bottom: xr.Dataset, mu=MU, iterations: int = 500) -> xr.Dataset:
-    """A bottom map (dims x, y; Bx, By, Bz in G) preprocessed by :func:`preprocess_arrays`;
-    other variables and attributes kept, the weights and the L terms recorded in the
-    attributes (``preprocessing``).
+    """A bottom map preprocessed towards force-free consistency (Wiegelmann et al. 2006).
+
+    Parameters
+    ----------
+    bottom : `xarray.Dataset`
+        The observed bottom map: ``Bx``, ``By``, ``Bz`` in G on ``(x, y)`` (NaN where not
+        observed; left NaN).
+    mu : sequence of 4 float, optional
+        The weights mu1 (net force), mu2 (net torque), mu3 (observation), mu4
+        (smoothing), dimensionless. Default :data:`MU` = (1, 1, 0.001, 0.01), the HMI
+        pipeline's.
+    iterations : int, optional
+        L-BFGS iterations at most, per minimisation. Default 500.
+
+    Returns
+    -------
+    `xarray.Dataset`
+        The map with Bx, By, Bz replaced (same dims, dtype and units); other variables
+        and attributes kept; attribute ``preprocessing`` records the weights and the four
+        terms L1-L4 before and after.
 
     Raises
     ------
-    DataError
-        The map lacks a component, or as :func:`preprocess_arrays`.
+    ffnn.util.errors.DataError
+        When the map lacks a component, or as :func:`preprocess_arrays` (no finite
+        pixel).
+
+    Notes
+    -----
+    Minimises L = mu1 L1 + mu2 L2 + mu3 L3 + mu4 L4 (net force, net torque, distance
+    from the observation, Laplacian smoothing) as in Wiegelmann, Inhester & Sakurai
+    (2006, Sol. Phys. 233, 215); the force and torque integrals are Aly's (1989, Sol.
+    Phys. 120, 19). Details and what the checks make of a preprocessed map: docs page
+    "Preprocessing" (docs/topics/preprocessing.md).
+
+    References
+    ----------
+    .. [1] Wiegelmann, T., Inhester, B., Sakurai, T. 2006, Sol. Phys. 233, 215.
     """
     missing = [c for c in COMPONENTS if c not in bottom]
     if missing:

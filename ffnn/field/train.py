@@ -313,7 +313,8 @@ def hold_observed_bottom(net: FFNN, bd: BoundaryArrays, box: UnitBox,
     blended out over ``pixels`` pixel spacings of height; and the mask (m,) of the boundary
     points it holds, which the boundary term then leaves out (their residual is 0).
 
-    Components missing in the map are held at 0 G (logged). Raises ConfigError when the
+    Components missing in the map, and pixels of the box without data (at its edges too),
+    are held at 0 G (logged), as the potential field counts them. Raises ConfigError when the
     data have no observed bottom on a regular grid.
     """
     on = ~bd.potential & np.isclose(bd.xyz[:, 2], 0.0, atol=1e-9)
@@ -321,14 +322,20 @@ def hold_observed_bottom(net: FFNN, bd: BoundaryArrays, box: UnitBox,
     if not on.any() or min(a.size for a in axes) < 3:
         raise ConfigError("training setting hold_bottom needs an observed bottom map of at least 3 x 3 pixels; "
                           "these boundary data have none")
-    steps = [np.diff(a) for a in axes]
-    if not all(np.allclose(d, d[0], rtol=1e-4) for d in steps):
+    # a column without data is a gap of two steps, not a step: the step is the smallest
+    # difference, made exact over the whole axis (a mean of pixel steps, as the map's own)
+    spacing = [float((a[-1] - a[0]) / np.rint((a[-1] - a[0]) / np.diff(a).min())) for a in axes]
+    if not all(np.allclose(np.diff(a) / d, np.rint(np.diff(a) / d), atol=1e-4) for a, d in zip(axes, spacing)):
         raise ConfigError("training setting hold_bottom needs the observed bottom on a regular grid")
-    spacing = [float(d.mean()) for d in steps]
+    # the held map spans the whole box: pixels without data, at its edges too, are held at
+    # 0 G as the potential field counts them, never the nearest observed pixel carried out
+    lo, hi = box.unit_bounds()
+    axes = [a[0] + d * np.arange(np.rint((min(lo[k], a[0]) - a[0]) / d), np.rint((max(hi[k], a[-1]) - a[0]) / d) + 1)
+            for k, (a, d) in enumerate(zip(axes, spacing))]
     i, j = (np.rint((bd.xyz[on, k] - axes[k][0]) / spacing[k]).astype(int) for k in (0, 1))
     bottom = np.zeros((3, axes[0].size, axes[1].size))
     bottom[:, i, j] = np.where(bd.mask[on], bd.target[on], 0.0).T
-    gaps = (axes[0].size * axes[1].size - on.sum()) * 3 + int((~bd.mask[on]).sum())
+    gaps = bottom.size - int(bd.mask[on].sum())
     if gaps:
         log.warning("held bottom: %d of %d map values have no data and are held at 0 G", gaps, bottom.size)
     model = HeldBottom(net, bottom, (axes[0][0], axes[1][0]), spacing, pixels * min(spacing))

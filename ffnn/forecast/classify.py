@@ -99,15 +99,53 @@ class FeatureWarning(UserWarning):
 class ClassifySettings:
     """Settings of the flare forecast (the ``classify:`` config block).
 
-    Model: ``features`` (numeric: keywords or ``abs_lon``), ``log_features`` (those used as
-    log10 |x|), ``categorical``, ``flare_history`` (window of the flare-history features,
-    see :func:`history_features`; None: none), ``C`` (inverse L2 strength), ``class_weight``
-    (None keeps the probabilities calibrated; "balanced" does not), ``imputer_strategy``,
-    ``max_iter``.
-    Labels: ``threshold_class``, ``window``. Validation: ``folds`` (grouped by HARP; also
-    for the threshold), ``repeats``, ``seed``, ``split_date`` (time split: train on records
-    whose label window closes by then, test on records from then on; None: no time split).
-    ``min_rows``: fewest labelled records to fit on.
+    Parameters
+    ----------
+    features : tuple of str, optional
+        Numeric features: SHARP keywords (USFLUX, TOTUSJH, ..., SHRGT45) or ``abs_lon``
+        (|longitude|, deg). Default :data:`DEFAULT_FEATURES`.
+    log_features : tuple of str, optional
+        Those of ``features`` used as log10 |x|. Default :data:`LOG_KEYWORDS`.
+    categorical : tuple of str, optional
+        Derived categorical columns (``multi_region``). Default ``("multi_region",)``.
+    flare_history : str, optional
+        Window of the flare-history features (persistence; :func:`history_features`),
+        e.g. ``"24h"``; None: none. Default ``"24h"``.
+    threshold_class : str, optional
+        The GOES class forecast, at least this peak flux. Default ``"M1.0"``.
+    window : str, optional
+        The forecast window after each record. Default ``"24h"``.
+    C : float, optional
+        Inverse L2 regularisation strength of the logistic regression. Default 1.
+    class_weight : {None, "balanced"}, optional
+        None keeps the probabilities calibrated; "balanced" does not. Default None.
+    imputer_strategy : str, optional
+        scikit-learn's SimpleImputer strategy for missing keywords. Default "median".
+    max_iter : int, optional
+        Solver iterations at most. Default 1000.
+    folds : int, optional
+        Cross-validation folds, grouped by HARP (also for choosing the threshold).
+        Default 5.
+    repeats : int, optional
+        Repeats of the grouped cross-validation. Default 5.
+    seed : int, optional
+        Seed of the fold assignment. Default 0.
+    split_date : str, optional
+        Time split: train on records whose label window closes by then, test on records
+        from then on. None (default): no time split.
+    min_rows : int, optional
+        Fewest labelled records to fit on. Default 20.
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        For an unknown flare class, window, feature or a setting out of range.
+
+    Notes
+    -----
+    Keyword features after Bobra & Couvidat (2015, ApJ 798, 135); persistence after
+    Florios et al. (2018, Sol. Phys. 293, 28). Validation grouped by region and by time,
+    as verification studies do (Leka et al. 2019, ApJS 243, 36).
     """
 
     features: tuple[str, ...] = DEFAULT_FEATURES
@@ -386,7 +424,26 @@ def tss_threshold(y: np.ndarray, probability: np.ndarray) -> float:
 
 @dataclass
 class FlareModel:
-    """A fitted pipeline, its decision threshold and what it was fitted for."""
+    """A fitted flare forecast: the pipeline, its decision threshold and what it forecasts.
+
+    Made by :func:`fit_model`; saved and read with :func:`save_model`, :func:`load_model`.
+
+    Parameters
+    ----------
+    pipeline : `sklearn.pipeline.Pipeline`
+        Feature derivation, imputation, scaling and the logistic regression.
+    threshold : float
+        Forecast "yes" at probability >= threshold (chosen to maximise the TSS in the
+        cross-validation).
+    base_rate : float
+        The event rate of the training rows (the climatology of the Brier skill score).
+    threshold_class : str, optional
+        The GOES class forecast (at least). Default ``"M1.0"``.
+    window : str, optional
+        The forecast window. Default ``"24h"``.
+    details : dict, optional
+        What the fit recorded (features used, rows, settings).
+    """
 
     pipeline: Pipeline
     threshold: float
@@ -547,7 +604,20 @@ def fit_model(table: pd.DataFrame, y: pd.Series, groups: pd.Series, settings: Cl
 
 
 def save_model(model: FlareModel, path: str | os.PathLike) -> Path:
-    """Save the model (pipeline, threshold, base rate, settings) with skops, atomically."""
+    """Save a flare forecast with skops (a format that runs no code on loading).
+
+    Parameters
+    ----------
+    model : FlareModel
+        The fitted forecast.
+    path : path-like
+        The file (``model.skops``), written whole (temporary name, then renamed).
+
+    Returns
+    -------
+    `pathlib.Path`
+        ``path``: the pipeline, threshold, base rate, class and window.
+    """
     import skops.io as sio
 
     bundle = {
@@ -563,11 +633,24 @@ def save_model(model: FlareModel, path: str | os.PathLike) -> Path:
 
 
 def load_model(path: str | os.PathLike) -> FlareModel:
-    """Load a model saved by :func:`save_model`.
+    """A flare forecast saved by :func:`save_model`.
 
-    Only types of scikit-learn, numpy, builtins and :class:`KeywordFeatures` are trusted;
-    a file holding anything else is refused with a :class:`DataError` naming the types,
-    since loading it could run code the file chose.
+    Parameters
+    ----------
+    path : path-like
+        The ``model.skops`` file.
+
+    Returns
+    -------
+    FlareModel
+        The fitted pipeline with its threshold, base rate, class and window.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When the file cannot be read, is not an ffnn forecast, or holds types other
+        than scikit-learn's, numpy's, builtins and :class:`KeywordFeatures` (loading it
+        could run code the file chose); the message names the types.
     """
     import skops.io as sio
 

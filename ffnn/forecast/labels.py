@@ -59,11 +59,25 @@ def is_no_flare(value: Any) -> bool:
 
 
 def goes_flux(flare_class: Any) -> float:
-    """Peak GOES 1-8 Å flux in W m^-2 of a class such as ``"M1.2"``; 0.0 for no flare.
+    """The peak GOES 1-8 Å flux of a flare class.
 
-    ``"X10"`` is ten times ``"X1.0"``; a bare letter means magnitude 1.0. Computed in
-    decimal, so that equal classes written differently (``"C10"``, ``"M1.0"``) give the same
-    float. Raises :class:`DataError` for anything else.
+    Parameters
+    ----------
+    flare_class : str
+        A GOES class such as ``"M1.2"``, ``"X10"`` or a bare letter (magnitude 1.0);
+        empty or a no-flare marker for no flare.
+
+    Returns
+    -------
+    float
+        The flux in W m^-2 (A = 1e-8, B = 1e-7, C = 1e-6, M = 1e-5, X = 1e-4 times the
+        magnitude); 0.0 for no flare. Computed in decimal, so that equal classes written
+        differently (``"C10"``, ``"M1.0"``) give the same float.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        For anything that is not a GOES class.
     """
     if is_no_flare(flare_class):
         return 0.0
@@ -145,7 +159,25 @@ def _flux_or_nan(flare_class: str) -> float:
 
 
 def read_events(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a GOES event list (NCEI columns, CSV, gzip or plain); see :func:`events_from_ncei`."""
+    """A GOES flare event list read from a file.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV (gzip or plain) with NCEI's columns, as ``ffnn flare-events`` writes it and
+        as shipped (``ffnn.data.GOES_FLARES_1996_2022``).
+
+    Returns
+    -------
+    `pandas.DataFrame`
+        One row per flare: peak time (UTC), class, peak flux (W m^-2) and NOAA region
+        (:func:`events_from_ncei`).
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When the file does not exist, is not a readable CSV or lacks the columns.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"event list {path} does not exist")

@@ -1,4 +1,5 @@
-"""Forecast verification of the flare model, the way forecasters validate (SPEC section 10).
+"""Forecast verification of the flare model, the way forecasters validate (Bloomfield et al. 2012,
+ApJL 747, L41; Leka et al. 2019, ApJS 243, 36).
 
 Records of one region are strongly correlated from one 12-minute step to the next, so the
 model is never tested on a region it was fitted on at the same time:
@@ -59,13 +60,36 @@ def reliability_bins(y: np.ndarray, probability: np.ndarray, n_bins: int = RELIA
 
 
 def skill_scores(y: np.ndarray, probability: np.ndarray, threshold: float, base_rate: float) -> dict[str, float]:
-    """Verification scores of probabilistic forecasts ``probability`` of events ``y`` (0/1).
+    """Verification scores of probabilistic flare forecasts.
 
-    ``threshold``: forecast "yes" when probability >= threshold (for TSS, HSS and the
-    contingency table); ``base_rate``: the climatology of the training rows, the reference
-    of the Brier skill score BSS = 1 - BS / BS_clim, BS_clim = mean((base_rate - y)^2).
-    ``reliability`` is Murphy's term sum_k n_k (p_k - o_k)^2 / N over :func:`reliability_bins`
-    (0 for perfectly calibrated forecasts). AUC is NaN when ``y`` holds one class.
+    Parameters
+    ----------
+    y : array_like of int
+        The events, 0 or 1, shape (n,).
+    probability : array_like of float
+        The forecast probabilities, shape (n,).
+    threshold : float
+        Forecast "yes" when probability >= threshold (for TSS, HSS and the contingency
+        table).
+    base_rate : float
+        The climatology of the training rows: the reference of the Brier skill score.
+
+    Returns
+    -------
+    dict of str to float
+        ``tss``, ``hss``, ``brier``, ``brier_climatology``, ``bss``, ``auc``,
+        ``reliability``, ``mean_probability``, ``event_rate``, ``threshold``, and the
+        counts ``n``, ``n_positive``, ``tp``, ``fn``, ``fp``, ``tn``. TSS, HSS and AUC are
+        NaN when ``y`` holds one class.
+
+    Notes
+    -----
+    TSS = TP/(TP + FN) - FP/(FP + TN) (Hanssen & Kuipers 1965; Bloomfield et al. 2012,
+    ApJL 747, L41); HSS = 2 (TP TN - FN FP) / ((TP + FN)(FN + TN) + (TP + FP)(FP + TN))
+    (Heidke 1926); BS = mean((p - y)^2), BSS = 1 - BS / BS_clim with BS_clim =
+    mean((base_rate - y)^2) (Brier 1950); ``reliability`` is Murphy's (1973) term
+    sum_k n_k (p_k - o_k)^2 / N over :func:`reliability_bins` (0 for calibrated
+    forecasts).
     """
     y = np.asarray(y, dtype=int)
     probability = np.asarray(probability, dtype=float)
@@ -148,9 +172,31 @@ def time_split_masks(times: pd.Series, split_date: str, window: str) -> tuple[pd
 
 def time_split(table: pd.DataFrame, y: pd.Series, groups: pd.Series, times: pd.Series,
                settings: ClassifySettings) -> Evaluation:
-    """Fit on the records before ``settings.split_date`` and score those from it on.
+    """Fit on the records before a date and score those from it on (a forecaster's test).
 
-    Raises :class:`InsufficientDataError` when either side cannot be fitted or scored.
+    Parameters
+    ----------
+    table : `pandas.DataFrame`
+        Raw keyword or summary table rows (``ffnn sharp-keywords``, ``summary.tsv``).
+    y : `pandas.Series`
+        0/1 labels aligned with ``table`` (:func:`ffnn.forecast.labels.flare_labels`).
+    groups : `pandas.Series`
+        Region (HARPNUM) of each row: no region is on both sides of a split.
+    times : `pandas.Series`
+        Record times (UTC) aligned with ``table``.
+    settings : `ffnn.forecast.classify.ClassifySettings`
+        The model's settings; ``split_date`` sets the split and ``window`` the label
+        window (training rows are those whose window closes by the date).
+
+    Returns
+    -------
+    Evaluation
+        The test rows' forecasts and their scores (:func:`skill_scores`).
+
+    Raises
+    ------
+    ffnn.forecast.classify.InsufficientDataError
+        When either side cannot be fitted or scored (too few rows or one class).
     """
     train, test = time_split_masks(times, settings.split_date, settings.window)
     if not test.any():
@@ -169,9 +215,36 @@ def time_split(table: pd.DataFrame, y: pd.Series, groups: pd.Series, times: pd.S
 def cross_validate(table: pd.DataFrame, y: pd.Series, groups: pd.Series, settings: ClassifySettings) -> Evaluation:
     """Repeated stratified k-fold cross-validation grouped by region.
 
+    Parameters
+    ----------
+    table : `pandas.DataFrame`
+        Raw keyword or summary table rows (``ffnn sharp-keywords``, ``summary.tsv``).
+    y : `pandas.Series`
+        0/1 labels aligned with ``table`` (:func:`ffnn.forecast.labels.flare_labels`).
+    groups : `pandas.Series`
+        Region (HARPNUM) of each row: no region is on both sides of a split.
+    settings : `ffnn.forecast.classify.ClassifySettings`
+        ``folds``, ``repeats`` and ``seed`` of the validation, and the model's settings.
+
+    Returns
+    -------
+    Evaluation
+        ``predictions``: the out-of-fold forecasts of every repeat; ``scores``: one row
+        per test fold (:func:`skill_scores`), reported as mean and standard deviation.
+
+    Raises
+    ------
+    ffnn.forecast.classify.InsufficientDataError
+        When there are too few labelled rows, events or regions for the folds.
+
+    Notes
+    -----
     Repeat r uses the folds of seed ``settings.seed + r``; within each training part the
     model's threshold comes from its own grouped folds (nested), so no test record takes
-    part in any choice. ``predictions`` hold the out-of-fold forecasts of every repeat.
+    part in any choice. Records of one region are correlated from one 12-minute step to
+    the next: random splits (as in Bobra & Couvidat 2015, ApJ 798, 135) overstate the
+    skill; grouped and time splits are what verification studies use (Leka et al. 2019,
+    ApJS 243, 36).
     """
     check_sufficient(y, groups, settings)
     rows, predictions = [], []

@@ -3,7 +3,8 @@ extent in Mm, and the unit coordinates training uses.
 
 The box [x_min, x_max] x [y_min, y_max] x [z_min, z_max] (Mm) maps to unit coordinates
 ((x - xc)/l0, (y - yc)/l0, (z - z_min)/l0) with l0 = max(half-width x, half-width y, height),
-so the domain lies inside [-1, 1] x [-1, 1] x [0, 2] (SPEC section 1).
+so the domain lies inside [-1, 1] x [-1, 1] x [0, 2], the FFNN method paper's unit domain
+(docs page "The method", docs/explanation/method.md).
 """
 
 from __future__ import annotations
@@ -24,7 +25,26 @@ ERRORS = ("Bx_err", "By_err", "Bz_err")
 
 @dataclass(frozen=True)
 class UnitBox:
-    """The physical box (Mm) and its map to unit coordinates."""
+    """The physical box and its map to the network's unit coordinates.
+
+    Parameters
+    ----------
+    x_min, x_max, y_min, y_max, z_min, z_max : float
+        The box's extent in Mm (x west and y north from the map's centre, z up).
+
+    Attributes
+    ----------
+    l0 : float
+        The unit length in Mm: max(half-width in x, half-width in y, height).
+    centre : tuple of float
+        The origin of unit coordinates (Mm): the centre of the bottom face.
+
+    Notes
+    -----
+    Unit coordinates are ((x - xc)/l0, (y - yc)/l0, (z - z_min)/l0), inside
+    [-1, 1] x [-1, 1] x [0, 2]; derivatives in unit coordinates are l0 times the physical
+    ones. B is not rescaled.
+    """
 
     x_min: float
     x_max: float
@@ -67,7 +87,24 @@ class UnitBox:
 
 
 def box_of_map(ds: xr.Dataset) -> dict[str, float]:
-    """The box above a bottom map: its x/y extent and ``height_mm``, in Mm."""
+    """The box above a bottom map.
+
+    Parameters
+    ----------
+    ds : `xarray.Dataset`
+        A bottom map: coordinates ``x``, ``y`` (Mm), attribute ``height_mm``.
+
+    Returns
+    -------
+    dict of str to float
+        ``x_min``, ``x_max``, ``y_min``, ``y_max`` (the outer pixel centres), ``z_min`` = 0
+        and ``z_max`` = ``height_mm``, in Mm.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When the map has no ``height_mm``.
+    """
     if "height_mm" not in ds.attrs:
         raise DataError("bottom map has no 'height_mm' attribute (box height in Mm)")
     x, y = ds["x"].values, ds["y"].values
@@ -77,6 +114,6 @@ def box_of_map(ds: xr.Dataset) -> dict[str, float]:
 
 def map_box_attrs(x, y, height_mm: float) -> dict[str, float]:
     """The box attributes of a bottom map on x, y (Mm): ``height_mm`` and ``l0_mm``, the
-    unit length of SPEC section 1 as training computes it (:class:`ffnn.io.box.UnitBox`)."""
+    unit length as training computes it (:class:`ffnn.io.box.UnitBox`)."""
     box = UnitBox(float(np.min(x)), float(np.max(x)), float(np.min(y)), float(np.max(y)), 0.0, float(height_mm))
     return {"height_mm": box.z_max, "l0_mm": box.l0}

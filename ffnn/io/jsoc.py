@@ -1,4 +1,5 @@
-"""SHARP records from JSOC through the ``drms`` client (SPEC section 5).
+"""SHARP records from JSOC through the ``drms`` client (Glogowski et al. 2019, JOSS 4, 1614;
+the series: Bobra et al. 2014, Sol. Phys. 289, 3549).
 
 Three steps, each a function of plain values:
 
@@ -97,16 +98,43 @@ _TRANSIENT = (urllib.error.URLError, http.client.HTTPException, ConnectionError,
 
 @dataclass(frozen=True)
 class JsocSettings:
-    """How to talk to JSOC. Durations in seconds.
+    """How to talk to JSOC (the ``jsoc:`` config section). Durations in seconds.
 
-    ``url``: base URL of the server (CGIs under ``cgi-bin/ajax/``, files under the base);
-    ``email``: address registered at JSOC, needed for exports only; ``tolerance_s``: the
-    largest |T_REC − requested time| accepted; ``quality``: what a nonzero QUALITY does
-    (``warn`` or ``fail``); ``retries``: extra attempts after a network failure, waiting
-    ``backoff_s`` × 2^k (at most ``max_backoff_s``) before attempt k+1; ``poll_s``: export
-    status polling interval; ``export_timeout_s``: give up on an export after this long;
-    ``busy_timeout_s``: how long to keep requesting an export that JSOC answers with "try
-    later" (waits as for retries, from ``backoff_s`` doubling to ``max_backoff_s``).
+    Parameters
+    ----------
+    url : str, optional
+        Base URL of the server (CGIs under ``cgi-bin/ajax/``, files under the base).
+        Default ``http://jsoc.stanford.edu/``.
+    email : str, optional
+        Address registered at JSOC, needed for exports only.
+    series : str, optional
+        The SHARP series. Default ``hmi.sharp_cea_720s``.
+    harp_series : str, optional
+        The series whose NOAA_ARS maps NOAA numbers to HARPs. Default ``hmi.sharp_720s``.
+    tolerance_s : float, optional
+        The largest |T_REC - requested time| accepted, s. Default 3600.
+    quality : {"warn", "fail"}, optional
+        What a nonzero QUALITY does. Default "warn".
+    retries : int, optional
+        Extra attempts after a network failure. Default 4.
+    backoff_s, max_backoff_s : float, optional
+        Wait ``backoff_s`` x 2^k (at most ``max_backoff_s``) before attempt k + 1.
+        Defaults 2 and 60 s.
+    poll_s : float, optional
+        Export status polling interval. Default 5 s.
+    export_timeout_s : float, optional
+        Give up on an export after this long. Default 3600 s.
+    busy_timeout_s : float, optional
+        How long to keep requesting an export that JSOC answers with "try later" (waits as
+        for retries). Default 900 s.
+    http_timeout_s : float, optional
+        Timeout of one HTTP request. Default 60 s.
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        For an unknown quality mode, a negative duration or count, or a URL that is not
+        http(s).
     """
 
     url: str = DEFAULT_URL
@@ -296,8 +324,22 @@ def _query(client, ds: str, keys, *, what: str, settings: JsocSettings) -> list[
 class SharpRecord:
     """One SHARP record: its prime keys, QUALITY and keywords (values as JSOC gave them).
 
-    ``noaa`` is the region asked for (None when the HARP was given directly);
-    ``requested`` the requested time (UTC ISO); ``series`` the data series.
+    Parameters
+    ----------
+    harpnum : int
+        HARP number (prime key).
+    t_rec : str
+        T_REC, TAI, as JSOC writes it (``2011.02.15_02:00:00_TAI``; prime key).
+    quality : int or None
+        The QUALITY bits (0: no known problem).
+    keywords : dict, optional
+        The record's keywords (NOAA_ARS, the space-weather keywords USFLUX, TOTUSJH ...).
+    noaa : int, optional
+        The region asked for; None when the HARP was given directly.
+    requested : str, optional
+        The requested time (UTC, ISO).
+    series : str, optional
+        The data series. Default ``hmi.sharp_cea_720s``.
     """
 
     harpnum: int
@@ -429,11 +471,41 @@ def check_quality(rec: SharpRecord, mode: str) -> None:
 
 def resolve(noaa: int | None, t: Time, settings: JsocSettings, *, harpnum: int | None = None,
             client=None) -> SharpRecord:
-    """The SHARP record for NOAA region ``noaa`` (or HARP ``harpnum``) nearest time ``t``.
+    """The SHARP record of a NOAA region (or a HARP) nearest a time, asked of JSOC.
 
-    When the region is in several HARPs (a split or merge), the one with the record nearest
-    ``t`` wins, ties going to the lower HARPNUM. Given both ``noaa`` and ``harpnum``, the
-    HARP must list the region. QUALITY is checked per ``settings.quality``.
+    Parameters
+    ----------
+    noaa : int or None
+        The NOAA active region number; matched against each HARP's NOAA_ARS list (never
+        by substring).
+    t : `astropy.time.Time`
+        The time wanted.
+    settings : JsocSettings
+        Server, tolerance, QUALITY handling, retries.
+    harpnum : int, optional
+        The HARP, when known (then ``noaa`` may be None; given both, the HARP must list
+        the region).
+    client : `drms.Client`, optional
+        A client to use (default: one for ``settings.url``).
+
+    Returns
+    -------
+    SharpRecord
+        The record nearest ``t`` within ``settings.tolerance_s``.
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        When neither ``noaa`` nor ``harpnum`` is given.
+    ffnn.util.errors.DataError
+        When no HARP holds the region, no record lies within the tolerance, the HARP does
+        not hold the region, or QUALITY is nonzero with ``quality: fail``.
+
+    Notes
+    -----
+    When the region is in several HARPs (a split or merge), the one with the record
+    nearest ``t`` wins, ties going to the lower HARPNUM. HARPs and SHARPs: Bobra et al.
+    (2014, Sol. Phys. 289, 3549).
     """
     if noaa is None and harpnum is None:
         raise ConfigError("give a NOAA region number (--noaa) or a HARP number (--harpnum)")
@@ -583,10 +655,40 @@ class FetchResult:
 
 def fetch_sharp(rec: SharpRecord, out_dir, settings: JsocSettings, *, segments=SEGMENTS,
                  client=None) -> FetchResult:
-    """Export ``rec``'s ``segments`` as FITS (keywords in the headers) into ``out_dir``.
+    """Download a record's segments as FITS files (keywords in the headers).
 
+    Parameters
+    ----------
+    rec : SharpRecord
+        The record (:func:`resolve`).
+    out_dir : path-like
+        The directory for the files, named as JSOC exports them
+        (``<series>.<HARPNUM>.<T_REC>.<segment>.fits``).
+    settings : JsocSettings
+        Server, the registered ``email`` (needed for an export), retries and timeouts.
+    segments : tuple of str, optional
+        Which segments. Default Br, Bp, Bt, Br_err, Bp_err, Bt_err.
+    client : `drms.Client`, optional
+        A client to use (default: one for ``settings.url``).
+
+    Returns
+    -------
+    FetchResult
+        ``record``, ``paths`` (segment -> file) and ``downloaded`` (the segments this
+        call fetched).
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        When an export is needed and ``settings.email`` is not set.
+    ffnn.util.errors.FFNNError
+        When JSOC fails the export, times out, or a file arrives incomplete.
+
+    Notes
+    -----
     Segments already present as complete FITS files are not fetched again; when all are
-    present nothing is requested from JSOC. Needs ``settings.email`` for the export.
+    present nothing is requested from JSOC. Files are written whole (temporary name,
+    then renamed).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,39 +1,22 @@
 """SHARP records on disk: their segment files (FITS) and the bottom map they make
 (:func:`segments_map`; :func:`ffnn.field.boundary.from_sharp` reads a record's directory into it).
 
-Files (SPEC section 8): one FITS file per segment, named as JSOC exports them
-(``hmi.sharp_cea_720s.377.20110215_020000_TAI.Br.fits``, ``<series>.<recnum>.Br.fits``) or
-"as-is" (``Br.fits``). The image is read from the first HDU that holds one: tile-compressed
-(RICE) after an empty primary HDU, or plain; astropy applies BSCALE/BZERO to scaled
-integers and turns BLANK pixels into NaN. Header cards are read one by one, because JSOC
-writes values that FITS does not allow (``R_VALUE = nan``): such a value is kept when it
-reads as a number, any other card astropy refuses is skipped; one bad card never stops a
-read. A complete file with the record's header but no image is the record having no data
-for that segment (:class:`SegmentWithoutData`), not a broken file.
+Files: one FITS file per segment as JSOC exports them (Bobra et al. 2014, Sol. Phys. 289,
+3549), ``<record>.Br.fits`` or as-is ``Br.fits``; header cards are read one by one, since
+JSOC writes values FITS does not allow (``R_VALUE = nan``). Components (Sun 2013,
+arXiv:1309.2392): Bx = Bp (westward), By = -Bt (Bt points south, y north), Bz = Br; error
+maps are magnitudes and keep their sign. The map is oriented x west, y north (a mirrored
+segment is flipped back with its WCS), transposed to ``(x, y)``, in Mm from the map's
+centre; binning averages f x f blocks ignoring NaN, errors combine as independent, NaN
+pixels stay NaN (the "not observed" mask; an infinite pixel becomes NaN, logged). Blank
+strips at the map's edges (rows or columns with no observed pixel: off-disk or CEA padding
+near the limb) are cropped after binning, logged; holes inside stay NaN, held at 0 G by
+the potential field and the held bottom alike, and left out of the trust checks.
+``boundary.nc`` keeps the Br header's keywords with the WCS rewritten for its binned grid
+(:func:`ffnn.io.wcs.binned`).
 
-Components (SPEC section 5): Bx = Bp (westward), By = −Bt (Bt points south, y north),
-Bz = Br. Error maps are magnitudes and are not sign-flipped: Bx_err = Bp_err,
-By_err = Bt_err, Bz_err = Br_err.
-
-Orientation: x runs west and y north (CDELT1, CDELT2 > 0). A segment stored mirrored
-(negative CDELT) is flipped back along that axis together with its WCS (CRPIX → n + 1 −
-CRPIX, CDELT → −CDELT), and the flip is logged. Bp and Bt are physical directions, so
-their signs stay: a mirrored file gives the same bottom map as the unmirrored one.
-
-Geometry: FITS rows are latitude (y), columns longitude (x); the map is transposed to the
-``(x, y)`` order of the boundary format. A CEA pixel of CDELT degrees spans
-CDELT·π/180·R Mm, with R = RSUN_REF from the header (696 Mm when absent): 0.03° → 0.3644 Mm.
-Coordinates are pixel centres in Mm, centred on the map centre.
-
-Binning (default 2×2) averages each block ignoring NaN; a block with no finite pixel stays
-NaN. Errors of a block combine as independent: sqrt(Σσ²)/n over its finite pixels. Rows or
-columns left over at the far edges (size not a multiple of the factor) are dropped. NaN
-pixels are never filled: they are the "not observed" mask downstream.
-
-Keywords: ``boundary.nc`` keeps every keyword of the Br header as an attribute
-(``DATE-OBS`` as ``DATE_OBS``), the WCS ones (:data:`ffnn.io.wcs.WCS_KEYS`) rewritten for its
-own binned grid (:func:`ffnn.io.wcs.binned`), so that each of its pixels lies on the Sun where
-the same pixels of the FITS map do.
+Details: docs page "SHARP records: files, components, binning and WCS"
+(docs/topics/sharp-records.md).
 """
 
 from __future__ import annotations
@@ -65,6 +48,7 @@ DEFAULT_HEIGHT_MM = 100.0
 DEFAULT_RSUN_REF_M = 696.0e6
 RECORD_JSON = "sharp.json"
 MM2_TO_CM2 = 1e16
+MIN_PIXELS = 3  # along x and y: the fewest a box, its grid spacing and the held bottom need
 
 # Header cards that describe the file layout, not the observation: not copied to attributes.
 _STRUCTURAL = re.compile(
@@ -115,12 +99,27 @@ def record_directory(value, *, check: bool = True) -> Path:
 
 
 def find_segments(directory) -> dict[str, Path]:
-    """The segment files of one SHARP record in ``directory`` (a path, or ``ffnn:<record>``:
-    :func:`record_directory`), by segment name.
+    """The segment files of one SHARP record in a directory, by segment name.
 
-    Files are recognised by name (:func:`segment_of`). Br, Bp, Bt are required; error maps
-    are optional; other files (bitmap, continuum, READMEs) are ignored. Several records in
-    one directory is an error.
+    Parameters
+    ----------
+    directory : path-like or str
+        The directory of one record's files, named ``<record>.<segment>.fits`` (JSOC
+        export) or ``<segment>.fits`` (as-is); ``ffnn:<record>`` names one shipped in the
+        package (:func:`record_directory`).
+
+    Returns
+    -------
+    dict of str to `pathlib.Path`
+        Segment name (``Br``, ``Bp``, ``Bt``, and those of ``Br_err``, ``Bp_err``,
+        ``Bt_err`` present) -> its file. Other files (bitmap, continuum, READMEs) are
+        ignored.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When the directory does not exist, is a file, lacks Br, Bp or Bt, or holds
+        several records.
     """
     directory = record_directory(directory)
     if not directory.exists():
@@ -203,12 +202,31 @@ def record_name(keywords: dict, fallback: str) -> str:
 
 
 def read_segment(path) -> tuple[np.ndarray, dict]:
-    """Image data (ny, nx) as float64 (BLANK → NaN) and header keywords, from the first HDU
-    holding an image (:func:`header_keywords`).
+    """The image and header keywords of one SHARP segment file.
 
-    Raises :class:`SegmentWithoutData` for a complete file whose header carries the record
-    (T_REC) but that has no image, DataError for anything else unreadable (a truncated file
-    is an error, never padded data).
+    Parameters
+    ----------
+    path : path-like
+        A FITS file as JSOC writes it: the image in the first HDU that holds one
+        (tile-compressed RICE after an empty primary HDU, or plain).
+
+    Returns
+    -------
+    data : `numpy.ndarray`
+        The image, shape (ny, nx) (rows latitude, columns longitude), float64, in the
+        segment's unit (G for the field and error segments); BSCALE/BZERO applied, BLANK
+        pixels NaN.
+    keywords : dict
+        The header's keywords (:func:`header_keywords`): cards astropy refuses are
+        skipped, a value such as ``R_VALUE = nan`` is kept as a number.
+
+    Raises
+    ------
+    SegmentWithoutData
+        For a complete file whose header carries the record (T_REC) but no image.
+    ffnn.util.errors.DataError
+        For anything else unreadable: a missing, truncated or damaged file (never padded
+        data), or an image that is not 2-D.
     """
     path = Path(path)
     try:
@@ -333,17 +351,73 @@ def _coords(n: int, d: float) -> np.ndarray:
     return (np.arange(n) - (n - 1) / 2.0) * d
 
 
+def _observed_rectangle(data_vars: dict, name: str, f: int):
+    """(index, (x0, y0)): the smallest rectangle of the binned map (x, y) that holds every
+    pixel with an observed (finite) component, and its first pixel; logs one line when it
+    is smaller than the map (blank edge strips: off-disk or CEA padding near the limb).
+
+    A strip with no observation is cropped rather than carried: held at 0 G under the
+    model and in the potential field alike it would add a box of invented boundary, and
+    no value there is observed. Holes inside the rectangle stay NaN: the potential field
+    and the held bottom count them as 0 G (:mod:`ffnn.field.potential`,
+    :func:`ffnn.field.train.hold_observed_bottom`), the trust checks leave them out.
+    """
+    observed = np.zeros(data_vars["Bz"][1].shape, dtype=bool)
+    for name_ in SEGMENT_COMPONENTS:
+        observed |= np.isfinite(data_vars[name_][1])
+    nx, ny = observed.shape
+    cols, rows = np.flatnonzero(observed.any(axis=1)), np.flatnonzero(observed.any(axis=0))
+    x0, x1, y0, y1 = cols[0], cols[-1] + 1, rows[0], rows[-1] + 1
+    if (x0, x1, y0, y1) != (0, nx, 0, ny):
+        blank = nx * ny - (x1 - x0) * (y1 - y0)
+        log.info("%s: %d of its %d x %d pixels (bin %d) lie in blank edge strips with no observed "
+                 "pixel; the map is cropped to the %d x %d pixels that hold the observations "
+                 "(x %d to %d, y %d to %d of the binned map)", name, blank, nx, ny, f,
+                 x1 - x0, y1 - y0, x0, x1 - 1, y0, y1 - 1)
+    return (slice(x0, x1), slice(y0, y1)), (int(x0), int(y0))
+
+
 def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
                height_mm: float = DEFAULT_HEIGHT_MM, extra_attrs: dict | None = None) -> xr.Dataset:
-    """The bottom map from segment images.
+    """The bottom map from a SHARP record's segment images.
 
-    ``segments``: segment name → (data (ny, nx) in G, header keywords as from
-    :func:`read_segment`, or a FITS header); Br, Bp, Bt required, error maps optional.
-    ``bin_factor``: f×f NaN-mean binning (1 = none). ``height_mm``: box height Z in Mm.
-    Returns dims (x, y), coordinates in Mm, Bx, By, Bz (+ errors) in G, attributes
-    ``height_mm``, ``l0_mm`` = max(X, Y, Z), the Br header's keywords with its WCS for the
-    binned grid, then ``extra_attrs`` where the header has no such keyword.
-    Raises ConfigError (bin, height), DataError (shapes, pixel sizes, rotation, no data).
+    Parameters
+    ----------
+    segments : dict
+        Segment name -> (data, keywords): data of shape (ny, nx) in G, keywords as from
+        :func:`read_segment` (or an `astropy.io.fits.Header`). Br, Bp, Bt required,
+        Br_err, Bp_err, Bt_err optional.
+    bin_factor : int, optional
+        f x f NaN-mean binning (1: none). Default 2.
+    height_mm : float, optional
+        Box height Z in Mm. Default 100.
+    extra_attrs : dict, optional
+        Attributes added where the header has no such keyword (e.g. a record JSON's).
+
+    Returns
+    -------
+    `xarray.Dataset`
+        Dims ``(x, y)`` of shape (nx // f, ny // f) (rows or columns left over dropped),
+        coordinates ``x``, ``y`` (pixel centres, Mm, centred on the map; x west, y
+        north), ``Bx`` = Bp, ``By`` = -Bt, ``Bz`` = Br and errors in G; attributes
+        ``height_mm``, ``l0_mm`` = max(X, Y, Z), ``bin_factor``, pixel sizes, the Br
+        header's keywords with its WCS for the binned grid, then ``extra_attrs``.
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        For a bin factor that is not a positive integer, or a height that is not a
+        positive finite number.
+    ffnn.util.errors.DataError
+        When segments differ in shape or pixel size, a map is rotated (CROTA2 != 0) or
+        Br has no finite pixel.
+
+    Notes
+    -----
+    Bx = Bp, By = -Bt, Bz = Br (Sun 2013, arXiv:1309.2392); a block's errors combine as
+    independent, sqrt(sum sigma^2)/n; a CEA pixel of CDELT degrees is CDELT pi/180
+    RSUN_REF long. A segment stored mirrored (negative CDELT) is flipped back with its
+    WCS.
     """
     if int(bin_factor) != bin_factor or bin_factor < 1:
         raise ConfigError(f"bin factor must be a positive integer, got {bin_factor}")
@@ -351,11 +425,19 @@ def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
         raise ConfigError(f"box height must be a positive number of Mm, got {height_mm}")
     f = int(bin_factor)
     oriented, flipped = {}, []
+    infinite = {}
     for seg, (data, keywords) in segments.items():
-        data, attrs, flip = _oriented(np.asarray(data), header_attrs(keywords), seg)
+        data, attrs, flip = _oriented(np.asarray(data, dtype=np.float64), header_attrs(keywords), seg)
+        if np.isinf(data).any():  # not a measurement: not observed, as NaN (BLANK) pixels are
+            infinite[seg] = int(np.isinf(data).sum())
+            data = np.where(np.isinf(data), np.nan, data)
         oriented[seg] = (data, attrs)
         flipped += [f"{seg} along {axis}" for axis, done in zip("xy", flip) if done]
     header = oriented["Br"][1]
+    if infinite:
+        log.warning("%s: %s infinite: not observed, masked as NaN like the pixels JSOC leaves blank",
+                    record_name(header, "SHARP record"),
+                    ", ".join(f"{n} pixel(s) of {seg}" for seg, n in infinite.items()))
     if flipped:
         log.info("%s: stored mirrored (negative CDELT); flipped %s so that x runs west and "
                  "y north", record_name(header, "SHARP record"), ", ".join(flipped))
@@ -363,6 +445,11 @@ def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
     for seg, (data, _) in oriented.items():
         if data.shape != shape:
             raise DataError(f"segment {seg} is {data.shape} pixels, Br is {shape}")
+    ny0, nx0 = shape
+    if min(nx0 // f, ny0 // f) < MIN_PIXELS:
+        raise ConfigError(f"bin factor {f} leaves a {nx0 // f} x {ny0 // f} pixel map of the {nx0} x {ny0} "
+                          f"pixel record; a box needs at least {MIN_PIXELS} x {MIN_PIXELS} pixels: "
+                          f"bin {max(1, min(nx0, ny0) // MIN_PIXELS)} at most")
     dx0, dy0, rsun_mm = pixel_size_mm(header)
     for seg, (_, hdr) in oriented.items():
         if "CDELT1" in hdr and not np.isclose(pixel_size_mm(hdr)[:2], (dx0, dy0)).all():
@@ -380,19 +467,30 @@ def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
             data_vars[name] = (("x", "y"), bin_error(oriented[seg][0], f).T,
                                {"units": "gauss", "long_name": f"uncertainty of {name[:2]} (from {seg})",
                                 "source_segment": seg})
-    nx, ny = data_vars["Bz"][1].shape
-    dx, dy = dx0 * f, dy0 * f
-    x, y = _coords(nx, dx), _coords(ny, dy)
     if not np.isfinite(data_vars["Bz"][1]).any():
         raise DataError("SHARP Br map has no finite pixel")
+    n_binned = data_vars["Bz"][1].size
+    crop, (x0, y0) = _observed_rectangle(data_vars, record_name(header, "SHARP record"), f)
+    data_vars = {k: (dims, a[crop], attrs) for k, (dims, a, attrs) in data_vars.items()}
+    nx, ny = data_vars["Bz"][1].shape
+    if min(nx, ny) < MIN_PIXELS:
+        raise DataError(f"the observed pixels span {nx} x {ny} pixels of the map (bin {f}); a box needs "
+                        f"at least {MIN_PIXELS} x {MIN_PIXELS}")
+    dx, dy = dx0 * f, dy0 * f
+    x, y = _coords(nx, dx), _coords(ny, dy)
     extra = {k: v for k, v in (extra_attrs or {}).items() if k not in header}
-    attrs = {**header, **extra, **wcs.binned(header, f)}
+    placed = wcs.binned(header, f)
+    for axis, offset in ((1, x0), (2, y0)):  # pixel 1 of the cropped map is pixel offset + 1 of the binned one
+        if f"CRPIX{axis}" in placed:
+            placed[f"CRPIX{axis}"] -= offset
+    attrs = {**header, **extra, **placed}
     attrs.update({
         "title": "SHARP CEA bottom boundary (Bx = Bp, By = -Bt, Bz = Br)",
         **map_box_attrs(x, y, height_mm), "bin_factor": f,
         "pixel_mm_x": dx, "pixel_mm_y": dy, "unbinned_pixel_mm_x": dx0,
         "unbinned_pixel_mm_y": dy0, "rsun_ref_mm": rsun_mm,
         "nan_pixels": int(np.count_nonzero(~np.isfinite(data_vars["Bz"][1]))),
+        "cropped_edge_pixels": int(n_binned - nx * ny),
     })
     ds = xr.Dataset(data_vars, coords={
         "x": ("x", x, {"units": "Mm", "long_name": "x (westward), centred on the map", "axis": "X"}),
@@ -402,10 +500,19 @@ def segments_map(segments: dict, *, bin_factor: int = DEFAULT_BIN,
 
 
 def flux_summary(ds: xr.Dataset) -> dict:
-    """Signed and unsigned flux of Bz through a bottom map and their ratio.
+    """Signed and unsigned flux of Bz through a bottom map, and their ratio.
 
-    Φ = Σ Bz dA and |Φ| = Σ |Bz| dA over the finite pixels, dA = dx dy (a CEA pixel's true
-    area), in Mx (G cm²); ``imbalance`` = Φ / |Φ| (dimensionless, signed).
+    Parameters
+    ----------
+    ds : `xarray.Dataset`
+        A bottom map: ``Bz`` in G, attributes ``pixel_mm_x``, ``pixel_mm_y`` (Mm).
+
+    Returns
+    -------
+    dict
+        ``signed_mx`` = sum Bz dA and ``unsigned_mx`` = sum |Bz| dA over the finite
+        pixels, in Mx (G cm^2), dA = dx dy (a CEA pixel's true area); ``imbalance`` =
+        signed / unsigned (dimensionless; NaN for a map without flux).
     """
     area_cm2 = float(ds.attrs["pixel_mm_x"]) * float(ds.attrs["pixel_mm_y"]) * MM2_TO_CM2
     bz = ds["Bz"].values

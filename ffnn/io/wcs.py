@@ -1,6 +1,7 @@
 """Where a bottom map lies on the Sun: the CEA world coordinate system of a SHARP map.
 
-A SHARP CEA map (SPEC sections 5 and 8) carries a FITS WCS: ``CTYPE1/2`` =
+A SHARP CEA map (Bobra et al. 2014, Sol. Phys. 289, 3549; Sun 2013, arXiv:1309.2392)
+carries a FITS WCS: ``CTYPE1/2`` =
 ``CRLN-CEA``/``CRLT-CEA`` (Carrington longitude and latitude, cylindrical equal-area),
 ``CRPIX``, ``CRVAL``, ``CDELT`` (degrees), and the observer (``DATE-OBS``, ``CRLN_OBS``,
 ``CRLT_OBS``, ``DSUN_OBS``, ``RSUN_REF``). ``boundary.nc`` keeps these keywords as
@@ -33,7 +34,19 @@ def has_wcs(attrs: Mapping) -> bool:
 
 
 def wcs_attrs(attrs: Mapping) -> dict:
-    """The :data:`WCS_KEYS` present in ``attrs`` (a header or dataset attributes)."""
+    """The keywords that place a map on the Sun, picked from a header or attributes.
+
+    Parameters
+    ----------
+    attrs : mapping
+        A FITS header or a dataset's attributes (``DATE-OBS`` or ``DATE_OBS``).
+
+    Returns
+    -------
+    dict
+        The :data:`WCS_KEYS` present in ``attrs`` (``DATE-OBS`` as ``DATE_OBS``), values
+        as given.
+    """
     out = {}
     for key in WCS_KEYS:
         for name in (key, key.replace("_", "-")):
@@ -66,10 +79,20 @@ def binned(attrs: Mapping, factor: int, shape: tuple[int, int] | None = None,
 
 
 def map_header(attrs: Mapping, nx: int, ny: int):
-    """A FITS header (``astropy.io.fits.Header``) for an image of ``ny`` rows by ``nx``
-    columns on the bottom map's grid, from its attributes; None without a WCS.
+    """A FITS header for an image on a bottom map's grid, from the map's attributes.
 
-    The header opens with ``sunpy.map.Map((data.T, header))`` for data of shape (nx, ny).
+    Parameters
+    ----------
+    attrs : mapping
+        Attributes with the WCS keywords (:data:`WCS_KEYS`) of the grid.
+    nx, ny : int
+        The image's size along x (columns) and y (rows).
+
+    Returns
+    -------
+    `astropy.io.fits.Header` or None
+        NAXIS1 = nx, NAXIS2 = ny and the WCS keywords; None when ``attrs`` carry no WCS.
+        For data of shape (nx, ny), ``sunpy.map.Map((data.T, header))`` opens it.
     """
     from astropy.io import fits
 
@@ -89,12 +112,27 @@ def map_header(attrs: Mapping, nx: int, ny: int):
 
 
 def heliographic_grid(attrs: Mapping, nx: int, ny: int):
-    """Carrington longitude and latitude (degrees), each (nx, ny), at the pixel centres of
-    the map's grid; None without a WCS.
+    """Carrington longitude and latitude at the pixel centres of a map's grid.
 
+    Parameters
+    ----------
+    attrs : mapping
+        The map's attributes (or header) with its WCS keywords (:data:`WCS_KEYS`).
+    nx, ny : int
+        The grid's size along x and y.
+
+    Returns
+    -------
+    lon, lat : `numpy.ndarray` or None
+        Carrington longitude and latitude in degrees, each of shape (nx, ny); None when
+        ``attrs`` carry no WCS.
+
+    Notes
+    -----
     SHARP's CEA projection is centred on the patch (CRVAL2 is its latitude), which FITS
-    WCS reads as an oblique projection: longitude and latitude both vary along each axis,
-    so they are 2-D.
+    WCS reads as an oblique projection (Calabretta & Greisen 2002, A&A 395, 1077):
+    longitude and latitude both vary along each axis, so they are 2-D.
+    :func:`ffnn.io.maps.map_wcs` gives the WCS itself.
     """
     from astropy.wcs import WCS, FITSFixedWarning
 

@@ -139,9 +139,16 @@ def failed_checks(checks) -> list[tuple[str, list[str]]]:
         raise ConfigError(f"--checks {path} is a directory, not a checks table (results/checks.tsv)")
     if not path.is_file():
         raise ConfigError(f"--checks {path} does not exist (ffnn summary --checks writes it)")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f, delimiter="\t")
-        columns, rows = set(reader.fieldnames or ()), list(reader)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f, delimiter="\t")
+            columns, rows = set(reader.fieldnames or ()), list(reader)
+    except UnicodeDecodeError:  # summary.nc, a figure: not a table of text
+        head = path.read_bytes()[:8]
+        kind = "a NetCDF file" if head.startswith((b"CDF", b"\x89HDF")) else "not text"
+        raise ConfigError(f"--checks {path} is not a checks table (results/checks.tsv): it is {kind}") from None
+    except OSError as err:
+        raise ConfigError(f"--checks {path} cannot be read: {err.strerror}") from None
     if not {"region", "check", "status"} <= columns:
         raise ConfigError(f"--checks {path} is not a checks table: it lacks the columns region, check, status")
     if not rows:

@@ -119,12 +119,27 @@ def _sheet_rows(path, schema: dict, noun: str, key: str, text_columns) -> list[d
 
 
 def read_sheet(path, schema: dict) -> list[dict]:
-    """The validated rows of a region sheet.
+    """The validated rows of a region sheet (``config/regions.tsv``).
 
-    Each row is a dict of its non-empty cells (numbers as numbers; ``time`` and
-    ``sharp_dir`` as text), with ``time`` normalised to ``YYYY-mm-ddTHH:MM:SS`` and
-    ``region`` (the region id) and ``label`` (how messages name the row) added.
-    Raises ConfigError: no such file, not a TSV, a row against the schema, no rows.
+    Parameters
+    ----------
+    path : path-like
+        The TSV file: columns ``noaa``, ``time`` and optionally ``sharp_dir``, ``bin``,
+        ``height_mm``, ``train.<setting>`` (config/README.md).
+    schema : dict
+        The sheet's JSON schema (``workflow/schemas/regions.schema.yaml``).
+
+    Returns
+    -------
+    list of dict
+        One per row: its non-empty cells (numbers as numbers; ``time`` and ``sharp_dir``
+        as text), ``time`` as ``YYYY-mm-ddTHH:MM:SS``, with ``region`` (the region id)
+        and ``label`` (how messages name the row) added.
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        No such file, not a TSV, a row against the schema, or no rows.
     """
     rows = _sheet_rows(path, schema, "region sheet", "regions", TEXT_COLUMNS)
     for row in rows:
@@ -304,13 +319,33 @@ def check_train_block(block: dict, what: str) -> None:
 
 
 def region_table(config: dict, sheet_schema: dict, series_schema: dict | None = None) -> RegionTable:
-    """Every region of a run: region id → settings, in the order of the sheet
-    (:func:`sharp_regions` of config ``regions``; none when null) and then of config
-    ``lowlou.regions``; and the series of config ``series.sheet`` (:func:`series_table`,
-    read with ``series_schema``), whose snapshots the table answers for once listed. A Low
-    & Lou entry holds ``kind`` ("lowlou"), its case's ``n``, ``m``, ``l``, ``phi``,
-    ``boundary``, ``train`` and a ``label``. Raises ConfigError for a bad sheet, an unknown
-    case, or a train block that sets ``threads`` or ``progress``."""
+    """Every region a workflow configuration runs.
+
+    Parameters
+    ----------
+    config : dict
+        The workflow's configuration (``config/config.yaml`` with its defaults): keys
+        ``regions``, ``sharp``, ``lowlou``, ``train``, ``series``.
+    sheet_schema : dict
+        The region sheet's JSON schema.
+    series_schema : dict, optional
+        The series sheet's JSON schema (needed when ``series.sheet`` is set).
+
+    Returns
+    -------
+    RegionTable
+        Region id -> settings, in the order of the sheet (:func:`sharp_regions` of
+        config ``regions``; none when null) and then of config ``lowlou.regions``; the
+        series of config ``series.sheet`` (:func:`series_table`), whose snapshots the
+        table answers for once listed. A Low & Lou entry holds ``kind`` ("lowlou"), its
+        case's ``n``, ``m``, ``l``, ``phi``, ``boundary``, ``train`` and a ``label``.
+
+    Raises
+    ------
+    ffnn.util.errors.ConfigError
+        For a bad sheet, an unknown case, or a train block that sets ``threads`` or
+        ``progress``.
+    """
     check_train_block(config["train"], "config train")
     table = RegionTable()
     if config["regions"]:

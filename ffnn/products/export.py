@@ -46,10 +46,14 @@ def write_vtk(cube: xr.Dataset, path, *, alpha: np.ndarray | None = None,
         Force-free parameter (1/Mm); computed from B and J when absent.
     current : ndarray, shape (3, nx, ny, nz), optional
         curl B (G/Mm); the cube's Jx, Jy, Jz or finite differences when absent.
+    title : str, optional
+        The file's title line. Default "ffnn cube".
 
     Returns
     -------
     pathlib.Path
+        ``path``: point data B (G), J (curl B, G/Mm) and alpha (1/Mm) on the cube's
+        grid, origin and spacing in Mm; opens in ParaView.
 
     Raises
     ------
@@ -161,10 +165,25 @@ def write_fits_maps(derived: xr.Dataset, out_dir, *, products=tuple(FITS_PRODUCT
     code, ``FLAGNAMn`` = its meaning (n = 1, 2, ...) and a ``COMMENT`` line each. Opens
     with ``sunpy.map.Map``.
 
+    Parameters
+    ----------
+    derived : `xarray.Dataset`
+        Derived products of ``ffnn derived`` (:func:`ffnn.analysis.derived.derived_dataset`)
+        on their footpoint grid (``xf``, ``yf``, Mm), with the region's WCS keywords.
+    out_dir : path-like
+        The directory for the files.
+    products : tuple of str, optional
+        Which maps (default :data:`FITS_PRODUCTS`: twist, log10_q, end_face, bz).
+
+    Returns
+    -------
+    list of `pathlib.Path`
+        The files written, ``<product>.fits``, in the order of ``products``.
+
     Raises
     ------
-    DataError
-        As :func:`fits_map_header`, before any file is written.
+    ffnn.util.errors.DataError
+        As :func:`fits_map_header` (no WCS, another grid), before any file is written.
     """
     from astropy.io import fits
 

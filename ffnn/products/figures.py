@@ -499,10 +499,42 @@ def check_map_covers(bottom: xr.Dataset, cube: xr.Dataset, what: str = "bottom m
 def region_figures(bottom: xr.Dataset, cube: xr.Dataset, profiles: xr.Dataset, history, out_dir,
                    *, reference: xr.Dataset | None = None, region: str = "", lines: int = 30,
                    dpi: int = 110) -> list[Path]:
-    """Write the five figures of a region (:data:`FIGURE_NAMES`) into ``out_dir``.
+    """Write the five figures of a region (:data:`FIGURE_NAMES`) into a directory.
 
-    All five are drawn before the first is written: inputs that fail one of them leave
-    no figure behind."""
+    Parameters
+    ----------
+    bottom : `xarray.Dataset`
+        The observed bottom map (Bx, By, Bz in G on x, y in Mm).
+    cube : `xarray.Dataset`
+        The model cube on the map's x, y grid.
+    profiles : `xarray.Dataset`
+        Its height profiles (``ffnn quality --profiles``; :class:`ffnn.analysis.checks.TrustChecks`).
+    history : path-like or `pandas.DataFrame` or list of dict
+        The loss history (``loss.csv``, or ``TrainedModel.history``).
+    out_dir : path-like
+        The directory for the PNG files.
+    reference : `xarray.Dataset`, optional
+        A reference field on the same grid (Low & Lou): its field lines drawn beside.
+    region : str, optional
+        The region's name, in titles and messages.
+    lines : int, optional
+        Field lines traced from the strongest bottom field. Default 30.
+    dpi : int, optional
+        Resolution of the PNG files. Default 110.
+
+    Returns
+    -------
+    list of `pathlib.Path`
+        The files written: ``bottom.png``, ``fieldlines_xy.png``, ``fieldlines_3d.png``,
+        ``profiles.png``, ``loss.png``.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When the map does not cover the cube's grid or the profiles are not a profiles
+        dataset. All five figures are drawn before the first is written: inputs that
+        fail one of them leave no figure behind.
+    """
     plt = _pyplot()
     out_dir = Path(out_dir)
     prefix = f"{region}: " if region else ""

@@ -8,7 +8,9 @@ benchmark regions the comparison with the reference field (model and potential f
 
 :func:`region_row` builds it, :func:`write_row` stores it as JSON; :func:`summary_table`
 gathers rows into the table written by :func:`write_summary` (TSV, NetCDF, JSON).
-:func:`lowlou_table` renders the benchmark rows beside the published ones (SPEC section 6).
+:func:`lowlou_table` renders the benchmark rows beside the published ones (the metrics of
+Schrijver et al. 2006, Sol. Phys. 235, 161; docs page "Benchmarks",
+docs/explanation/benchmarks.md).
 Every column and its unit is listed in :data:`COLUMNS` (the README repeats it).
 """
 
@@ -64,6 +66,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "sigma_j": ("1", "current-weighted sine of the angle between J and B over the cube"),
     "theta_j_deg": ("degree", "arcsin(sigma_j): current-weighted angle between J and B"),
     "mean_abs_fi": ("1", "mean fractional flux <|f_i|> = mean |div B| dx / (6 |B|)"),
+    "mean_abs_div_over_b": ("Mm-1", "mean |div B| / |B| = 6 <|f_i|> / dx: the divergence per length, "
+                                    "independent of the binning (the divergence check's figure)"),
+    "sigma_j_potential": ("1", "sigma_j of the potential field of the observed bottom Bz on the same grid "
+                               "(its finite-difference currents)"),
+    "e_div_ratio": ("1", "non-solenoidal share of the energy E_div / E (Valori et al. 2013)"),
+    "current_energy_erg": ("erg", "E_J,s: energy of the solenoidal current-carrying part (Valori et al. "
+                                  "2013), the free energy without the divergence's share"),
     "div_free_factor": ("Mm-2", "mean |div B|^2/|B|^2 over the whole cube"),
     "force_free_factor": ("1", "mean |J x B|^2/(|J|^2 |B|^2) over the whole cube"),
     "loss_total": ("", "final total training loss"),
@@ -100,7 +109,8 @@ DERIVED_COLUMNS = {"mean_abs_tw": "mean_abs_twist", "max_abs_tw": "max_abs_twist
                    "qsl_area_mm2": "qsl_area", "flux_tw_gt1_mx": "twisted_flux"}
 REFERENCE_METRICS = ("c_vec", "c_cs", "e_n_prime", "e_m_prime", "epsilon")
 _QUALITY_KEYS = ("energy_erg", "energy_pot_erg", "free_energy_erg", "e_over_epot", "unsigned_flux_mx",
-                 "total_unsigned_current_a", "sigma_j", "theta_j_deg", "mean_abs_fi")
+                 "total_unsigned_current_a", "sigma_j", "theta_j_deg", "mean_abs_fi", "mean_abs_div_over_b",
+                 "sigma_j_potential", "e_div_ratio")
 
 
 # A training stopped by its wall-clock cap (time_budget_s) before max_iterations: its field
@@ -165,6 +175,7 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
         })
     for key in _QUALITY_KEYS:
         row[key] = _number(quality.get(key))
+    row["current_energy_erg"] = _number((quality.get("energy_decomposition") or {}).get("e_j_s"))
     fit = quality.get("bottom_fit") or {}
     row["c_vec_bottom"] = _number(fit.get("c_vec_bottom"))
     row["flux_error"] = _number(fit.get("flux_error"))
@@ -215,12 +226,37 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
     return {**row, "details": details}
 
 
+# The JSON files a summary row is made of: kind -> (what it is, the keys that say so)
+JSON_KINDS = {
+    "quality": ("the quality JSON of 'ffnn quality' (its figures, flags as a list)",
+                lambda d: isinstance(d.get("flags", []), list) and "region" not in d
+                and (isinstance(d.get("flags"), list) or any(k in d for k in _QUALITY_KEYS))),
+    "train": ("a training record (train.json of 'ffnn train')",
+              lambda d: isinstance(d.get("config"), dict) and "iterations" in d),
+    "record": ("a SHARP record JSON ('ffnn resolve -o')", lambda d: "harpnum" in d and "t_rec" in d),
+    "metrics": ("a metrics JSON of a field against a reference ('ffnn metrics --reference')",
+                lambda d: "c_vec" in d and "e_n_prime" in d),
+    "row": ("a summary row ('ffnn summary-row')",
+            lambda d: "region" in d and isinstance(d.get("details"), dict)),
+}
+
+
+def read_kind(path, kind: str, what: str) -> dict:
+    """The JSON object in ``path``, which must be of ``kind`` (a key of :data:`JSON_KINDS`):
+    DataError of one line naming ``what`` (the option), the file and, when it is another
+    of these kinds, which (a summary row given as --quality wrote its flags letter by letter)."""
+    data = read_json(path, what)
+    text, test = JSON_KINDS[kind]
+    if not test(data):
+        other = next((t for k, (t, is_kind) in JSON_KINDS.items() if k != kind and is_kind(data)), None)
+        raise DataError(f"{what} {path} is not {text}" + (f": it is {other}" if other else ""))
+    return data
+
+
 def read_row(path) -> dict:
-    """A row written by :func:`write_row`."""
-    row = read_json(path, "summary row")
-    if "region" not in row:
-        raise DataError(f"summary row {path} has no 'region'")
-    return row
+    """A row written by :func:`write_row`; DataError of one line when ``path`` holds
+    another JSON (:func:`read_kind`)."""
+    return read_kind(path, "row", "summary row")
 
 
 def write_row(row: dict, path) -> Path:
@@ -229,8 +265,19 @@ def write_row(row: dict, path) -> Path:
 
 
 def summary_table(rows):
-    """The table of ``rows`` as a pandas DataFrame, one row per region, columns in
-    :data:`COLUMNS` order (then any others); ``details`` are left out."""
+    """The summary table of regions.
+
+    Parameters
+    ----------
+    rows : iterable of dict
+        Summary rows (:func:`region_row`, or ``summary_row.json`` files read back).
+
+    Returns
+    -------
+    `pandas.DataFrame`
+        One row per region, columns in :data:`COLUMNS` order (then any others; each
+        column's unit in :data:`COLUMNS`); ``details`` are left out.
+    """
     import pandas as pd
 
     if not rows:
@@ -351,7 +398,9 @@ def write_summary(rows, tsv=None, nc=None, json_path=None, checks=None):
 
 # ---------------------------------------------------------------- Low & Lou table
 
-# Published and reference numbers (SPEC section 6, 64^3), by (n, boundary): boundary
+# Published numbers at 64^3 (the FFNN method paper's, Wiegelmann's published optimisation
+# results, the potential field's; metrics of Schrijver et al. 2006) and pyAMaFiL 1.2.2
+# measured here (benchmarks/peers.py), by (n, boundary): boundary
 # "faces" = all six faces of the reference, "bottom" = bottom of the reference with
 # potential-field sides and top. Columns: C_vec, C_cs, E_n', E_m', epsilon, time.
 PUBLISHED = {
@@ -403,8 +452,26 @@ def _case_text(meta: dict) -> str:
 
 
 def lowlou_table(rows) -> str:
-    """Markdown table of benchmark rows: per region, the potential field and the FFNN of
-    this run beside the published rows of the same case."""
+    """The Low & Lou benchmark table (``results/lowlou/table.md``).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Summary rows of the benchmark regions, with their comparison against the
+        reference field (model and potential field).
+
+    Returns
+    -------
+    str
+        Markdown: per region, the potential field and the FFNN of this run beside the
+        published rows of the same case (C_vec, C_cs, E_n', E_m', epsilon of Schrijver
+        et al. 2006, Sol. Phys. 235, 161; time).
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When no rows are given.
+    """
     if not rows:
         raise DataError("no Low & Lou rows for the benchmark table")
     lines = ["# Low & Lou benchmark", "",

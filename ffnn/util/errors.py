@@ -11,3 +11,8 @@ class DataError(FFNNError):
 
 class ConfigError(FFNNError):
     """A setting that is missing, unknown or of the wrong type."""
+
+
+class OutputError(FFNNError):
+    """An output that cannot be written: a read-only or full file system, a missing
+    permission. The message names the file and the cause."""

@@ -19,6 +19,7 @@ hold as numbers (an integer beyond 64 bits in a SHARP header, say) are kept as t
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -28,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ffnn.util.errors import DataError
+from ffnn.util.errors import DataError, OutputError
+from ffnn.util.memory import size_text
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +44,77 @@ def atomic_write(path, write) -> Path:
     ``write`` receives the temporary path (a ``Path`` that already exists, empty) and must
     write the whole file there. On any exception the temporary file is removed and the
     exception passes on; ``path`` is then as it was before. Returns ``path``.
+
+    Raises
+    ------
+    OutputError
+        The file cannot be written: its directory cannot be made or written (permission,
+        read-only file system), or the file system is full (an ``OSError`` of errno
+        EACCES, EPERM, EROFS, ENOSPC, EDQUOT or EFBIG, or a library's ``RuntimeError``
+        such as NetCDF's ``HDF error`` or torch's ``inline_container`` one when the disk
+        has no room left). One line naming ``path`` and the cause.
     """
     path = check_output(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # mode: 0666 & ~umask
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # mode: 0666 & ~umask
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {_cause(err, path.parent)}") from err
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
+        # the free space is read before the temporary file gives its room back
+        cause = _write_failure(err, tmp)
         tmp.unlink(missing_ok=True)
+        if cause is not None:
+            raise OutputError(f"cannot write {path}: {cause}") from err
         raise
     _WRITTEN.append(path)
     return path
+
+
+# errno of a failed write (not of a download or another input the writer reads)
+_WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EFBIG,
+                 getattr(errno, "EDQUOT", errno.ENOSPC)}
+FULL_BYTES = 1 << 20  # a file system with less room left than this counts as full
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Bytes this process may still write on the file system of ``path`` (None: unknown)."""
+    for p in (path, *path.parents):
+        try:
+            st = os.statvfs(p)
+        except OSError:
+            continue
+        if st.f_blocks == 0:  # a pseudo file system (sysfs, procfs): no size to speak of
+            return None
+        # root may use the blocks reserved for it; other users may not
+        return (st.f_bfree if os.geteuid() == 0 else st.f_bavail) * st.f_frsize
+    return None
+
+
+def _cause(err: OSError, where: Path) -> str:
+    """The cause of a failed write in words: the error's own (``Read-only file system``),
+    with the free space on a full disk."""
+    text = err.strerror or str(err)
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        free = _free_bytes(where)
+        text += f" ({size_text(free)} free)" if free is not None else ""
+    return text
+
+
+def _write_failure(err: BaseException, tmp: Path) -> str | None:
+    """The cause in words when ``err``, raised by a writer on ``tmp``, is the file that
+    could not be written; None for anything else (a bug, a failed download: passed on)."""
+    if isinstance(err, OSError) and err.errno in _WRITE_ERRNOS:
+        return _cause(err, tmp.parent)
+    if isinstance(err, RuntimeError):  # NetCDF's "HDF error", torch's inline_container
+        free = _free_bytes(tmp.parent)
+        if free is not None and free < FULL_BYTES:
+            return f"No space left on device ({size_text(free)} free)"
+    return None
 
 
 def _blocking_file(path: Path) -> Path | None:
@@ -65,10 +125,31 @@ def _blocking_file(path: Path) -> Path | None:
     return None
 
 
+def _unwritable(path: Path) -> str | None:
+    """Why no file can be made in the directory ``path`` (or, not there yet, in its nearest
+    existing directory): on a read-only file system, not writable, or a full file system;
+    None when nothing is seen against it (the write itself may still fail)."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        return None
+    try:
+        st = os.statvfs(existing)
+    except OSError:
+        return None
+    if st.f_flag & os.ST_RDONLY:
+        return f"{existing} is on a read-only file system"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable (permission denied)"
+    if _free_bytes(existing) == 0:
+        return f"the file system of {existing} is full (no space left on device)"
+    return None
+
+
 def check_output(path, what: str = "output") -> Path:
-    """``path`` as a Path, or DataError of one line when no file can be written there: it
-    is an existing directory, or one of its directories is a file. ``what`` names it
-    (an option such as ``-o``) in the message.
+    """``path`` as a Path, or an error of one line when no file can be written there: it
+    is an existing directory, or one of its directories is a file (DataError); its
+    directory is read-only, not writable or on a full file system (OutputError). ``what``
+    names it (an option such as ``-o``) in the message.
 
     Commands call it before their work, so that a wrong output name costs no computation;
     :func:`atomic_write` calls it too, for every writer."""
@@ -78,12 +159,16 @@ def check_output(path, what: str = "output") -> Path:
     blocking = _blocking_file(path)
     if blocking is not None:
         raise DataError(f"{what} {path} cannot be written: {blocking} is a file, not a directory")
+    why = _unwritable(path.parent)
+    if why:
+        raise OutputError(f"{what} {path} cannot be written: {why}")
     return path
 
 
 def check_output_dir(path, what: str = "output directory") -> Path:
-    """``path`` as a Path, or DataError of one line when it cannot be a directory of
-    outputs: it, or one of its directories, is an existing file (``what`` as for
+    """``path`` as a Path, or an error of one line when it cannot be a directory of
+    outputs: it, or one of its directories, is an existing file (DataError), or it lies on
+    a read-only or full file system or is not writable (OutputError) (``what`` as for
     :func:`check_output`). Nothing is created."""
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -91,6 +176,39 @@ def check_output_dir(path, what: str = "output directory") -> Path:
     blocking = _blocking_file(path)
     if blocking is not None:
         raise DataError(f"{what} {path} cannot be made: {blocking} is a file, not a directory")
+    why = _unwritable(path)
+    if why:
+        raise OutputError(f"{what} {path} cannot be written: {why}")
+    return path
+
+
+def make_output_dir(path, what: str = "output directory", need_bytes: int = 0) -> Path:
+    """Make the directory ``path`` (and its parents) and prove that a file can be written
+    in it, before long work whose first output comes late: a file is created and removed.
+    ``need_bytes``: room the work will need there at least (0: not checked).
+
+    Raises DataError or OutputError of one line naming ``what``, the directory and the
+    cause (:func:`check_output_dir`; the directory cannot be made or written; less room
+    than ``need_bytes``)."""
+    path = check_output_dir(path, what)
+    probe = path / f".ffnn-write-test.{os.getpid()}.{secrets.token_hex(4)}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as f:
+            f.write(b"\0" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise OutputError(f"{what} {path} cannot be written: {_cause(err, path)}") from err
+    finally:
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
+    free = _free_bytes(path)
+    if need_bytes and free is not None and free < need_bytes:
+        raise OutputError(f"{what} {path} cannot be written: the work needs about {size_text(need_bytes)} "
+                          f"there, the file system has {size_text(free)} free")
     return path
 
 
@@ -145,8 +263,26 @@ NETCDF_MAGIC = (b"CDF", b"\x89HDF\r\n\x1a\n")
 
 
 def read_dataset(path, what: str = "NetCDF file"):
-    """An xarray Dataset loaded into memory from ``path``; DataError of one line naming
-    ``what`` and the file when it is missing, not NetCDF (by its first bytes) or unreadable."""
+    """An ffnn product (NetCDF) read whole into memory.
+
+    Parameters
+    ----------
+    path : path-like
+        The NetCDF file (``boundary.nc``, ``cube.nc``, ``derived.nc``, ...).
+    what : str, optional
+        How the message names the file (default "NetCDF file").
+
+    Returns
+    -------
+    `xarray.Dataset`
+        The dataset, loaded (the file is closed), with its CF attributes.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        In one line naming ``what`` and the file when it is missing, not NetCDF (by its
+        first bytes) or unreadable.
+    """
     import xarray as xr
 
     try:
@@ -188,8 +324,23 @@ def netcdf_attrs(attrs: dict, where: str = "") -> dict:
 
 
 def write_netcdf(ds, path, encoding=None) -> Path:
-    """Write an xarray Dataset as NetCDF-4 (``encoding`` as for ``Dataset.to_netcdf``),
-    declaring ``Conventions: CF-1.8``, its attributes made storable (:func:`netcdf_attrs`)."""
+    """Write a dataset as CF-1.8 NetCDF-4, whole (a temporary name, then renamed).
+
+    Parameters
+    ----------
+    ds : `xarray.Dataset`
+        The dataset; its attributes are made storable (:func:`netcdf_attrs`: booleans as
+        integers, None and nested values as text).
+    path : path-like
+        The file to write.
+    encoding : dict, optional
+        Per-variable encoding as for `xarray.Dataset.to_netcdf` (compression, chunks).
+
+    Returns
+    -------
+    `pathlib.Path`
+        ``path``.
+    """
     ds = ds.copy()
     ds.attrs = {**netcdf_attrs(ds.attrs, f"{Path(path).name}: "), "Conventions": CONVENTIONS}
     for name, var in ds.variables.items():

@@ -8,7 +8,7 @@ The session-scoped fixture ``slurm_cluster`` starts, from Debian's ``slurm-wlm``
 
 with a ``slurm.conf`` (and ``gres.conf``) written to ``/etc/slurm/`` (``srun`` inside
 jobs ignores ``SLURM_CONF``, so the files have to be at their compiled-in place; files
-that were there are backed up and restored on teardown). See SPEC section 7.
+that were there are backed up and restored on teardown).
 
 The cluster has one node (this machine, as ``127.0.0.1``), two partitions on it:
 ``debug`` (the default) and ``gpu``, and one GPU that exists only in SLURM's books (a
