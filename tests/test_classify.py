@@ -418,7 +418,7 @@ def test_classify_rule_runs_in_a_workflow(inputs, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
     run = subprocess.run([sys.executable, "-m", "snakemake", "results/classify/skill.tsv", "--snakefile",
-                          str(REPO / "Snakefile"), "--cores", "1", "--workflow-profile", "none",
+                          str(REPO / "workflow" / "Snakefile"), "--cores", "1", "--workflow-profile", "none",
                           "--configfile", "config.yaml", "--quiet"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     log = tmp_path / "logs" / "classify.log"

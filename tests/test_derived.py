@@ -546,7 +546,7 @@ def test_derived_and_export_rules_run_in_snakemake(region, tmp_path):
     (tmp_path / "run.yaml").write_text(yaml.safe_dump({
         "lowlou": {"regions": ["lowlou_case1"]}, "export": {"enabled": True},
         "derived": {"threads": 1}, "figures": {"dpi": 40}}))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--workflow-profile",
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--workflow-profile",
            "none", "--configfile", "config/config.yaml", "run.yaml", "--cores", "1",
            "--allowed-rules", "derived", "export", "--",
            "results/lowlou_case1/derived.nc", "results/lowlou_case1/export"]

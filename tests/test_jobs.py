@@ -177,6 +177,15 @@ BAD = {
     "inf": ({"train": {"time_budget_s": float("inf")}}, "config: train.time_budget_s = inf: not a finite number"),
     "training setting": ({"train": {"width": 8, "ff_form": "cubic"}}, "config train: training setting ff_form='cubic'"),
     "unknown training setting": ({"train": {"max_iteratons": 5}}, "config train: unknown training setting(s)"),
+    # checked in a run of no region too (issue 26): it would be refused later, or never
+    "unknown training setting, no region": ({"lowlou": {"regions": []}, "train": {"max_iteratons": 5}},
+                                            "config train: unknown training setting(s) ['max_iteratons']"),
+    "bad warm setting, no series": ({"lowlou": {"regions": []}, "series": {"warm": {"ff_form": "cubic"}}},
+                                    "config series.warm: training setting ff_form='cubic' is out of range"),
+    "case not run": ({"lowlou": {**SHIPPED["lowlou"], "regions": ["lowlou_case2"], "cases": {
+        **SHIPPED["lowlou"]["cases"], "lowlou_case1": {**SHIPPED["lowlou"]["cases"]["lowlou_case1"],
+                                                       "train": {"widht": 3}}}}},
+                     "config lowlou.cases.lowlou_case1.train: unknown training setting(s) ['widht']"),
     "case's training setting": ({"lowlou": {**SHIPPED["lowlou"], "cases": {**SHIPPED["lowlou"]["cases"], "lowlou_case1": {
         **SHIPPED["lowlou"]["cases"]["lowlou_case1"], "train": {"seed": -1}}}}},
         "config lowlou.cases.lowlou_case1 (region lowlou_case1): training setting seed=-1 is out of range"),

@@ -49,8 +49,10 @@ def test_utc_is_converted_to_tai_with_leap_seconds():
     assert jsoc.parse_trec(T0).utc.isot == "2011-02-14T19:59:26.000"
     assert jsoc.parse_time(T0).utc.isot == "2011-02-14T19:59:26.000"  # _TAI input stays TAI
     assert jsoc.compact_trec(T0) == "20110214_200000_TAI"
-    with pytest.raises(ConfigError, match="cannot read time"):
-        jsoc.parse_time("yesterday")
+    with pytest.raises(ConfigError) as err:
+        jsoc.parse_time("yesterday", "--time")
+    assert str(err.value) == ("--time: malformed time 'yesterday'; use ISO 8601 UTC like 2011-02-14T20:00 "
+                              "(a Z or +00:00 suffix allowed) or JSOC's T_REC like 2011.02.14_20:00:00_TAI")
 
 
 def test_durations_and_settings_validation():
@@ -443,8 +445,12 @@ def test_local_record_is_described_as_jsoc_describes_it(jsoc_server, jsoc_settin
     (("--noaa", 11158, "--harpnum", 401), "NOAA 11158 (HARP 377): the record in {d} is of HARP "
                                           "377, not HARP 401"),
     (("--noaa", 11158, "--time", "2011-02-14T22:00"),
-     "NOAA 11158 (HARP 377): the record in {d} has T_REC 2011.02.14_20:00:00_TAI, 121 min from "
+     "NOAA 11158 (HARP 377): the record in {d} has T_REC 2011.02.14_20:00:00_TAI, 120 min 34 s from "
      "2011-02-14T22:00:00 UTC (tolerance ±1 h)"),
+    # a miss just past the tolerance reads as one (it read "60 min")
+    (("--noaa", 11158, "--time", "2011-02-14T20:59:52"),
+     "NOAA 11158 (HARP 377): the record in {d} has T_REC 2011.02.14_20:00:00_TAI, 60 min 26 s from "
+     "2011-02-14T20:59:52 UTC (tolerance ±1 h)"),
 ])
 def test_local_record_that_does_not_match_the_row_is_one_line(run, tmp_path, args, message):
     write_record(sharp_record(377, T0, "11158,11159", nx=8, ny=8), tmp_path / "rec")
@@ -454,6 +460,36 @@ def test_local_record_that_does_not_match_the_row_is_one_line(run, tmp_path, arg
     status, _, err = run(*argv)
     assert status == 2
     assert error_line(err) == f"ffnn resolve: error: {message.format(d=tmp_path / 'rec')}"
+
+
+def test_every_form_of_a_time_and_of_a_record_directory_is_read_alike(run, tmp_path):
+    """issue 26 item 8: what one input takes, every input takes. ``resolve --sharp-dir``
+    reads ``ffnn:<record>`` as boundary and the region sheet do; ``--time`` reads what
+    ``datetime.isoformat()`` writes (``+00:00``) and the JSOC form, as the sheet does
+    (tests/test_regions.py)."""
+    import datetime
+
+    shipped = "ffnn:hmi.sharp_cea_720s.377.20110215_020000_TAI"
+    utc = datetime.datetime(2011, 2, 15, 2, 0, tzinfo=datetime.timezone.utc)
+    records = []
+    for i, when in enumerate((utc.isoformat(), "2011-02-15T02:00Z", "2011-02-15T03:00:00+01:00",
+                              "2011.02.15_02:00:00_TAI", "2011-02-15T02:00")):
+        out = tmp_path / f"{i}.json"
+        status, text, err = run("resolve", "--sharp-dir", shipped, "--noaa", 11158, "--time", when,
+                                "--jsoc-url", "http://127.0.0.1:9/", "-o", out)
+        assert status == 0, (when, err)
+        records.append(json.loads(out.read_text()))
+    asked = [r.pop("requested_utc") for r in records]  # 02:00 TAI is 01:59:26 UTC
+    assert asked == ["2011-02-15T02:00:00.000"] * 3 + ["2011-02-15T01:59:26.000", "2011-02-15T02:00:00.000"]
+    assert all(r == records[0] for r in records) and records[0]["harpnum"] == 377
+    assert jsoc.parse_time(utc.isoformat()).utc.isot == "2011-02-15T02:00:00.000"
+    assert jsoc.parse_time("2011-02-15T03:00:00+01:00").utc.isot == "2011-02-15T02:00:00.000"
+
+    status, _, err = run("resolve", "--sharp-dir", "ffnn:hmi.sharp_cea_720s.1.20110215_020000_TAI",
+                         "--noaa", 11158, "--time", "2011-02-15T02:00")
+    assert status == 2
+    assert error_line(err) == ("ffnn resolve: error: no SHARP record ffnn:hmi.sharp_cea_720s.1.20110215_020000_TAI "
+                               f"in the package; it ships {shipped}")
 
 
 def test_shipped_record_resolves_offline(run, tmp_path):

@@ -500,11 +500,11 @@ def test_failures_without_names_reads_every_log_and_refuses_a_name_or_directory_
         "has run there (it holds those of ar1, ar2, series_x)"]
     assert refused("--logs", str(tmp_path / "nonexistent")) == [
         f"ffnn failures: error: --logs {tmp_path / 'nonexistent'} does not exist: give the workflow's log "
-        "directory (logs/ beside the Snakefile)"]
+        "directory (logs/ in the directory the workflow ran in)"]
     (tmp_path / "README.md").write_text("# a file\n")
     assert refused("--logs", "README.md") == [
         "ffnn failures: error: --logs README.md is a file, not a directory: give the workflow's log directory "
-        "(logs/ beside the Snakefile)"]
+        "(logs/ in the directory the workflow ran in)"]
     # the workflow's call (onerror) names every region of the sheet: those that ran no job
     # (a run of other targets) are passed over, as long as one has logs
     (logs / "ar2" / "train.log").write_text("ffnn train: error: bad\n")
@@ -528,6 +528,37 @@ def test_a_loss_history_pandas_cannot_parse_is_one_line(tmp_path):
         read_loss(tmp_path / "loss.csv")
     assert str(err.value) == (f"cannot read loss history {tmp_path / 'loss.csv'}: Error tokenizing data. "
                               "C error: Expected 2 fields in line 3, saw 3")
+
+
+def test_a_training_stopped_by_its_time_budget_is_named_in_the_summary_checks_and_run_end(tmp_path, capsys):
+    """issue 26 item 9: a loaded machine stops a training on its time budget and gives
+    another field; summary.tsv (flags), checks.tsv (the report's table) and the line that
+    ends the run (ffnn failures --checks, the Snakefile's onsuccess) say so."""
+    capped = {**TRAIN, "config": {"width": 64, "time_budget_s": 780.0, "max_iterations": 2000},
+              "iterations": 1530}
+    done = {**capped, "stop_reason": "max_iterations", "iterations": 2000}
+    for name, train in (("ar11158_20110215T0200", capped), ("ar11161_20110215T0200", done)):
+        (tmp_path / f"{name}.train.json").write_text(json.dumps(train))
+        (tmp_path / "quality.json").write_text(json.dumps(QUALITY))
+        assert main(["summary-row", "--region", name, "--train", str(tmp_path / f"{name}.train.json"),
+                     "--quality", str(tmp_path / "quality.json"), "-o", str(tmp_path / f"{name}.json")]) == 0
+    assert main(["summary", str(tmp_path / "ar11158_20110215T0200.json"), str(tmp_path / "ar11161_20110215T0200.json"),
+                 "--tsv", str(tmp_path / "summary.tsv"), "--checks", str(tmp_path / "checks.tsv")]) == 0
+    table = pd.read_csv(tmp_path / "summary.tsv", sep="\t", index_col="region")
+    assert table.loc["ar11158_20110215T0200", "flags"] == "stopped_by_time_budget"
+    assert table.loc["ar11161_20110215T0200", "flags"] == "none"
+    checks = pd.read_csv(tmp_path / "checks.tsv", sep="\t", index_col=["region", "check"])
+    line = checks.loc[("ar11158_20110215T0200", "stopped_by_time_budget")]
+    assert (line["value"], line["limit"], line["status"]) == (1530, 2000, "FAILED")
+    assert line["meaning"].startswith("training stopped by its time budget (time_budget_s = 780 s) after 1530 of "
+                                      "2000 iterations, not at max_iterations")
+    assert checks.loc[("ar11161_20110215T0200", "stopped_by_time_budget"), "status"] == "passed"
+    capsys.readouterr()
+    assert main(["failures", "--checks", str(tmp_path / "checks.tsv")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "ffnn: training stopped by its time budget (train.time_budget_s), not at max_iterations, in "
+        "ar11158_20110215T0200: a busier or slower machine gives another field; rerun where it reaches "
+        "max_iterations, or raise time_budget_s")
 
 
 def test_failures_lists_the_regions_whose_trust_checks_failed(tmp_path, capsys):

@@ -68,6 +68,17 @@ def test_sharp_dir_names_a_path_or_a_record_shipped_in_the_package(tmp_path):
     assert mine == "data/my export"  # relative to the working directory, unchecked here
 
 
+def test_the_sheet_reads_every_form_of_time_the_commands_read(tmp_path):
+    """issue 26 item 8: ``ffnn resolve --time`` takes JSOC's T_REC and isoformat()'s
+    +00:00; so does the sheet (one parser, ffnn.io.jsoc.parse_time). Times are UTC: the
+    T_REC 02:00:00 TAI is 01:59:26 UTC."""
+    got = table(tmp_path, "noaa\ttime\n11158\t2011.02.15_02:00:00_TAI\n11158\t2011-02-15T03:00:00+00:00\n"
+                          "11158\t2011-02-15T05:00:00+01:00\n")
+    assert [(r, v["time"]) for r, v in got.items()] == [
+        ("ar11158_20110215T0159", "2011-02-15T01:59:26"), ("ar11158_20110215T0300", "2011-02-15T03:00:00"),
+        ("ar11158_20110215T0400", "2011-02-15T04:00:00")]
+
+
 def test_shipped_sheets_parse(tmp_path):
     default = regions.sharp_regions(regions.read_sheet(REPO / "config/regions.tsv", SCHEMA), DEFAULTS)
     assert list(default) == ["ar11158_20110215T0200"]
@@ -78,16 +89,16 @@ def test_shipped_sheets_parse(tmp_path):
 
 
 ROW = "region sheet {sheet} row 1 (noaa 11158)"
+TIME_FORMS = ("ISO 8601 UTC like 2011-02-14T20:00 (a Z or +00:00 suffix allowed) "
+              "or JSOC's T_REC like 2011.02.14_20:00:00_TAI")
 BAD_SHEETS = {
     "unknown column": ("noaa\ttime\tbinning\n11158\t2011-02-14T20:00\t2\n",
                        ROW + ": unknown key(s) 'binning'; allowed: bin, harpnum, height_mm, noaa, "
                              "sharp_dir, time, /^train\\.[a-z_]+$/"),
     "time format": ("noaa\ttime\n11158\t14/02/2011 20:00\n",
-                    ROW + ": malformed time '14/02/2011 20:00'; use ISO 8601 UTC like "
-                          "2011-02-14T20:00"),
+                    ROW + ": malformed time '14/02/2011 20:00'; use " + TIME_FORMS),
     "impossible date": ("noaa\ttime\n11158\t2011-02-30T20:00\n",
-                        ROW + ": malformed time '2011-02-30T20:00'; use ISO 8601 UTC like "
-                              "2011-02-14T20:00"),
+                        ROW + ": malformed time '2011-02-30T20:00'; use " + TIME_FORMS),
     "no noaa": ("noaa\ttime\n\t2011-02-14T20:00\n",
                 "region sheet {sheet} row 1: 'noaa' is a required property"),
     "bad value": ("noaa\ttime\tbin\n11158\t2011-02-14T20:00\t0\n",

@@ -80,7 +80,8 @@ BAD_SHEETS = {
     "cadence without unit": ("noaa\tstart\tend\tcadence\n11158\t2011-02-14T20:00\t2011-02-15T20:00\t12\n",
                              ROW + ": cannot read cadence '12'; use e.g. 12min, 1h, 6h"),
     "malformed time": ("noaa\tstart\tend\n11158\t2011-02-30T20:00\t2011-03-01T20:00\n",
-                       ROW + ": malformed time '2011-02-30T20:00'; use ISO 8601 UTC like 2011-02-14T20:00"),
+                       ROW + ": malformed time '2011-02-30T20:00'; use ISO 8601 UTC like 2011-02-14T20:00 "
+                       "(a Z or +00:00 suffix allowed) or JSOC's T_REC like 2011.02.14_20:00:00_TAI"),
     "no end": ("noaa\tstart\n11158\t2011-02-14T20:00\n", ROW + ": 'end' is a required property"),
     "unknown column": ("noaa\tstart\tend\ttime\n11158\t2011-02-14T20:00\t2011-02-15T20:00\tx\n",
                        ROW + ": unknown key(s) 'time'; allowed: bin, cadence, end, harpnum, height_mm, "
@@ -470,7 +471,7 @@ def test_series_through_the_workflow_with_a_killed_middle_snapshot(tmp_path, jso
     assert job_counts(out).get("series_records") == 1 and "series" in job_counts(out), out
 
     # 1. the middle snapshot's training is killed after its first checkpoints
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--workflow-profile", "none",
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--workflow-profile", "none",
            "--configfile", "run.yaml", "--cores", "2", target]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=_env(), start_new_session=True)

@@ -11,7 +11,7 @@
   summary and the flare forecast of the regions follow; the report builds;
 * a training job killed mid-way resumes from its checkpoint when rerun.
 
-Every snakemake runs as ``python -m snakemake --snakefile <repo>/Snakefile
+Every snakemake runs as ``python -m snakemake --snakefile <repo>/workflow/Snakefile
 --workflow-profile none`` in its own directory, with tiny grids and training budgets.
 """
 
@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SNAKEFILE = REPO / "Snakefile"
+SNAKEFILE = REPO / "workflow" / "Snakefile"
 
 pytestmark = pytest.mark.slow
 
@@ -76,8 +76,8 @@ def job_counts(output: str) -> dict[str, int]:
 # ---------------------------------------------------------------- static checks
 
 def test_snakefmt_is_clean():
-    """The Snakemake catalogue's format check of the Snakefile and every rule file."""
-    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"], cwd=REPO,
+    """The Snakemake catalogue's format check of workflow/Snakefile and every rule file."""
+    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "workflow"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -207,6 +207,55 @@ def test_a_tab_in_the_config_file_is_one_line_naming_file_and_line(tmp_path):
     message = f"config/config.yaml line {at + 1}: a tab character; YAML indents with spaces only"
     assert len([line for line in out.splitlines() if message in line]) == 1, out
     assert "Traceback" not in out and "not valid JSON or YAML" not in out, out
+
+
+def test_a_key_given_twice_is_one_line_naming_file_key_and_lines(tmp_path):
+    """YAML keeps the last of a key given twice, silently: a second train: block would
+    replace the first whole. The workflow refuses it, in config/config.yaml and in a
+    --configfile alike."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    lines = (tmp_path / "config/config.yaml").read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("train:")) + 1
+    (tmp_path / "config/config.yaml").write_text("\n".join(lines + ["train:", "  max_iterations: 5"]) + "\n")
+    rc, out = snakemake(tmp_path, "-n")
+    assert rc != 0, out
+    message = (f"config/config.yaml: key 'train' appears twice, on lines {first} and {len(lines) + 1}; "
+               "YAML would keep only the second: merge the two")
+    assert len([line for line in out.splitlines() if message in line]) == 1, out
+    assert "Traceback" not in out, out
+
+    shutil.copy(REPO / "config/config.yaml", tmp_path / "config/config.yaml")
+    (tmp_path / "my.yaml").write_text("lowlou:\n  regions: []\nregions: null\nlowlou:\n  shape: [8, 8, 8]\n")
+    rc, out = snakemake(tmp_path, "-n", "--configfile", "my.yaml")
+    assert rc != 0, out
+    message = "my.yaml: key 'lowlou' appears twice, on lines 1 and 4; YAML would keep only the second"
+    assert len([line for line in out.splitlines() if message in line]) == 1, out
+
+
+def test_the_shipped_settings_apply_wherever_the_workflow_runs(tmp_path):
+    """``snakemake -s <repo>/workflow/Snakefile --directory D``: the shipped config/config.yaml
+    is the base of the run's config wherever it runs (Snakemake alone reads only D's
+    config/config.yaml: the shipped training budgets would be dropped for TrainConfig's
+    defaults, and without --configfile the run would fail on the missing file)."""
+    shipped = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    (tmp_path / "run").mkdir()
+    write_config(tmp_path / "run/my.yaml", {"regions": None, "lowlou": {"regions": ["lowlou_case1"]}})
+    rc, out = snakemake(tmp_path, "--directory", "run", "--configfile", "run/my.yaml", "-n", "-p", "--cores", "2")
+    assert rc == 0, out
+    assert f"ffnn: the shipped settings of {REPO / 'config/config.yaml'} apply" in out, out
+    train = next(line for line in out.splitlines() if "ffnn train " in line)
+    case = shipped["lowlou"]["cases"]["lowlou_case1"]["train"]
+    for key in ("max_iterations", "width", "n_interior"):
+        assert f"--set {key}={case[key]} " in train, train
+    assert f"--set warmup_iterations={shipped['train']['warmup_iterations']} " in train, train
+    assert job_counts(out).get("train") == 1, out
+
+    # no config at all: the shipped run (its region sheet is the repository's)
+    (tmp_path / "empty").mkdir()
+    rc, out = snakemake(tmp_path, "--directory", "empty", "-n", "--cores", "2")
+    assert rc == 0, out
+    counts = job_counts(out)
+    assert counts.get("train") == 3 and counts.get("resolve") == 1 and counts.get("lowlou") == 2, counts
 
 
 def test_rules_promise_no_conda_environment(tmp_path):
@@ -367,6 +416,8 @@ def test_local_record_runs_offline_to_its_summary_row(tmp_path):
     config = sharp_config("http://127.0.0.1:9/")  # nothing listens there
     config["jsoc"]["email"] = None
     config["classify"] = {"enabled": False}
+    # a training its time budget stops (a loaded machine's): the run's end says so (issue 26 item 9)
+    config["train"] = {**TINY_TRAIN, "max_iterations": 100000, "time_budget_s": 4}
     write_config(tmp_path / "local.yaml", config)
     region = "ar11158_20110215T0200"
     rc, out = snakemake(tmp_path, "--configfile", "local.yaml", "--cores", "2",
@@ -387,6 +438,17 @@ def test_local_record_runs_offline_to_its_summary_row(tmp_path):
     assert (row["harpnum"], row["t_rec"], row["USFLUX"]) == (377, "2011.02.15_02:00:00_TAI", 2.71476e22)
     log = (tmp_path / "logs" / region / "boundary.log").read_text()
     assert "93 x 47 pixels (bin 8)" in log and "imbalance" in log, log
+    # the run's last lines (the Snakefile's onsuccess; Snakemake's "Complete log" follows)
+    tail = out[out.rindex("trust checks failed in"):].splitlines()
+    assert tail[1] == f"  {region}: " + tail[1].split(": ", 1)[1] and "stopped_by_time_budget" in tail[1], tail
+    assert tail[2] == (
+        f"ffnn: training stopped by its time budget (train.time_budget_s), not at max_iterations, in {region}: "
+        "a busier or slower machine gives another field; rerun where it reaches max_iterations, or raise "
+        "time_budget_s"), tail
+    import pandas as pd
+
+    summary = pd.read_csv(tmp_path / "results/summary.tsv", sep="\t")
+    assert summary.loc[0, "stop_reason"] == "time_budget" and "stopped_by_time_budget" in summary.loc[0, "flags"]
 
 
 # ---------------------------------------------------------------- resume after a kill
@@ -435,13 +497,17 @@ def kill_training_at_checkpoint(proc, checkpoint: Path, pids, *, wait_s: float, 
 def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     import torch
 
-    config = {"lowlou": {"regions": ["lowlou_case1"], "shape": [12, 12, 12]},
+    # a case of its own: the shipped cases' training overrides (which apply under any
+    # config) would replace this test's budget
+    config = {"regions": None,
+              "lowlou": {"regions": ["lowlou_tiny"], "shape": [12, 12, 12],
+                         "cases": {"lowlou_tiny": {"n": 1, "boundary": "faces"}}},
               "train": {**TINY_TRAIN, "hidden_layers": 2, "width": 16, "max_iterations": 100000,
                         "time_budget_s": 300, "iterations_per_step": 1, "checkpoint_every": 3},
-              "resources": {"train": {"threads": 1}}}
+              "resources": {"train": {"threads": 1}}, "classify": {"enabled": False}}
     write_config(tmp_path / "run.yaml", config)
-    target = "results/lowlou_case1/train/model.pt"
-    train_dir = tmp_path / "results/lowlou_case1/train"
+    target = "results/lowlou_tiny/train/model.pt"
+    train_dir = tmp_path / "results/lowlou_tiny/train"
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--workflow-profile", "none",
            "--configfile", "run.yaml", "--cores", "1", target]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -461,7 +527,7 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     write_config(tmp_path / "run.yaml", config)
     rc, out = snakemake(tmp_path, "--configfile", "run.yaml", "--cores", "1", target)
     assert rc == 0, out
-    log = (tmp_path / "logs/lowlou_case1/train.log").read_text()
+    log = (tmp_path / "logs/lowlou_tiny/train.log").read_text()
     assert f"at iteration {done}" in log and "resumed from" in log, log
     record = json.loads((train_dir / "train.json").read_text())
     assert record["iterations"] == done + 6

@@ -246,11 +246,17 @@ def config_page(root: dict | None = None) -> str:
             "``workflow/schemas/config.schema.yaml``, which the workflow validates against when it "
             "starts. *Default* is the schema's, taken by a key your config leaves out; the shipped "
             "``config/config.yaml`` sets some of them otherwise (:doc:`/howto/real-regions`).\n\n"]
+    from ffnn.field.train_settings import SETTINGS  # the training settings' one source of meanings
+
     for key, node in config_keys(root):
         text.append(f".. confkey:: {key}\n\n")
         body = []
+        setting = key.rsplit(".", 1)[-1]
         if node.get("description"):
             body.append(esc(" ".join(str(node["description"]).split())))
+        elif key.split(".")[-2:-1] in (["train"], ["warm"]) and setting in SETTINGS:
+            meaning, unit = SETTINGS[setting]
+            body.append(esc(meaning + (f" [{unit}]" if unit else "")) + " (``ffnn train --help``).")
         kind = _type(node)
         if kind:
             body.append(f"*Type:* {kind}.")

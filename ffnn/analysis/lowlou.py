@@ -219,6 +219,14 @@ def grid_coords(shape, bounds=(-1.0, 1.0, -1.0, 1.0, 0.0, 2.0)):
     return tuple(np.linspace(bounds[2 * i], bounds[2 * i + 1], shape[i]) for i in range(3))
 
 
+# The Low & Lou field has no physical scale: files label its box units Mm and its field
+# gauss so that every tool reads them as it reads a SHARP region's; said in the products.
+NOMINAL_UNITS = ("Low & Lou (1990) field: dimensionless. Lengths are labelled Mm and the field gauss "
+                 "nominally (box units; the source's normalisation), and energies computed from them "
+                 "in erg are nominal too: only ratios (E/E_pot, epsilon, the metrics of Schrijver et al. "
+                 "2006) compare with other work.")
+
+
 def lowlou_cube(n: int = 1, m: int = 1, l: float = 0.3, phi: float = np.pi / 4,
                 shape=(64, 64, 64), bounds=(-1.0, 1.0, -1.0, 1.0, 0.0, 2.0)) -> xr.Dataset:
     """The Low & Lou (1990) field on a regular grid, as a cube.
@@ -268,4 +276,5 @@ def lowlou_cube(n: int = 1, m: int = 1, l: float = 0.3, phi: float = np.pi / 4,
     return make_cube({"Bx": bx, "By": by, "Bz": bz}, x, y, z, attrs={
         "title": f"Low & Lou (1990) field n={n} m={m} l={l} phi={phi}",
         "lowlou_n": n, "lowlou_m": m, "lowlou_l": l, "lowlou_phi": phi, "lowlou_a2": field.a2,
+        "comment": NOMINAL_UNITS,
     })

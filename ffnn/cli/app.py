@@ -102,6 +102,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(prog="ffnn", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"ffnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     first = next((a for a in argv or () if not a.startswith("-")), None)
     wanted = [m for m in COMMAND_MODULES if first in COMMANDS.get(m, ())] or COMMAND_MODULES

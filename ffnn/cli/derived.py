@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from ffnn.cli import add_command
-from ffnn.cli.options import positive_int
+from ffnn.cli.options import percent, positive_int
 from ffnn.util.errors import ConfigError
 
 log = logging.getLogger("ffnn")
@@ -87,10 +87,10 @@ def cmd_derived(args) -> int:
     ds = derived_dataset(cube, settings, region=args.region)
     write_netcdf(ds, args.output, encoding=encoding(ds))
     log.info("wrote %s: mean |Tw| %.3g, max |Tw| %.3g over |Bz| >= %g G; area log10 Q > 3: %.4g Mm2; "
-             "flux of |Tw| > 1 lines %.3g Mx; lines reaching no face %.2g %%, Q undefined %.2g %%",
+             "flux of |Tw| > 1 lines %.3g Mx; lines reaching no face %s, Q undefined %s",
              args.output, float(ds["mean_abs_twist"]), float(ds["max_abs_twist"]), settings.strong_field,
-             float(ds["qsl_area"]), float(ds["twisted_flux"]), 100 * ds.attrs["unfinished_line_fraction"],
-             100 * ds.attrs["undefined_q_fraction"])
+             float(ds["qsl_area"]), float(ds["twisted_flux"]), percent(ds.attrs["unfinished_line_fraction"]),
+             percent(ds.attrs["undefined_q_fraction"]))
     if args.figures:
         from ffnn.products.figures import derived_figures
 

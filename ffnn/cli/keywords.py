@@ -46,8 +46,8 @@ def register(subparsers) -> None:
                     "fetch GOES flares from HEK as an event list (NCEI columns)",
                     inputs=("table",), outputs=("output",))
     e.add_argument("--table", help="keyword or summary table: fetch from its first T_REC to its last + --window")
-    e.add_argument("--start", help="start (ISO UTC), instead of --table")
-    e.add_argument("--end", help="end (ISO UTC), instead of --table")
+    e.add_argument("--start", help="start: ISO UTC (2014-01-01T00:00) or JSOC TAI form, instead of --table")
+    e.add_argument("--end", help="end, same forms, instead of --table")
     e.add_argument("--window", default="24h", help="forecast window added after the table's last record (default 24h)")
     e.add_argument("-o", "--output", required=True, help="output CSV")
     e.add_argument("--hek-url", help="HEK search URL (default LMSAL's, https://www.lmsal.com/hek/her?)")
@@ -73,7 +73,7 @@ def cmd_sharp_keywords(args: argparse.Namespace) -> int:
     overrides = {"url": args.jsoc_url or os.environ.get("JSOC_URL") or None, "series": args.series,
                  "retries": args.retries, "backoff_s": args.backoff}
     settings = jsoc.JsocSettings.from_mapping({}, **overrides)
-    start, end = jsoc.parse_time(args.start), jsoc.parse_time(args.end)
+    start, end = jsoc.parse_time(args.start, "--start"), jsoc.parse_time(args.end, "--end")
     table = query_keywords(start, end, settings, harps=_harps(args.harpnum), cadence=args.cadence,
                            chunk_days=args.chunk_days)
     write_csv(table, args.output)
@@ -100,10 +100,10 @@ def cmd_flare_events(args: argparse.Namespace) -> int:
             raise ConfigError(f"table {args.table} has no readable T_REC")
         start, end = times.min(), times.max() + labels.window_timedelta(args.window)
     elif args.start and args.end:
-        try:
-            start, end = (pd.Timestamp(t.rstrip("Zz"), tz="UTC") for t in (args.start, args.end))
-        except ValueError as err:
-            raise ConfigError(f"--start/--end must be ISO UTC times: {err}") from err
+        from ffnn.util.times import parse_time
+
+        start, end = (pd.Timestamp(parse_time(text, option).utc.to_datetime(), tz="UTC")
+                      for text, option in ((args.start, "--start"), (args.end, "--end")))
     else:
         raise ConfigError("give --table, or --start and --end")
     events = labels.fetch_hek_events(start, end, url=args.hek_url)

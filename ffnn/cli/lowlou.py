@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     p.add_argument("--faces", nargs="+", default=["bottom", "top", "x_min", "x_max", "y_min", "y_max"])
     p.add_argument("-o", "--output", required=True)
 
-    p = add_command(subparsers, "metrics", cmd_metrics, "a cube against a reference field (SPEC section 3)",
+    p = add_command(subparsers, "metrics", cmd_metrics, "a cube against a reference field (the metrics of Schrijver et al. 2006, Sol. Phys. 235, 161)",
                     inputs=("cube", "reference", "potential"), outputs=("output",))
     p.add_argument("cube")
     p.add_argument("--reference", help="reference cube on the same grid (without it: reference-free "

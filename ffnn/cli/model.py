@@ -89,6 +89,7 @@ def register(subparsers) -> None:
     p.add_argument("--init-model", help="model.pt of the same network to start from (warm start)")
     p.add_argument("--potential", help="potential-field cube (ffnn potential --cube): fitted first "
                    "when potential_iterations > 0")
+    _list_training_settings(p)
 
     p = add_command(subparsers, "cube", cmd_cube, "evaluate a trained model on its grid (NetCDF cube)",
                     inputs=("model",), outputs=("output",))
@@ -116,15 +117,11 @@ def cmd_boundary(args) -> int:
     from ffnn.field import boundary
     from ffnn.util.settings import from_mapping, gather
 
-    from ffnn.pipeline.regions import PACKAGE_PREFIX, sharp_directory
+    from ffnn.io.sharp import record_directory
 
     check_output(args.output, "-o")
-    source = Path(sharp_directory(str(args.source)))  # ffnn:<record>, as in the region sheet
+    source = record_directory(args.source)  # ffnn:<record>, as in the region sheet
     if not source.exists():
-        if str(args.source).startswith(PACKAGE_PREFIX):
-            shipped = sorted(p.name for p in source.parent.iterdir() if p.is_dir())
-            raise DataError(f"no SHARP record {args.source} in the package; it ships "
-                            f"{', '.join(PACKAGE_PREFIX + n for n in shipped)}")
         raise DataError(f"{source} does not exist (neither a SHARP record directory nor a cube)")
     if source.is_dir():
         given = gather(args.config, "sharp", whole=False, bin=args.bin, height_mm=args.height_mm)
@@ -227,6 +224,24 @@ def cmd_potential(args) -> int:
         write_netcdf(cube, args.cube, encoding=compressed_encoding(cube))
         log.info("wrote %s", args.cube)
     return 0
+
+
+def _list_training_settings(parser) -> None:
+    """``ffnn train --help`` ends on every training setting with its default, unit and
+    meaning (:func:`ffnn.field.train_settings.settings_help`), built when shown: it reads
+    TrainConfig, whose module imports torch, which the other commands here need not load."""
+    import argparse
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    shown = parser.format_help
+
+    def format_help() -> str:
+        from ffnn.field.train_settings import settings_help
+
+        parser.epilog = settings_help()
+        return shown()
+
+    parser.format_help = format_help
 
 
 def cmd_train(args) -> int:

@@ -24,3 +24,12 @@ def int_at_least(least: int):
 
 #: An argparse ``type`` for counts and sizes that must be positive (``--chunk``, ``--dpi``).
 positive_int = int_at_least(1)
+
+
+def percent(fraction: float) -> str:
+    """A fraction as a percentage for a log line: ``100.0 %``, ``6.3 %``, ``0.55 %``,
+    ``0 %`` (``%.2g`` wrote 100 % as ``1e+02 %``); ``nan %`` for a NaN."""
+    value = 100.0 * float(fraction)
+    if value != value or value == 0:
+        return f"{value:g} %"
+    return f"{value:.1f} %" if abs(value) >= 1 else f"{value:.2g} %"

@@ -160,6 +160,8 @@ def cmd_failures(args) -> int:
     from ffnn.pipeline.failures import failed_checks, failed_jobs
 
     if args.checks:
+        from ffnn.products.summary import BUDGET_CHECK
+
         regions = failed_checks(args.checks)
         if regions:
             print(f"ffnn: trust checks failed in {len(regions)} region(s); see {args.checks} and the report:")
@@ -167,6 +169,11 @@ def cmd_failures(args) -> int:
                 print(f"  {region}: {', '.join(checks)}")
         else:
             log.info("every trust check in %s passed", args.checks)
+        capped = [region for region, checks in regions if BUDGET_CHECK in checks]
+        if capped:
+            print(f"ffnn: training stopped by its time budget (train.time_budget_s), not at max_iterations, in "
+                  f"{', '.join(capped)}: a busier or slower machine gives another field; rerun where it "
+                  "reaches max_iterations, or raise time_budget_s")
         return 0
     failed = failed_jobs(args.logs, args.names)
     if failed:

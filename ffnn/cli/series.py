@@ -29,8 +29,8 @@ def register(subparsers) -> None:
     who = p.add_argument_group("series")
     who.add_argument("--noaa", type=int, help="NOAA active-region number")
     who.add_argument("--harpnum", type=int, help="HARP number (skips the NOAA lookup)")
-    who.add_argument("--start", required=True, help="first time, ISO UTC (2011-02-14T20:00)")
-    who.add_argument("--end", required=True, help="last time, ISO UTC")
+    who.add_argument("--start", required=True, help="first time: ISO UTC (2011-02-14T20:00; Z or +00:00 allowed) or JSOC TAI form ending _TAI")
+    who.add_argument("--end", required=True, help="last time, same forms")
     who.add_argument("--cadence", default="12min",
                      help="time between snapshots, a multiple of 12 min (12min, 1h, 6h; default 12min)")
     who.add_argument("--name", help="series id (default ar<noaa>_<start>_<end>)")
@@ -80,7 +80,7 @@ def cmd_series_records(args) -> int:
     settings = jsoc_settings(args)
     cadence = parse_cadence(args.cadence, "--cadence")
     doc = query_records(settings, noaa=args.noaa, harpnum=args.harpnum,
-                        start=jsoc.parse_time(args.start), end=jsoc.parse_time(args.end),
+                        start=jsoc.parse_time(args.start, "--start"), end=jsoc.parse_time(args.end, "--end"),
                         cadence_s=cadence, name=args.name)
     write_records(doc, args.output)
     records = doc["records"]

@@ -53,7 +53,8 @@ def _add_jsoc_options(p: argparse.ArgumentParser, *, need_email: bool) -> None:
     who.add_argument("--noaa", type=int, help="NOAA active-region number, e.g. 11158")
     who.add_argument("--harpnum", type=int, help="HARP number (skips the NOAA lookup)")
     who.add_argument("--time",
-                     help="time in UTC, ISO (2011-02-14T20:00), or JSOC TAI form ending _TAI")
+                     help="time: ISO UTC (2011-02-14T20:00; Z or +00:00 allowed) or JSOC TAI form "
+                     "(2011.02.14_20:00:00_TAI)")
     who.add_argument("--tolerance", help="largest |T_REC - time| accepted, e.g. 1h, 30min "
                      "(default 1h)")
     net = p.add_argument_group("JSOC")
@@ -101,7 +102,7 @@ def cmd_resolve(args) -> int:
     with -o."""
     _check_who(args)
     settings = jsoc_settings(args)
-    t = jsoc.parse_time(args.time)
+    t = jsoc.parse_time(args.time, "--time")
     if args.sharp_dir:
         rec = jsoc.resolve_local(args.sharp_dir, args.noaa, t, settings, harpnum=args.harpnum)
     else:
@@ -125,7 +126,7 @@ def cmd_fetch_sharp(args) -> int:
         rec = jsoc.read_record(args.record)
     else:
         _check_who(args)
-        rec = jsoc.resolve(args.noaa, jsoc.parse_time(args.time), settings,
+        rec = jsoc.resolve(args.noaa, jsoc.parse_time(args.time, "--time"), settings,
                            harpnum=args.harpnum, client=client)
     result = jsoc.fetch_sharp(rec, args.outdir, settings, segments=tuple(args.segments),
                               client=client)

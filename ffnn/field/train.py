@@ -198,14 +198,16 @@ class TrainConfig:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto``: CUDA when present, else the CPU with a warning; ``cuda`` without a GPU fails."""
+    """``auto``: CUDA when present, else the CPU; ``cuda`` without a GPU fails. The device
+    is said once, at INFO (a CPU run is no fault: no warning on every run)."""
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        log.warning("no CUDA GPU available: training on the CPU")
-        return torch.device("cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+        if name == "cpu":
+            log.info("training on the CPU (device auto: no CUDA GPU available)")
+            return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device={name!r} was requested but no CUDA GPU is available on this node")
+    log.info("training on %s", name if name == "cpu" else f"{name} ({torch.cuda.get_device_name(torch.device(name))})")
     return torch.device(name)
 
 

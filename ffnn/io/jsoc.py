@@ -48,6 +48,7 @@ from ffnn.io import sharp
 from ffnn.util.errors import ConfigError, DataError, FFNNError
 from ffnn.util.files import atomic_write, read_json, write_json
 from ffnn.util.settings import from_mapping
+from ffnn.util.times import TIME_FORMS, parse_time, parse_trec  # noqa: F401 (ffnn.io.jsoc's API)
 
 log = logging.getLogger(__name__)
 
@@ -186,27 +187,6 @@ def parse_duration(text) -> float:
 
 
 # ---------------------------------------------------------------- times and keyword values
-
-def parse_time(text: str) -> Time:
-    """A requested time: ISO UTC (``2011-02-14T20:00``), or JSOC form ending in ``_TAI``."""
-    text = str(text).strip()
-    try:
-        if text.upper().endswith("_TAI"):
-            return parse_trec(text)
-        return Time(text.rstrip("Zz"), scale="utc")
-    except ValueError as err:
-        raise ConfigError(f"cannot read time {text!r}; use ISO UTC like 2011-02-14T20:00") from err
-
-
-def parse_trec(text: str) -> Time:
-    """A JSOC time string such as ``2011.02.14_20:00:00_TAI`` (TAI) as an astropy Time."""
-    m = re.fullmatch(r"(\d{4})\.(\d{2})\.(\d{2})_(\d{2}):(\d{2})(?::(\d{2}(?:\.\d*)?))?_TAI",
-                     str(text).strip())
-    if not m:
-        raise DataError(f"cannot read JSOC time {text!r}")
-    y, mo, d, h, mi, s = m.groups()
-    return Time(f"{y}-{mo}-{d}T{h}:{mi}:{s or '00'}", scale="tai")
-
 
 def jsoc_time(t: Time) -> str:
     """JSOC TAI time string ``YYYY.MM.DD_HH:MM:SS_TAI`` (whole seconds) of ``t``."""
@@ -425,6 +405,16 @@ def _fmt_tol(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
+def _fmt_span(seconds: float) -> str:
+    """A time difference as exact as its seconds: ``60 min 26 s`` (not ``60 min``, which reads
+    as inside a 1 h tolerance), ``121 min``, ``45 s``, ``60 min 0.4 s``."""
+    minutes, rest = divmod(float(seconds), 60.0)
+    rest_text = f"{rest:.0f}" if abs(rest - round(rest)) < 1e-6 else f"{rest:.1f}"
+    if minutes == 0:
+        return f"{rest_text} s"
+    return f"{minutes:.0f} min" + ("" if rest_text == "0" else f" {rest_text} s")
+
+
 def find_harps(client, noaa: int, t: Time, settings: JsocSettings) -> list[int]:
     """HARPNUMs whose ``NOAA_ARS`` lists ``noaa`` within the tolerance window around ``t``.
 
@@ -571,7 +561,7 @@ def resolve_local(directory, noaa: int | None, t: Time, settings: JsocSettings, 
     t_rec = str(header["T_REC"])
     dt = abs((parse_trec(t_rec) - t).to_value("s"))
     if dt > settings.tolerance_s:
-        raise DataError(f"{label}: {where} has T_REC {t_rec}, {dt / 60:.0f} min from "
+        raise DataError(f"{label}: {where} has T_REC {t_rec}, {_fmt_span(dt)} from "
                         f"{t.utc.isot[:19]} UTC (tolerance ±{_fmt_tol(settings.tolerance_s)})")
     named = re.match(rf"^(.+)\.{found}\.\d{{8}}_\d{{6}}_TAI$", sharp.segment_of(path)[0])
     keywords = {k: _plain(header[k]) for k in KEYWORDS if k in header}

@@ -72,14 +72,41 @@ def segment_of(path) -> tuple[str, str] | None:
     return (record, segment) if segment in SEGMENTS else None
 
 
+# ``ffnn:<record>`` names a record shipped in the package (ffnn/data/sharp/<record>)
+PACKAGE_PREFIX = "ffnn:"
+
+
+def record_directory(value, *, check: bool = True) -> Path:
+    """The directory of one SHARP record named by ``value``: ``ffnn:<record>`` is a record
+    shipped in the package (``ffnn/data/sharp/<record>``), anything else a path as given.
+
+    The one reading of a record directory for every command (``boundary``, ``resolve
+    --sharp-dir``) and the region sheet's ``sharp_dir``. With ``check``, DataError for a
+    shipped record that is not in the package, naming those that are.
+    """
+    text = str(value)
+    if not text.startswith(PACKAGE_PREFIX):
+        return Path(text)
+    from importlib import resources
+
+    shipped = Path(str(resources.files("ffnn") / "data" / "sharp"))
+    path = shipped / text[len(PACKAGE_PREFIX):]
+    if check and not path.is_dir():
+        names = sorted(p.name for p in shipped.iterdir() if p.is_dir())
+        raise DataError(f"no SHARP record {text} in the package; it ships "
+                        f"{', '.join(PACKAGE_PREFIX + n for n in names)}")
+    return path
+
+
 def find_segments(directory) -> dict[str, Path]:
     """The segment files of one SHARP record in a directory, by segment name.
 
     Parameters
     ----------
-    directory : path-like
+    directory : path-like or str
         The directory of one record's files, named ``<record>.<segment>.fits`` (JSOC
-        export) or ``<segment>.fits`` (as-is).
+        export) or ``<segment>.fits`` (as-is); ``ffnn:<record>`` names one shipped in the
+        package (:func:`record_directory`).
 
     Returns
     -------
@@ -94,7 +121,7 @@ def find_segments(directory) -> dict[str, Path]:
         When the directory does not exist, is a file, lacks Br, Bp or Bt, or holds
         several records.
     """
-    directory = Path(directory)
+    directory = record_directory(directory)
     if not directory.exists():
         raise DataError(f"SHARP directory {directory} does not exist")
     if not directory.is_dir():

@@ -16,6 +16,7 @@ Binning f x f (keeping pixel edges): CDELT' = f CDELT, CRPIX' = (CRPIX - 1/2)/f 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -133,7 +134,7 @@ def heliographic_grid(attrs: Mapping, nx: int, ny: int):
     longitude and latitude both vary along each axis, so they are 2-D.
     :func:`ffnn.io.maps.map_wcs` gives the WCS itself.
     """
-    from astropy.wcs import WCS
+    from astropy.wcs import WCS, FITSFixedWarning
 
     header = map_header(attrs, nx, ny)
     if header is None:
@@ -142,5 +143,11 @@ def heliographic_grid(attrs: Mapping, nx: int, ny: int):
         if str(header.get(f"CUNIT{axis}", "")).strip().lower() == "degree":
             header[f"CUNIT{axis}"] = "deg"
     i, j = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
-    lon, lat = WCS(header).pixel_to_world_values(i, j)
+    with warnings.catch_warnings():
+        # wcslib's 'datfix' only fills in MJD-OBS from DATE-OBS (the header carries the
+        # date as SHARP writes it), and astropy reports that on every WCS it builds: a
+        # harmless note that appeared twice per figures or derived run. Other fixes
+        # (units, celestial keywords) still warn.
+        warnings.filterwarnings("ignore", message="'datfix' made the change", category=FITSFixedWarning)
+        lon, lat = WCS(header).pixel_to_world_values(i, j)
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)

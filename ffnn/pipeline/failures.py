@@ -93,10 +93,10 @@ def failed_jobs(log_dir, names=()) -> list[tuple[str, str]]:
     log_dir = Path(log_dir)
     if not log_dir.exists():
         raise ConfigError(f"--logs {log_dir} does not exist: give the workflow's log directory "
-                          "(logs/ beside the Snakefile)")
+                          "(logs/ in the directory the workflow ran in)")
     if not log_dir.is_dir():
         raise ConfigError(f"--logs {log_dir} is a file, not a directory: give the workflow's log directory "
-                          "(logs/ beside the Snakefile)")
+                          "(logs/ in the directory the workflow ran in)")
     batch = sorted(p for p in log_dir.glob("*.log") if p.is_file())
     names = [str(n) for n in names]
     if not names:

@@ -49,6 +49,44 @@ def region_pattern(names, pattern: str | None = None) -> str:
     return "|".join(alternatives) if alternatives else "(?!x)x"
 
 
+# Keys of the config that name input files (relative to the working directory). In the
+# shipped config they name files beside it (config/regions.tsv), so they are made absolute
+# when it is read as the base layer of a run elsewhere (:func:`shipped_config`).
+INPUT_PATHS = (("regions",), ("series", "sheet"), ("series", "flares"), ("classify", "table"), ("classify", "events"))
+
+
+def shipped_config(path) -> dict:
+    """The workflow's shipped config (``config/config.yaml`` of the repository ``path`` is
+    in), with the relative paths of :data:`INPUT_PATHS` made absolute: its region sheet is
+    the repository's, wherever the workflow runs. An empty file gives {}; ConfigError for
+    a file :func:`ffnn.util.settings.read_yaml` refuses or that holds no mapping."""
+    data = read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} does not hold a mapping of settings")
+    root = Path(path).resolve().parent.parent
+    for keys in INPUT_PATHS:
+        block = data
+        for key in keys[:-1]:
+            block = block.get(key) if isinstance(block, dict) else None
+        value = block.get(keys[-1]) if isinstance(block, dict) else None
+        if isinstance(value, str) and value.strip() and value != "hek" and not Path(value).is_absolute():
+            block[keys[-1]] = str(root / value)
+    return data
+
+
+def merge_config(base: dict, over: dict) -> dict:
+    """``over`` merged into a copy of ``base``: mappings key by key (recursively), any other
+    value replaced, as Snakemake merges ``--configfile`` and ``--config`` over its config
+    file (so a list, e.g. ``lowlou.regions``, replaces the shipped one whole)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_config(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def command_line(words) -> str:
     """Words as one shell-quoted command-line fragment."""
     return shlex.join(str(w) for w in words)
@@ -103,29 +141,34 @@ class Jobs:
         """Every region's training settings (:class:`ffnn.field.train.TrainConfig`), those of
         every series' first and later snapshots, and the classify block
         (:class:`ffnn.forecast.classify.ClassifySettings`, when enabled)."""
-        if self.regions or self.regions.series:
-            from ffnn.field.train import TrainConfig
+        from ffnn.field.train import TrainConfig
 
-            try:  # the config's own block first, so that its error is not blamed on a region
-                TrainConfig.from_dict(self.config["train"])
+        # the config's own blocks first, so that an error is not blamed on a region, and
+        # whether or not a region uses them (a mistyped key is refused before it matters)
+        try:
+            TrainConfig.from_dict(self.config["train"])
+        except FFNNError as err:
+            raise ConfigError(f"config train: {err}") from None
+        try:
+            TrainConfig.from_dict({**self.config["train"], **self.config["series"]["warm"]})
+        except FFNNError as err:
+            raise ConfigError(f"config series.warm: {err}") from None
+        for case, block in self.config["lowlou"]["cases"].items():
+            if case not in self.regions:  # a case defined but not run: its settings alike
+                try:
+                    TrainConfig.from_dict({**self.config["train"], **block.get("train", {})})
+                except FFNNError as err:
+                    raise ConfigError(f"config lowlou.cases.{case}.train: {err}") from None
+        for region, info in self.regions.items():
+            try:
+                self.train_settings(region)  # read through TrainConfig, so checked
             except FFNNError as err:
-                raise ConfigError(f"config train: {err}") from None
-            for region, info in self.regions.items():
-                try:
-                    self.train_settings(region)  # read through TrainConfig, so checked
-                except FFNNError as err:
-                    raise ConfigError(f"{info['label']} (region {region}): {err}") from None
-            if self.regions.series:  # the config's warm block on its own, named as such
-                warm = {**self.config["train"], **self.config["series"]["warm"]}
-                try:
-                    TrainConfig.from_dict(warm)
-                except FFNNError as err:
-                    raise ConfigError(f"config series.warm: {err}") from None
-            for name, info in self.regions.series.items():
-                try:
-                    TrainConfig.from_dict({**self.config["train"], **info["train"], **info["warm"]})
-                except FFNNError as err:
-                    raise ConfigError(f"{info['label']} (series {name}): {err}") from None
+                raise ConfigError(f"{info['label']} (region {region}): {err}") from None
+        for name, info in self.regions.series.items():
+            try:
+                TrainConfig.from_dict({**self.config["train"], **info["train"], **info["warm"]})
+            except FFNNError as err:
+                raise ConfigError(f"{info['label']} (series {name}): {err}") from None
         if self.config["classify"]["enabled"]:
             from ffnn.forecast.classify import ClassifySettings
 

@@ -31,13 +31,11 @@ from __future__ import annotations
 import datetime
 import io
 import re
-from importlib import resources
 from pathlib import Path
 
 from ffnn.util.errors import ConfigError
 from ffnn.util.settings import validate
 
-PACKAGE_PREFIX = "ffnn:"
 # Cells read as text even when they look like numbers.
 TEXT_COLUMNS = ("time", "sharp_dir")
 SERIES_TEXT_COLUMNS = ("start", "end", "cadence")
@@ -57,14 +55,12 @@ def cell(text: str):
 
 
 def parse_time(text, what: str) -> datetime.datetime:
-    """ISO time text → naive UTC datetime; ConfigError naming ``what`` if malformed."""
-    text = str(text).strip()
-    try:
-        return datetime.datetime.fromisoformat(text.rstrip("Zz"))
-    except ValueError:
-        raise ConfigError(
-            f"{what}: malformed time {text!r}; use ISO 8601 UTC like 2011-02-14T20:00"
-        ) from None
+    """A sheet's time → naive UTC datetime, read by the commands' parser
+    (:func:`ffnn.util.times.parse_time`: ISO 8601, with ``Z`` or ``+00:00`` if given, or JSOC's
+    ``..._TAI``); ConfigError naming ``what`` if malformed."""
+    from ffnn.util.times import parse_time as parse
+
+    return parse(text, what).utc.to_datetime()
 
 
 def region_id(noaa: int, when: datetime.datetime) -> str:
@@ -73,12 +69,12 @@ def region_id(noaa: int, when: datetime.datetime) -> str:
 
 
 def sharp_directory(value: str) -> str:
-    """The directory a ``sharp_dir`` cell names: ``ffnn:<record>`` → the record shipped in
-    the package; anything else is a path, as given. Existence is not checked here: a
+    """The directory a ``sharp_dir`` cell names (:func:`ffnn.io.sharp.record_directory`:
+    ``ffnn:<record>`` is one shipped in the package). Existence is not checked here: a
     missing directory fails that region's job, not the whole batch."""
-    if value.startswith(PACKAGE_PREFIX):
-        return str(resources.files("ffnn") / "data" / "sharp" / value[len(PACKAGE_PREFIX):])
-    return value
+    from ffnn.io.sharp import record_directory
+
+    return str(record_directory(value, check=False))
 
 
 def _sheet_rows(path, schema: dict, noun: str, key: str, text_columns) -> list[dict]:

@@ -51,7 +51,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "t_rec_utc": ("", "T_REC in UTC (ISO 8601)"),
     "noaa_ars": ("", "NOAA_ARS: every NOAA region in the HARP, comma separated"),
     "quality": ("", "QUALITY flag of the record (hex; 0x00000000 = good)"),
-    "flags": ("", "trust checks that failed (ffnn.analysis.quality), comma separated; none: all passed"),
+    "flags": ("", "trust checks that failed (ffnn.analysis.quality; stopped_by_time_budget: training stopped by "
+                  "its time budget before max_iterations), comma separated; none: all passed"),
     "lat": ("degree", "LAT_FWT: flux-weighted heliographic latitude of the region"),
     "lon": ("degree", "LON_FWT: flux-weighted Stonyhurst longitude of the region"),
     "energy_erg": ("erg", "magnetic energy E = sum |B|^2/(8 pi) dV of the model cube"),
@@ -112,6 +113,28 @@ _QUALITY_KEYS = ("energy_erg", "energy_pot_erg", "free_energy_erg", "e_over_epot
                  "sigma_j_potential", "e_div_ratio")
 
 
+# A training stopped by its wall-clock cap (time_budget_s) before max_iterations: its field
+# depends on the machine's speed and load, and is not the one a rerun gives. Not a figure of
+# the model but of the run, so a check of the summary, not of ffnn quality.
+BUDGET_CHECK = "stopped_by_time_budget"
+
+
+def budget_meaning(stop_reason, iterations, config: dict | None) -> str:
+    """What :data:`BUDGET_CHECK` means for a training that stopped on ``stop_reason`` after
+    ``iterations``, with its settings ``config`` (``train.json``'s); empty when it did not
+    stop on its time budget."""
+    if stop_reason != "time_budget":
+        return ""
+    config = config or {}
+    budget, most = _number(config.get("time_budget_s")), _number(config.get("max_iterations"))
+    cap = f" (time_budget_s = {budget:g} s)" if budget is not None else ""
+    done = f" after {int(iterations)}" + (f" of {int(most)}" if most is not None else "") + " iterations" \
+        if _number(iterations) is not None else ""
+    return (f"training stopped by its time budget{cap}{done}, not at max_iterations: the field depends on the "
+            "machine's speed and load and differs from an iteration-bound run's; rerun where it reaches "
+            "max_iterations (a less loaded machine) or raise time_budget_s")
+
+
 def _number(value):
     try:
         out = float(value)
@@ -163,6 +186,8 @@ def region_row(region: str, *, train: dict, quality: dict, record: dict | None =
 
         derived_checks = {key: _number(derived.attrs.get(key)) for key, _, _ in DERIVED_LIMITS.values()}
         flags += check_derived(derived_checks)  # a figure not recorded (None) raises no flag
+    if train.get("stop_reason") == "time_budget":
+        flags.append(BUDGET_CHECK)
     row["flags"] = ",".join(flags) or "none"
     if profiles is not None:
         for key in ("div_free_factor", "force_free_factor"):
@@ -311,7 +336,8 @@ def checks_table(rows):
     ``value``, ``limit``, ``status`` (``passed``, ``FAILED``, ``not computed``, or for the bottom
     fit of a held bottom ``held (exact by construction)``) and what it
     means; a pandas DataFrame for the report. ``stopped_in_warmup`` reads the iterations
-    run against the warm-up's (not computed without a warm-up)."""
+    run against the warm-up's (not computed without a warm-up); ``stopped_by_time_budget``
+    (:data:`BUDGET_CHECK`) fails where the training stopped on its time budget."""
     import pandas as pd
 
     from ffnn.analysis import quality
@@ -340,6 +366,13 @@ def checks_table(rows):
         lines.append({"region": row["region"], "check": quality.WARMUP_FLAG, "value": iterations,
                       "limit": warmup, "status": status,
                       "meaning": quality.describe(quality.WARMUP_FLAG, values) if failed_warmup else ""})
+        # value: the iterations run; limit: max_iterations (a stop on the time budget before it fails)
+        config = details.get("train_config") or {}
+        stop = row.get("stop_reason")
+        status = "FAILED" if stop == "time_budget" else "passed" if stop else "not computed"
+        lines.append({"region": row["region"], "check": BUDGET_CHECK, "value": iterations,
+                      "limit": _number(config.get("max_iterations")), "status": status,
+                      "meaning": budget_meaning(stop, iterations, config)})
     return pd.DataFrame(lines, columns=["region", "check", "value", "limit", "status", "meaning"])
 
 
@@ -442,10 +475,13 @@ def lowlou_table(rows) -> str:
     if not rows:
         raise DataError("no Low & Lou rows for the benchmark table")
     lines = ["# Low & Lou benchmark", "",
-             "Metrics of SPEC section 3 against the Low & Lou reference field on the whole grid "
+             "Metrics of Schrijver et al. (2006, Sol. Phys. 235, 161) against the Low & Lou reference field on the whole grid "
              "(1 is perfect for C_vec, C_cs, E_n', E_m', ε; lower σ_J is more force-free). "
              "Rows marked *this run* were computed by the workflow on the grid given; the "
-             "published rows are at 64³ and are shown for orientation.", ""]
+             "published rows are at 64³ and are shown for orientation.", "",
+             "Units: the Low & Lou field is dimensionless; its products label lengths Mm, the field "
+             "gauss and energies erg nominally (box units), so only the ratios here compare with "
+             "other work.", ""]
     for row in rows:
         details = row.get("details") or {}
         meta = details.get("meta") or {}

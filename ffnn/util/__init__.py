@@ -1,8 +1,8 @@
 """Utilities every stage uses: the errors a user can fix (:mod:`~ffnn.util.errors`),
 files written whole and read with one-line errors (:mod:`~ffnn.util.files`), settings read
 from YAML and mappings and checked (:mod:`~ffnn.util.settings`), units at the public
-boundary (:mod:`~ffnn.util.units`) and the lazy exports of the packages
-(:mod:`~ffnn.util.lazy`).
+boundary (:mod:`~ffnn.util.units`), times given by users (:mod:`~ffnn.util.times`) and the
+lazy exports of the packages (:mod:`~ffnn.util.lazy`).
 
 Exports: :class:`FFNNError`, :class:`DataError`, :class:`ConfigError`;
 :func:`to_value` (a quantity or number in ffnn's unit), :func:`as_quantity` (a product

@@ -101,7 +101,7 @@ def from_mapping(cls, mapping: Mapping[str, Any] | None, what: str, ignore=()):
 
 def schema_message(err, what: str) -> str:
     """One line for a jsonschema ``ValidationError`` ``err`` in ``what`` (a config or a
-    sheet row): the unknown keys with the allowed ones, a malformed time, a missing key,
+    sheet row): the unknown keys with the allowed ones, a missing key,
     or the offending value with the schema's complaint."""
     path = [str(p) for p in err.absolute_path]
     where = ".".join(path)
@@ -116,8 +116,6 @@ def schema_message(err, what: str) -> str:
         allowed = ", ".join(known + [f"/{p}/" for p in patterns])
         return (f"{what}: unknown key(s) {', '.join(repr(k) for k in unknown)}{inside}; "
                 f"allowed: {allowed}")
-    if err.validator == "pattern" and path and path[-1] == "time":
-        return f"{what}: malformed time {err.instance!r}; use ISO 8601 UTC like 2011-02-14T20:00"
     if err.validator == "required":
         return f"{what} {where}: {err.message}" if where else f"{what}: {err.message}"
     value = json.dumps(err.instance, default=str)
@@ -235,21 +233,59 @@ def yaml_error(err, where: str) -> str:
     return f"{where}{line}: {problem}"
 
 
-def read_yaml(path) -> Any:
-    """The YAML document in the file ``path``; ConfigError of one line naming the file and
-    the line of a syntax error, or a missing file."""
+def _duplicate_key(node, path=()) -> tuple | None:
+    """(key path, first line, second line) of the first key that appears twice in one
+    mapping of the composed YAML ``node``, or None (lines 1-based)."""
     import yaml
 
+    if isinstance(node, yaml.MappingNode):
+        seen = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                line = key_node.start_mark.line + 1
+                if key_node.value in seen:
+                    return (*path, key_node.value), seen[key_node.value], line
+                seen[key_node.value] = line
+            found = _duplicate_key(value_node, (*path, str(getattr(key_node, "value", "?"))))
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _duplicate_key(item, (*path, str(i)))
+            if found:
+                return found
+    return None
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """The YAML document in ``text`` (from ``where``: a file name or ``"config mapping"``).
+
+    ConfigError of one line for a syntax error (:func:`yaml_error`) or a key given twice
+    in one mapping: PyYAML (and Snakemake) keep the last of the two silently, so a second
+    ``train:`` block would replace the first whole."""
+    import yaml
+
+    try:
+        found = _duplicate_key(yaml.compose(text, Loader=yaml.SafeLoader))
+        if found:
+            key, first, second = found
+            raise ConfigError(f"{where}: key '{'.'.join(key)}' appears twice, on lines {first} and {second}; "
+                              f"YAML would keep only the second: merge the two")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(yaml_error(err, where)) from None
+
+
+def read_yaml(path) -> Any:
+    """The YAML document in the file ``path``; ConfigError of one line naming the file and
+    the line of a syntax error or of a key given twice (:func:`load_yaml`), or a missing file."""
     try:
         text = Path(path).read_text()
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(yaml_error(err, str(path))) from None
+    return load_yaml(text, str(path))
 
 
 def config_section(source, section: str, *, whole: bool = True) -> dict:
@@ -257,16 +293,11 @@ def config_section(source, section: str, *, whole: bool = True) -> dict:
     with ``{``, YAML or JSON); its ``section:`` block when it has one, else all of it (or,
     with ``whole`` false, nothing if it is a file of other sections: one whose top level
     holds a mapping). None or empty gives {}."""
-    import yaml
-
     if not source:
         return {}
     inline = str(source).lstrip().startswith("{")
     if inline:
-        try:
-            data = yaml.safe_load(str(source))
-        except yaml.YAMLError as err:
-            raise ConfigError(yaml_error(err, "config mapping")) from None
+        data = load_yaml(str(source), "config mapping")
     else:
         data = read_yaml(source)
     if isinstance(data, dict) and section in data:

@@ -49,7 +49,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED_PROFILE = REPO / "config" / "profiles" / "slurm"
+SHIPPED_PROFILE = REPO / "profiles" / "slurm"
 
 SLURM_ETC = Path("/etc/slurm")
 MARKER = "# Written by tests/cluster/conftest.py"
@@ -215,7 +215,7 @@ class SlurmCluster:
 
 def write_test_profile(dest: Path, cluster: SlurmCluster, base: Path | None = SHIPPED_PROFILE, **overrides) -> Path:
     """Write ``dest/config.yaml``: the profile in ``base`` (the shipped
-    ``config/profiles/slurm`` by default; ``None`` for an empty one) adapted to the
+    ``profiles/slurm`` by default; ``None`` for an empty one) adapted to the
     test cluster, then ``overrides`` (profile keys with ``-`` written as ``_``, e.g.
     ``jobs=2``, ``set_resources={...}``; a value of ``None`` removes the key).
 

@@ -1,5 +1,5 @@
 """The SLURM harness itself: a real one-node SLURM (conftest.py) and the shipped profile
-(config/profiles/slurm) with snakemake-executor-plugin-slurm, on tiny self-contained
+(profiles/slurm) with snakemake-executor-plugin-slurm, on tiny self-contained
 Snakefiles whose rule names match the workflow's (fetch_sharp, train), so that the
 profile's per-rule resources apply.
 

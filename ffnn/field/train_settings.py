@@ -1,0 +1,90 @@
+"""What every training setting means, in which unit: the one source of ``ffnn train --help``.
+
+:data:`SETTINGS` maps each field of :class:`ffnn.field.train.TrainConfig` to its meaning and
+unit (``""`` for a count, a name or a flag; ``"1"`` for a dimensionless number); the
+defaults are TrainConfig's own. The workflow's schema (``workflow/schemas/config.schema.yaml``,
+``$defs/train``) gives types and ranges and points here for the meanings; a test checks
+that every field is described and listed with its default by ``ffnn train --help``.
+The module imports no torch (the command line registers ``train`` with every model command);
+:func:`settings_help` reads the defaults from TrainConfig when the help is shown.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SETTINGS", "settings_help"]
+
+# field -> (meaning, unit). Grouped as the help lists them.
+SETTINGS: dict[str, tuple[str, str]] = {
+    # network
+    "hidden_layers": ("hidden layers of the tanh network", ""),
+    "width": ("neurons per hidden layer", ""),
+    "quasi_output": ("end on the FFNN paper's quasi-output layer (false: a plain linear output)", ""),
+    "first_layer_scale": ("multiplies the Kaiming start of the first layer (larger: finer structure at start)", "1"),
+    "dtype": ("floating-point type of the network and the loss: float32 or float64", ""),
+    # loss
+    "lambda_bc": ("weight of the boundary term", "1"),
+    "lambda_div": ("weight of the divergence term", "1"),
+    "lambda_ff": ("weight of the force-free term", "1"),
+    "ff_form": ("force-free term: lorentz |J x B|^2/(|B|^2 + floor^2), or angle sin^2 of the J-B angle "
+                "(the paper's)", ""),
+    "ff_eps": ("small number added to the angle form's denominator |J|^2 |B|^2", "gauss4 (unit length)-2"),
+    "field_floor": ("|B| floor of the lorentz form, as a fraction of the RMS boundary |B|", "1"),
+    "height_weighting": ("p of the height weights (s(0)/s(z))^(2p) of every term, s the RMS side/top field; "
+                         "0: none, 1: relative errors", "1"),
+    "bc_errors": ("observed-data errors: none, tolerance (residuals within error_scale sigma are free) or "
+                  "component (each component by its inverse variance)", ""),
+    "error_scale": ("tolerance: residuals within error_scale x 1 sigma are free", "1 (sigma)"),
+    "potential_weight": ("trust in potential-field faces relative to observed data", "1"),
+    "hold_bottom": ("> 0: the observed bottom is held exactly, blended out over this height; 0: fitted as data",
+                    "pixels of height"),
+    # sampling
+    "n_boundary": ("observed boundary points per sample round (null: all)", ""),
+    "n_potential": ("potential-field side/top points per sample round (null: all)", ""),
+    "n_interior": ("interior collocation points per sample round", ""),
+    "interior_bottom_fraction": ("share of the interior points drawn denser near the bottom", "1"),
+    "resample_every": ("iterations between new draws of all points (0: never)", "iterations"),
+    # phases
+    "potential_iterations": ("first fit the potential field in the volume for this many (needs --potential)",
+                             "iterations"),
+    "warmup_iterations": ("boundary-dominated start: physics terms scaled by warmup_physics_weight", "iterations"),
+    "warmup_physics_weight": ("multiplies lambda_div and lambda_ff during the warm-up", "1"),
+    "warmup_interior": ("interior points during the warm-up", ""),
+    "ramp_iterations": ("after the warm-up, the physics weights grow to 1 over this many", "iterations"),
+    # stopping
+    "max_iterations": ("L-BFGS iterations at most: the stop that makes a rerun give the same field",
+                       "iterations"),
+    "time_budget_s": ("wall-clock cap, summed over resumed runs (null: none); a stop here is flagged "
+                      "stopped_by_time_budget", "s"),
+    "loss_tolerance": ("stop once the total loss is at most this", "loss units"),
+    "plateau_iterations": ("stop when the loss fell by less than plateau_tolerance over this many (0: never)",
+                           "iterations"),
+    "plateau_tolerance": ("relative loss decrease that counts as progress (plateau_iterations)", "1"),
+    # optimiser and running
+    "history_size": ("L-BFGS history length", ""),
+    "iterations_per_step": ("L-BFGS iterations per step (budgets, logs, checkpoints between steps)", "iterations"),
+    "checkpoint_every": ("iterations between checkpoints (a killed run resumes from the last)", "iterations"),
+    "max_rollbacks": ("non-finite losses rolled back (L-BFGS history reset) before training fails", ""),
+    "chunk_size": ("interior points per pass (0: 2048 on a CPU, 65536 on a GPU)", ""),
+    "device": ("auto (CUDA when present, else the CPU), cpu, cuda or cuda:N", ""),
+    "threads": ("CPU threads (null: torch's choice; the workflow sets resources.train.threads)", ""),
+    "seed": ("seed of the network's start and of every sample draw", ""),
+    "progress": ("progress bar on the terminal (off in the workflow)", ""),
+}
+
+
+def settings_help() -> str:
+    """The training settings as ``ffnn train --help`` lists them: each with its default
+    (TrainConfig's), unit and meaning, one per line, for ``--set KEY=VALUE`` or a
+    ``--config`` file."""
+    from dataclasses import MISSING, fields
+
+    from ffnn.field.train import TrainConfig
+
+    lines = ["training settings (--set KEY=VALUE, or a --config YAML file; default, unit, meaning):"]
+    defaults = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+    width = max(len(name) for name in defaults)
+    for name, default in defaults.items():
+        meaning, unit = SETTINGS.get(name, ("(not described)", ""))
+        value = "null" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
+        lines.append(f"  {name:<{width}}  {value}{f' [{unit}]' if unit else ''}: {meaning}")
+    return "\n".join(lines)
