@@ -55,7 +55,8 @@ def bottom_on_grid(points: xr.Dataset, x, y):
     px, py = (bd.xyz[on, k] * box.l0 + box.centre[k] for k in (0, 1))
     i, j = np.rint((px - x[0]) / dx).astype(int), np.rint((py - y[0]) / dy).astype(int)
     inside = (i >= 0) & (i < len(x)) & (j >= 0) & (j < len(y))
-    if not on.any() or not inside.all() or not np.allclose(x[i] if inside.all() else 0, px, atol=1e-3 * dx):
+    on_nodes = inside.all() and np.allclose(x[i], px, atol=1e-3 * dx) and np.allclose(y[j], py, atol=1e-3 * dy)
+    if not on.any() or not on_nodes:
         raise ConfigError("representation spline_grid needs an observed bottom map on the potential field's "
                           "x, y grid; these boundary data have none")
     target, mask, error = np.zeros((3, len(x), len(y))), np.zeros((3, len(x), len(y)), bool), \

@@ -1,5 +1,9 @@
 """Training: fit the network to boundary data under the force-free and divergence-free loss.
 
+This module trains ``representation: mlp`` (the tanh network below) and hands
+``representation: spline_grid`` (B = B_pot + curl A on the cube's grid, the default for
+SHARP regions) to :mod:`ffnn.field.gridtrain` (:func:`make_trainer`).
+
 Loss, with derivatives in unit coordinates (SPEC section 1):
 
     f = lambda_bc  sum_boundary w_ic |B_c - B_obs,c|^2 / (m_valid / 3)     (G^2)
