@@ -26,30 +26,37 @@ import torch
 from ffnn.field.boundary import from_sharp, map_to_points, merge_points
 from ffnn.field.cube import make_cube, model_cube
 from ffnn.util.files import write_json, write_text
-from ffnn.analysis.metrics import cube_metrics
+from ffnn.analysis.metrics import cube_metrics, height_profiles
 from ffnn.field.potential import potential_cube, potential_faces
 from ffnn.analysis.quality import bottom_fit
 from ffnn.pipeline.regions import sharp_directory
 from ffnn.util.settings import gather
-from ffnn.field.train import TrainConfig, Trainer
+from ffnn.field.train import TrainConfig, make_trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import pyamafil_nlfff  # noqa: E402  (sibling)
 
 RECORD = "ffnn:hmi.sharp_cea_720s.377.20110215_020000_TAI"
 KEYS = ("sigma_j", "mean_abs_fi", "e_over_epot", "free_energy_erg", "c_vec_bottom", "flux_error")
+LAYERS = (0, 2, 5, 10)  # pixels above the bottom where sigma_J is shown layer by layer
 
 
 def figures(cube, pot, bottom) -> dict:
-    """Reference-free figures of a cube: metrics against the potential field and the bottom fit."""
+    """Reference-free figures of a cube: metrics against the potential field, the bottom fit
+    and sigma_J in the layers ``LAYERS`` pixels above the bottom (``sigma_j_layers``)."""
     m = cube_metrics(cube, potential=pot)
     m.update(bottom_fit(bottom, cube[["Bx", "By", "Bz"]].isel(z=0, drop=True)))
+    b = np.stack([cube[c].transpose("x", "y", "z").values for c in ("Bx", "By", "Bz")]).astype(np.float64)
+    dxyz = [float(np.diff(cube[c].values).mean()) for c in ("x", "y", "z")]
+    layers = height_profiles(b, dxyz, cube.z.values)["sigma_j"].values
+    m["sigma_j_layers"] = [float(layers[k]) for k in LAYERS]
     return m
 
 
 def line(name, m, when=""):
-    cells = [f"{m['sigma_j']:.3f}", f"{m['mean_abs_fi']:.2e}", f"{m['e_over_epot']:.3f}",
-             f"{m['free_energy_erg']:.3g}", f"{m['c_vec_bottom']:.4f}", f"{m['flux_error']:+.3f}"]
+    cells = [f"{m['sigma_j']:.3f}", " / ".join(f"{v:.2f}" for v in m["sigma_j_layers"]), f"{m['mean_abs_fi']:.2e}",
+             f"{m['e_over_epot']:.3f}", f"{m['free_energy_erg']:.3g}", f"{m['c_vec_bottom']:.4f}",
+             f"{m['flux_error']:+.3f}"]
     return f"| {name} | " + " | ".join(cells) + f" | {when} |"
 
 
@@ -75,8 +82,8 @@ def main(argv=None) -> int:
     header = (f"NOAA 11158 (HARP 377, 2011-02-15 02:00 TAI), bin {args.bin}: {x.size}x{y.size}x{z.size} grid; "
               f"{args.threads} threads; {platform.machine()}, {os.cpu_count()} CPUs; torch {torch.__version__}")
     print(header, flush=True)
-    table = [header, "", "| method | sigma_J | <\\|f_i\\|> | E/E_pot | E - E_pot (erg) | bottom C_vec | flux error | wall time |",
-             "|---|---|---|---|---|---|---|---|"]
+    table = [header, "", "| method | sigma_J | sigma_J at " + ", ".join(map(str, LAYERS)) + " px | <\\|f_i\\|> | E/E_pot | "
+             "E - E_pot (erg) | bottom C_vec | flux error | wall time |", "|---|---|---|---|---|---|---|---|---|"]
     results = {"bin": args.bin, "grid": [x.size, y.size, z.size], "threads": args.threads}
     pf = figures(pot, pot, bottom)
     results["potential_field"] = pf
@@ -109,7 +116,7 @@ def run_ffnn(args, bottom, pot, budgets, table) -> list[dict]:
                                        threads=args.threads))
     cfg.time_budget_s, cfg.max_iterations = max(budgets), 10 ** 9
     points = merge_points([map_to_points(bottom), potential_faces(bottom)])
-    trainer = Trainer(points, cfg, None, potential=pot)  # as the workflow: the potential cube at hand
+    trainer = make_trainer(points, cfg, None, potential=pot)  # as the workflow: the potential cube at hand
     marks, snaps = list(budgets), []
 
     def snapshot(tr):
@@ -118,7 +125,8 @@ def run_ffnn(args, bottom, pot, budgets, table) -> list[dict]:
             cube = model_cube(tr.model, tr.metadata({}, None), x, y, z)
             m = figures(cube, pot, bottom)
             snaps.append({**m, "wall_s": tr.elapsed_s, "iteration": tr.iteration})
-            table.append(line(f"ffnn at {tr.elapsed_s:.0f} s (it {tr.iteration})", m, f"{tr.elapsed_s:.0f} s"))
+            table.append(line(f"ffnn {cfg.representation} at {tr.elapsed_s:.0f} s (it {tr.iteration})", m,
+                              f"{tr.elapsed_s:.0f} s"))
             print(table[-1], flush=True)
 
     trainer.fit(resume=False, callback=snapshot)

@@ -316,8 +316,15 @@ def model_cube(model, meta: dict, x=None, y=None, z=None, chunk: int = 16384) ->
     y = np.asarray(grid["y"] if y is None else y, dtype=np.float64)
     z = np.asarray(grid["z"] if z is None else z, dtype=np.float64)
     box = UnitBox(**meta["box"])
-    X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
-    b, j, div = evaluate_points(model, box, X, Y, Z, chunk)
+    if hasattr(model, "field_on_grid"):  # a grid representation: B lives on its training grid
+        own = [np.asarray(grid[c], dtype=np.float64) for c in "xyz"]
+        if any(a.shape != o.shape or not np.allclose(a, o, rtol=1e-6, atol=1e-9) for a, o in zip((x, y, z), own)):
+            raise ConfigError("a spline_grid model gives B on its training grid only "
+                              f"({' x '.join(str(o.size) for o in own)} nodes); another grid was asked for")
+        b, j, div = model.field_on_grid()
+    else:
+        X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
+        b, j, div = evaluate_points(model, box, X, Y, Z, chunk)
     fields = {"Bx": b[0], "By": b[1], "Bz": b[2], "Jx": j[0], "Jy": j[1], "Jz": j[2], "divB": div}
     attrs = {
         "title": "force-free neural network extrapolation",

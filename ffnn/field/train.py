@@ -1,5 +1,9 @@
 """Training: fit the network to boundary data under the force-free and divergence-free loss.
 
+This module trains ``representation: mlp`` (the tanh network below) and hands
+``representation: spline_grid`` (B = B_pot + curl A on the cube's grid, the default for
+SHARP regions) to :mod:`ffnn.field.gridtrain` (:func:`make_trainer`).
+
 Loss, with derivatives in unit coordinates (SPEC section 1):
 
     f = lambda_bc  sum_boundary w_ic |B_c - B_obs,c|^2 / (m_valid / 3)     (G^2)
@@ -89,6 +93,7 @@ from ffnn.field.sampling import (BoundaryArrays, boundary_arrays, grid_of_points
 log = logging.getLogger(__name__)
 
 BC_ERROR_MODES = ("none", "tolerance", "component")
+REPRESENTATIONS = ("mlp", "spline_grid")
 RAMP_START = 1e-3  # where the physics ramp starts after a warm-up without physics
 EVALUATIONS_PER_ITERATION = 4  # L-BFGS loss evaluations allowed per iteration (line search)
 HISTORY_COLUMNS = ("iteration", "evaluations", "elapsed_s", "loss", "loss_bc", "loss_div", "loss_ff")
@@ -98,6 +103,8 @@ HISTORY_COLUMNS = ("iteration", "evaluations", "elapsed_s", "loss", "loss_bc", "
 class TrainConfig:
     """Every training setting; defaults are the paper's case-1 network on a CPU budget."""
 
+    representation: str = "mlp"           # "mlp": the tanh network of points; "spline_grid": B = B_pot +
+                                           # curl A on the cube's grid (ffnn.field.gridtrain)
     hidden_layers: int = 5
     width: int = 128
     quasi_output: bool = True
@@ -139,6 +146,15 @@ class TrainConfig:
     seed: int = 0
     max_rollbacks: int = 3
     progress: bool = True
+    # spline_grid only (ffnn.field.gridtrain): levels of A (knots every 1, 2, ... 2^(n-1) pixels),
+    # random start of its coefficients, Adam's step, and the boundary weight's start and decay
+    grid_levels: int = 5
+    grid_init_std: float = 0.01
+    learning_rate: float = 0.05
+    learning_rate_final: float = 0.05      # reached geometrically after learning_rate_decay_iterations
+    learning_rate_decay_iterations: int = 0
+    boundary_weight_start: float = 1000.0
+    boundary_decay_iterations: int = 100
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TrainConfig":
@@ -182,6 +198,13 @@ class TrainConfig:
             ("seed", self.seed >= 0, ">= 0"), ("threads", self.threads is None or self.threads >= 1, ">= 1 or null"),
             ("ff_eps", self.ff_eps > 0, "> 0"), ("max_rollbacks", self.max_rollbacks >= 0, ">= 0"),
             ("loss_tolerance", self.loss_tolerance >= 0, ">= 0"),
+            ("representation", self.representation in REPRESENTATIONS, " or ".join(REPRESENTATIONS)),
+            ("grid_levels", self.grid_levels >= 1, ">= 1"), ("grid_init_std", self.grid_init_std >= 0, ">= 0"),
+            ("learning_rate", self.learning_rate > 0, "> 0"),
+            ("learning_rate_final", self.learning_rate_final > 0, "> 0"),
+            ("learning_rate_decay_iterations", self.learning_rate_decay_iterations >= 0, ">= 0"),
+            ("boundary_weight_start", self.boundary_weight_start >= 1, ">= 1"),
+            ("boundary_decay_iterations", self.boundary_decay_iterations >= 0, ">= 0"),
         ]
         # NaN passes every comparison above unnoticed; inf makes the loss or the budget meaningless
         for f in fields(self):
@@ -804,6 +827,12 @@ def load_model(path, device: str = "cpu") -> tuple[FFNN | HeldBottom, dict]:
     except Exception as err:
         raise DataError(f"cannot read model file {path}: {err}") from err
     cfg, state = meta["config"], blob["state_dict"]
+    if cfg.get("representation") == "spline_grid":
+        from ffnn.field.gridfield import GridField
+
+        model = GridField.for_state(state).to(device)
+        model.load_state_dict(state)
+        return model.eval(), meta
     held = "net.head.weight" in state
     model = FFNN(cfg["hidden_layers"], cfg["width"], cfg["quasi_output"]).to(
         state["net.head.weight" if held else "head.weight"].dtype)
@@ -811,6 +840,17 @@ def load_model(path, device: str = "cpu") -> tuple[FFNN | HeldBottom, dict]:
         model = HeldBottom.for_state(model, state)
     model.load_state_dict(state)
     return model.eval(), meta
+
+
+def make_trainer(boundary: xr.Dataset, config: TrainConfig, out_dir=None, init_model=None,
+                 potential: xr.Dataset | None = None):
+    """The trainer of ``config.representation``: :class:`Trainer` (mlp) or
+    :class:`ffnn.field.gridtrain.GridTrainer` (spline_grid, which needs ``potential``)."""
+    if config.representation == "spline_grid":
+        from ffnn.field.gridtrain import GridTrainer
+
+        return GridTrainer(boundary, config, out_dir, init_model=init_model, potential=potential)
+    return Trainer(boundary, config, out_dir, init_model=init_model, potential=potential)
 
 
 def train(boundary: xr.Dataset, config: TrainConfig, out_dir, resume: bool = True,
@@ -821,7 +861,7 @@ def train(boundary: xr.Dataset, config: TrainConfig, out_dir, resume: bool = Tru
     ``init_model``: a ``model.pt`` of the same architecture to start from instead of a
     random start (a checkpoint in ``out_dir``, when resuming, still wins)."""
     out_dir = Path(out_dir)
-    trainer = Trainer(boundary, config, out_dir, init_model=init_model, potential=potential)
+    trainer = make_trainer(boundary, config, out_dir, init_model=init_model, potential=potential)
     result = trainer.fit(resume=resume, callback=callback)
     if not result.trained and all((out_dir / name).exists() for name in ("model.pt", "train.json")):
         return result  # a finished training: its files stay as they are

@@ -15,6 +15,20 @@ __all__ = ["SETTINGS", "settings_help"]
 
 # field -> (meaning, unit). Grouped as the help lists them.
 SETTINGS: dict[str, tuple[str, str]] = {
+    # representation
+    "representation": ("mlp: the tanh network of the coordinates, trained with L-BFGS at sampled points; "
+                       "spline_grid: B = B_pot + curl A on the cube's grid, A from multi-resolution cubic "
+                       "B-spline grids, trained with Adam on the grid's own finite differences (needs the "
+                       "potential-field cube)", ""),
+    "grid_levels": ("spline_grid: levels of A, knots every 1, 2, ..., 2^(n-1) pixels", ""),
+    "grid_init_std": ("spline_grid: standard deviation of the random start of A's coefficients (seeded by seed)",
+                      "1 (of the field scale times the pixel)"),
+    "learning_rate": ("spline_grid: Adam's learning rate at the start", "1"),
+    "learning_rate_final": ("spline_grid: Adam's learning rate after learning_rate_decay_iterations", "1"),
+    "learning_rate_decay_iterations": ("spline_grid: iterations of the geometric fall of the learning rate "
+                                       "(0: constant)", ""),
+    "boundary_weight_start": ("spline_grid: weight of the boundary terms at iteration 0, falling to 1", "1"),
+    "boundary_decay_iterations": ("spline_grid: iterations over which the boundary weight falls to 1", ""),
     # network
     "hidden_layers": ("hidden layers of the tanh network", ""),
     "width": ("neurons per hidden layer", ""),
