@@ -88,7 +88,7 @@ def jsoc_settings(jsoc_server):
 def run(monkeypatch, capsys):
     from ffnn.cli import app as cli  # COMMAND_MODULES lives in ffnn.cli.app since the move
 
-    monkeypatch.setattr(app, "COMMAND_MODULES", ("ffnn.cli.sharp", "ffnn.cli.model"))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ffnn.cli.sharp", "ffnn.cli.model"))
     monkeypatch.delenv("JSOC_EMAIL", raising=False)
     monkeypatch.delenv("JSOC_URL", raising=False)
 
