@@ -338,7 +338,6 @@ def drifting_lowlou(count: int, *, n: int = 1, m: int = 1, l: float = 0.3, phi: 
 
     if count < 1:
         raise ConfigError(f"a series needs at least one snapshot, got {count}")
-    fields = [LowLou(n, m, l + k * dl, phi + k * dphi) for k in range(count)]
-    if min(f.l for f in fields) <= 0:
+    if min(l + k * dl for k in range(count)) <= 0:
         raise ConfigError(f"source depth l + k dl must stay positive (l={l}, dl={dl}, {count} snapshots)")
-    return fields
+    return [LowLou(n, m, l + k * dl, phi + k * dphi) for k in range(count)]
