@@ -281,3 +281,12 @@ def test_the_per_length_divergence_needs_a_cube_on_the_sun():
     row = summary.region_row("lowlou_case1", train={}, quality=figures)
     table = summary.checks_table([row]).set_index(["region", "check"])
     assert table.loc[("lowlou_case1", "divergence"), "status"] == "not computed"
+
+
+def test_the_warm_up_of_a_spline_grid_training_is_its_boundary_decay():
+    """spline_grid has no warm-up without physics: its boundary-dominated start is the fall
+    of the boundary weight (boundary_decay_iterations), which the check reads instead."""
+    grid = {"representation": "spline_grid", "boundary_decay_iterations": 100, "warmup_iterations": 5}
+    assert quality.check({}, quality.warmup_of(grid), 50) == [quality.WARMUP_FLAG]
+    assert quality.check({}, quality.warmup_of(grid), 300) == []
+    assert quality.warmup_of({"warmup_iterations": 5, "boundary_decay_iterations": 100}) == 5

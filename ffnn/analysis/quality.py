@@ -142,6 +142,14 @@ def check(values: dict, warmup_iterations: int | None = None, iterations: int | 
     return flags
 
 
+def warmup_of(config: dict) -> int | None:
+    """The iterations of a training's boundary-dominated start, from its settings
+    (``train.json``'s ``config``): ``boundary_decay_iterations`` for the spline_grid
+    representation, ``warmup_iterations`` for the tanh network."""
+    key = "boundary_decay_iterations" if config.get("representation") == "spline_grid" else "warmup_iterations"
+    return config.get(key)
+
+
 def check_derived(values: dict) -> list[str]:
     """The names of the raised flags of the derived products (:data:`DERIVED_LIMITS`) for
     the attributes ``values`` of a derived.nc; absent or NaN figures raise none."""
@@ -259,7 +267,7 @@ def trust_checks(cube: xr.Dataset, metrics: dict, observed: xr.Dataset | None = 
         out["bottom_fit"] = {**bottom_fit(observed, layer), "held": held}
         values.update(out["bottom_fit"])
     values.update(_without_nominal_lengths(cube, values))
-    flags = check(values, config.get("warmup_iterations"), train.get("iterations"))
+    flags = check(values, warmup_of(config), train.get("iterations"))
     out["flags"] = flags
     out["flag_text"] = [describe(f, values) for f in flags]
     for text in out["flag_text"]:

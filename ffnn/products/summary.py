@@ -359,7 +359,7 @@ def checks_table(rows):
                           "meaning": quality.describe(name, values) if name in failed else ""})
         # value: the iterations run; limit: the warm-up's (the check fails at or below it)
         iterations = _number(details.get("iterations"))
-        warmup = _number((details.get("train_config") or {}).get("warmup_iterations"))
+        warmup = _number(quality.warmup_of(details.get("train_config") or {}))
         failed_warmup = quality.WARMUP_FLAG in failed
         status = ("FAILED" if failed_warmup else
                   "not computed" if iterations is None or not warmup else "passed")
