@@ -15,8 +15,8 @@ from ffnn.cli import main
 from ffnn.field.cube import make_cube
 from ffnn.util.files import write_netcdf
 from ffnn.products.figures import (FIGURE_NAMES, fieldlines_3d_figure, fieldlines_xy_figure,
-                          heliographic_overlay, model_bottom, region_figures, seed_points,
-                          trace_field_lines)
+                          heliographic_overlay, loss_figure, model_bottom, region_figures,
+                          seed_points, trace_field_lines)
 from ffnn.analysis.metrics import height_profiles
 from ffnn.products.summary import (COLUMNS, PUBLISHED, beats_potential, lowlou_table, read_row,
                           region_row, summary_table, table_dataset, write_row, write_summary)
@@ -139,6 +139,25 @@ def test_region_figures_writes_five_pngs(region_files, tmp_path):
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in (tmp_path / "fig").iterdir() if p.name.startswith(".")]
+
+
+def test_loss_figure_leaves_out_a_term_the_training_never_had(region_files):
+    """A spline_grid training records loss_div 0 throughout (no divergence term); the
+    figure drew it as an empty line with a legend entry, under an "L-BFGS iteration" axis
+    that is Adam's there."""
+    import matplotlib.pyplot as plt
+
+    mlp = region_files["history"]
+    grid = mlp.assign(loss_div=0.0)
+    labels = {}
+    for name, history in (("mlp", mlp), ("spline_grid", grid)):
+        fig = loss_figure(history)
+        ax = fig.axes[0]
+        labels[name] = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert ax.get_xlabel() == "iteration"
+        plt.close(fig)
+    assert "divergence" in labels["mlp"] and "divergence" not in labels["spline_grid"]
+    assert {"total", "boundary", "force-free"} <= set(labels["spline_grid"])
 
 
 def test_field_lines_are_drawn_over_the_observed_bottom(region_files):

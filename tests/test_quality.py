@@ -131,6 +131,22 @@ def test_a_held_bottom_reads_held_in_the_checks_table():
     assert table.loc[("ar1", "sigma_j"), "status"] == "passed"
 
 
+def test_a_spline_grid_bottom_is_checked_not_read_as_held():
+    """hold_bottom is the tanh network's setting; the shipped train block sets it for
+    every region, but a spline_grid field fits its bottom (C_vec 0.996 on NOAA 11158), so
+    its bottom checks must not read "held (exact by construction)"."""
+    obs = observed_map()
+    x, y, z = obs.x.values, obs.y.values, np.arange(4) * 0.5
+    cube = make_cube({c: np.repeat(np.nan_to_num(obs[c].values)[:, :, None], 4, 2) for c in ("Bx", "By", "Bz")},
+                     x, y, z)
+    config = {"hold_bottom": 1, "representation": "spline_grid"}
+    checks = quality.trust_checks(cube, {"sigma_j": 0.1}, obs, {"config": config})
+    assert checks["bottom_fit"]["held"] is False
+    row = summary.region_row("ar", train={"config": config}, quality={"sigma_j": 0.1, **checks})
+    table = summary.checks_table([row]).set_index(["region", "check"])
+    assert table.loc[("ar", "bottom_c_vec"), "status"] == "passed"
+
+
 def test_a_held_preprocessed_map_is_checked_against_the_observed_one(tmp_path, capsys):
     """The training held a preprocessed map: its record says so (boundary points ->
     train.json), and the bottom fit is a real check, failed here by a strong smoothing."""

@@ -1,4 +1,5 @@
-"""Figures of merit for field cubes (SPEC section 3), on grids with finite differences.
+"""Figures of merit for field cubes (Schrijver et al. 2006, Sol. Phys. 235, 161; Wheatland et al.
+2000, ApJ 540, 1150), on grids with finite differences.
 
 Derivatives are second-order finite differences (``numpy.gradient``, ``edge_order=2``) in
 the cube's length unit (Mm), so currents and divergences are in G/Mm; they are taken once
@@ -65,10 +66,34 @@ def mean_abs_div_over_b(b: np.ndarray, div: np.ndarray) -> float:
 
 
 def compare(b: np.ndarray, ref: np.ndarray, dxyz, b_pot: np.ndarray | None = None, derivs=None) -> dict:
-    """Model ``b`` against reference ``ref``: every metric of SPEC section 3 (dimensionless).
+    """Model ``b`` against a reference field ``ref``: the metrics of Schrijver et al. (2006).
 
-    ``epsilon_p`` (energy over the potential field's) needs ``b_pot``; NaN without it.
-    ``derivs``: :func:`derivatives` of ``b``, when already taken.
+    Parameters
+    ----------
+    b, ref : numpy.ndarray
+        The model's and the reference's field, shape ``(3, nx, ny, nz)``, in G (any one
+        unit: every metric is dimensionless).
+    dxyz : sequence of float
+        The grid spacings along x, y, z, in Mm.
+    b_pot : numpy.ndarray, optional
+        The potential field on the same grid, shape ``(3, nx, ny, nz)``: gives
+        ``epsilon_p``; NaN without it.
+    derivs : tuple, optional
+        :func:`derivatives` of ``b`` (curl and divergence), when already taken.
+
+    Returns
+    -------
+    dict
+        ``c_vec``, ``c_cs``, ``e_n_prime``, ``e_m_prime``, ``epsilon``, ``epsilon_p``,
+        ``sigma_j`` and ``mean_abs_fi`` (dimensionless), ``theta_j_deg`` (degrees).
+
+    Notes
+    -----
+    With sums over the M grid points: C_vec = Σ B·b / (Σ|B|² Σ|b|²)^½,
+    C_cs = (1/M) Σ B·b/(|B||b|), E_n' = 1 − Σ|b − B|/Σ|B|, E_m' = 1 − (1/M) Σ|b − B|/|B|,
+    ε = Σ|b|²/Σ|B|² (Schrijver et al. 2006, Sol. Phys. 235, 161); σ_J = Σ(|J×b|/|b|)/Σ|J|
+    and ⟨|f_i|⟩ = (1/M) Σ |∇·b| Δx/(6|b|) (Wheatland et al. 2000, ApJ 540, 1150). The
+    derivatives are second-order central differences (one-sided at the faces).
     """
     nb, nr = _norm(b), _norm(ref)
     dot = (b * ref).sum(axis=0)
@@ -128,9 +153,36 @@ def cube_metrics(cube: xr.Dataset, reference: xr.Dataset | None = None,
                  potential: xr.Dataset | None = None, derivs=None) -> dict:
     """Metrics of a cube: against ``reference`` if given, plus reference-free ones.
 
-    Reference-free: energies (erg), E/E_pot (with ``potential``), sigma_J, theta_J,
-    <|f_i|>, mean |div B|/|B| (Mm^-1), unsigned flux through the bottom (Mx) and total unsigned vertical current (A).
-    ``derivs``: :func:`derivatives` of the cube's B, when already taken.
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        The field: ``Bx``, ``By``, ``Bz`` in G on regular coordinates ``x``, ``y``, ``z`` in Mm.
+    reference : xarray.Dataset, optional
+        A reference field on the same grid: adds the metrics of :func:`compare`.
+    potential : xarray.Dataset, optional
+        The potential field on the same grid: adds E/E_pot, the free energy and
+        ``epsilon_p``.
+    derivs : tuple, optional
+        :func:`derivatives` of the cube's B, when already taken.
+
+    Returns
+    -------
+    dict
+        Reference-free: ``energy_erg`` (and with ``potential`` ``energy_pot_erg``,
+        ``e_over_epot``, ``free_energy_erg``) in erg, ``sigma_j``, ``theta_j_deg``,
+        ``mean_abs_fi`` (dimensionless), ``mean_abs_div_over_b`` (Mm⁻¹), the unsigned flux
+        through the bottom (Mx) and the total unsigned vertical current (A); with
+        ``reference``, the metrics of :func:`compare`.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When ``reference`` or ``potential`` lies on another grid.
+
+    Notes
+    -----
+    E = Σ|B|²/(8π) ΔV in erg (G and cm); the free energy is E − E_pot against the potential
+    field of the same bottom. The other formulas are those of :func:`compare`.
     """
     dxyz = spacing(cube)
     b = field_array(cube)

@@ -4,7 +4,7 @@ Computed for every region from its products (no reference field needed):
 
 * **Bottom fit** (:func:`bottom_fit`): the model's lowest layer against the observed map
   over the pixels where the data are finite: the vector correlation ``c_vec_bottom``
-  (SPEC section 3's C_vec on the bottom plane), the RMS residual of each component beside
+  (the C_vec of Schrijver et al. 2006 on the bottom plane), the RMS residual of each component beside
   the median 1-sigma error of the data, and the unsigned flux of Bz over the pixels where
   the observed |Bz| exceeds ``STRONG_SIGMA`` times its error (the model's against the
   observed: a model that misses a spot loses flux there).
@@ -262,8 +262,10 @@ def trust_checks(cube: xr.Dataset, metrics: dict, observed: xr.Dataset | None = 
         check_map_grid(cube, observed)
         layer = cube[list(COMPONENTS)].isel(z=0, drop=True).interp(x=observed["x"], y=observed["y"])
         # a held bottom (training setting hold_bottom) equals the observed map by construction,
-        # unless the training was given a preprocessed map: then the fit is a real check
-        held = bool(config.get("hold_bottom")) and not train.get("preprocessing")
+        # unless the training was given a preprocessed map: then the fit is a real check. A
+        # spline_grid field fits its bottom whatever hold_bottom says (a tanh network's setting)
+        held = bool(config.get("hold_bottom")) and config.get("representation", "mlp") != "spline_grid" \
+            and not train.get("preprocessing")
         out["bottom_fit"] = {**bottom_fit(observed, layer), "held": held}
         values.update(out["bottom_fit"])
     values.update(_without_nominal_lengths(cube, values))
@@ -290,16 +292,44 @@ def _without_nominal_lengths(cube: xr.Dataset, figures: dict) -> dict:
 
 def assess(cube: xr.Dataset, potential: xr.Dataset | None = None, observed: xr.Dataset | None = None,
            train: dict | None = None, region: str = "") -> tuple[dict, xr.Dataset]:
-    """How far to trust a model ``cube``: (figures, height profiles).
+    """How far to trust a model ``cube``: its figures and height profiles.
 
-    The figures are the reference-free ones of :func:`ffnn.analysis.metrics.cube_metrics` (energies
-    against the ``potential`` cube, whose own sigma_J is ``sigma_j_potential``), the energy's
-    split of :func:`ffnn.analysis.energy_decomposition.energy_decomposition`
-    (``energy_decomposition``, erg, and its ``e_div_ratio``), with :func:`trust_checks` (the bottom fit when the
-    ``observed`` bottom map is given, the warm-up check with the training record
-    ``train``), and the whole-height profiles of the
-    divergence- and force-free factors (``profiles``: ``z_mm`` and both factors). The
-    profiles dataset is :func:`ffnn.analysis.metrics.height_profiles`.
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        The model field: ``Bx``, ``By``, ``Bz`` in G on ``x``, ``y``, ``z`` in Mm.
+    potential : xarray.Dataset, optional
+        The potential field of the observed bottom on the same grid: gives E/E_pot, the
+        free energy and ``sigma_j_potential`` (the potential field's own σ_J).
+    observed : xarray.Dataset, optional
+        The observed bottom map (``ffnn boundary``): gives the bottom fit.
+    train : dict, optional
+        The training record (``train.json``): gives the warm-up and time-budget checks.
+    region : str, optional
+        The region's name, in the warnings a failed check logs.
+
+    Returns
+    -------
+    figures : dict
+        The reference-free figures of :func:`ffnn.analysis.metrics.cube_metrics`, the
+        split of the energy of
+        :func:`ffnn.analysis.energy_decomposition.energy_decomposition`
+        (``energy_decomposition`` in erg and its ``e_div_ratio``), and what
+        :func:`trust_checks` returns (``bottom_fit``, ``flags``, ``flag_text``); plus the
+        height profiles as lists (``profiles``).
+    profiles : xarray.Dataset
+        :func:`ffnn.analysis.metrics.height_profiles`: the divergence- and force-free
+        factors over height.
+
+    Raises
+    ------
+    ffnn.util.errors.DataError
+        When ``potential`` or ``observed`` lie on another grid than ``cube``.
+
+    Notes
+    -----
+    Each flag's limit and what it is compared with: :data:`LIMITS`; the per-length
+    divergence is not computed for a cube without the record's WCS (nominal units).
     """
     b, dxyz = field_array(cube), spacing(cube)
     derivs = derivatives(b, dxyz)

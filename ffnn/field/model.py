@@ -1,4 +1,5 @@
-"""The force-free neural network (SPEC section 1): a tanh MLP of the coordinates.
+"""The force-free neural network (the FFNN method paper; see the
+documentation's method page): a tanh MLP of the coordinates.
 
     u1 = tanh(W1 x + b1), ui = tanh(Wi u(i-1) + bi)       (L hidden layers of width N)
     B' = W(L+1) uL + b(L+1)                               quasi-output layer, 3 outputs

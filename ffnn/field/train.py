@@ -4,7 +4,8 @@ This module trains ``representation: mlp`` (the tanh network below) and hands
 ``representation: spline_grid`` (B = B_pot + curl A on the cube's grid, the default for
 SHARP regions) to :mod:`ffnn.field.gridtrain` (:func:`make_trainer`).
 
-Loss, with derivatives in unit coordinates (SPEC section 1):
+Loss, with derivatives in unit coordinates (the FFNN method paper; see the
+documentation's method page):
 
     f = lambda_bc  sum_boundary w_ic |B_c - B_obs,c|^2 / (m_valid / 3)     (G^2)
       + lambda_div mean_interior w(z) (div B)^2                            (G^2 per unit length^2)
@@ -86,6 +87,7 @@ from ffnn.util.files import atomic_write, write_json
 from ffnn.io.box import COMPONENTS, UnitBox
 from ffnn.field.model import FFNN, HeldBottom, curl_div, describe
 from ffnn.util.settings import from_mapping
+from ffnn.field.train_settings import settings_docstring
 from ffnn.io.wcs import wcs_attrs
 from ffnn.field.sampling import (BoundaryArrays, boundary_arrays, grid_of_points, height_profile,
                            height_weights, interior_samples)
@@ -101,7 +103,7 @@ HISTORY_COLUMNS = ("iteration", "evaluations", "elapsed_s", "loss", "loss_bc", "
 
 @dataclass
 class TrainConfig:
-    """Every training setting; defaults are the paper's case-1 network on a CPU budget."""
+    # the docstring is built below from ffnn.field.train_settings, the one source of meanings
 
     representation: str = "mlp"           # "mlp": the tanh network of points; "spline_grid": B = B_pot +
                                            # curl A on the cube's grid (ffnn.field.gridtrain)
@@ -218,6 +220,11 @@ class TrainConfig:
         for name in ("lambda_bc", "lambda_div", "lambda_ff"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"training setting {name}={getattr(self, name)!r} must be >= 0")
+
+
+TrainConfig.__doc__ = settings_docstring(
+    "Every training setting: the defaults are the tanh network's, on a CPU budget; the workflow's "
+    "config/config.yaml sets the SHARP regions' spline_grid settings.", TrainConfig)
 
 
 def resolve_device(name: str) -> torch.device:

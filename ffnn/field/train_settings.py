@@ -11,7 +11,7 @@ The module imports no torch (the command line registers ``train`` with every mod
 
 from __future__ import annotations
 
-__all__ = ["SETTINGS", "settings_help"]
+__all__ = ["SETTINGS", "settings_help", "settings_docstring"]
 
 # field -> (meaning, unit). Grouped as the help lists them.
 SETTINGS: dict[str, tuple[str, str]] = {
@@ -102,3 +102,18 @@ def settings_help() -> str:
         value = "null" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
         lines.append(f"  {name:<{width}}  {value}{f' [{unit}]' if unit else ''}: {meaning}")
     return "\n".join(lines)
+
+
+def settings_docstring(summary: str, config_class) -> str:
+    """A numpydoc docstring for ``config_class`` (a dataclass of settings): ``summary``,
+    then each field under Parameters with its type, default, unit and meaning from
+    :data:`SETTINGS` (the source ``ffnn train --help`` lists too)."""
+    from dataclasses import MISSING, fields
+
+    lines = [summary, "", "Parameters", "----------"]
+    for f in fields(config_class):
+        meaning, unit = SETTINGS.get(f.name, ("(not described)", ""))
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        default = "" if f.default is MISSING else f" Default {f.default!r}."
+        lines += [f"{f.name} : {kind}, optional", f"    {meaning}{f' [{unit}]' if unit else ''}.{default}"]
+    return "\n".join(lines) + "\n"

@@ -325,17 +325,26 @@ def read_loss(path) -> pandas.DataFrame:
 
 
 def loss_figure(history, title: str = "", dpi: int = 110):
-    """Total loss and its terms over the L-BFGS iterations (log scale), wall time on top."""
+    """Total loss and its terms over the training iterations (log scale), wall time on top.
+
+    A term that is never positive is left out: a spline_grid training records
+    ``loss_div`` 0 throughout (its field is divergence-free on the grid by construction),
+    which a log axis cannot show. The x axis says "iteration" for both optimisers (L-BFGS
+    for the tanh network, Adam for spline_grid).
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5), dpi=dpi, constrained_layout=True)
     it = history["iteration"].to_numpy()
-    names = {"loss": "total", "loss_bc": "boundary", "loss_div": "divergence", "loss_ff": "force-free"}
+    names = {"loss": "total", "loss_bc": "boundary", "loss_potential": "sides and top",
+             "loss_div": "divergence", "loss_ff": "force-free"}
     for name, label in names.items():
         if name in history:
             values = history[name].to_numpy(dtype=float)
-            ax.semilogy(it, np.where(values > 0, values, np.nan), label=label,
-                        lw=2.0 if name == "loss" else 1.0)
-    ax.set_xlabel("L-BFGS iteration")
+            positive = np.where(values > 0, values, np.nan)
+            if np.isnan(positive).all():
+                continue
+            ax.semilogy(it, positive, label=label, lw=2.0 if name == "loss" else 1.0)
+    ax.set_xlabel("iteration")
     ax.set_ylabel("loss term")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)

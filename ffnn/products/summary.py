@@ -75,12 +75,20 @@ COLUMNS: dict[str, tuple[str, str]] = {
                                   "2013), the free energy without the divergence's share"),
     "div_free_factor": ("Mm-2", "mean |div B|^2/|B|^2 over the whole cube"),
     "force_free_factor": ("1", "mean |J x B|^2/(|J|^2 |B|^2) over the whole cube"),
-    "loss_total": ("", "final total training loss"),
-    "loss_bc": ("gauss2", "final boundary term: mean |B - B_obs|^2 over the boundary points"),
-    "loss_div": ("gauss2", "final divergence term: mean (div B)^2 in unit coordinates"),
-    "loss_ff": ("", "final force-free term: with ff_form lorentz (the default) mean |J x B|^2/(|B|^2 + "
+    "loss_total": ("", "final total training loss: the weighted sum of the terms below (spline_grid: with the "
+                       "sides' and top's misfit to the potential field, in units of b0^2)"),
+    "loss_bc": ("", "final boundary term. Representation mlp: mean |B - B_obs|^2 over the boundary points, "
+                    "in G^2; spline_grid: mean over the observed bottom pixels of sum_c w_c (B_c - B_obs,c)^2 "
+                    "with B in units of b0 (the RMS observed bottom |B|) and w_c the bc_errors component "
+                    "weights, dimensionless"),
+    "loss_div": ("gauss2", "final divergence term. mlp: mean (div B)^2 in unit coordinates; spline_grid: 0, "
+                           "no such term (B = B_pot + curl A has no discrete divergence beyond the potential "
+                           "field's)"),
+    "loss_ff": ("", "final force-free term. mlp: with ff_form lorentz (the default) mean |J x B|^2/(|B|^2 + "
                     "floor^2), J the curl in unit coordinates, in G^2 like loss_div; with ff_form angle mean "
-                    "sin^2 of the J-B angle, dimensionless"),
+                    "sin^2 of the J-B angle, dimensionless. spline_grid: the lorentz form over the nodes "
+                    "above the bottom with B in units of b0 and J the grid's central-difference curl per "
+                    "pixel, dimensionless"),
     "wall_time_s": ("s", "training wall time (summed over resumed runs)"),
     "stop_reason": ("", "why training stopped: max_iterations, time_budget, loss_tolerance or plateau"),
     "preprocessing": ("", "none, or the weights of the preprocessing (Wiegelmann et al. 2006) of the bottom "
