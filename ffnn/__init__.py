@@ -6,7 +6,7 @@ imports neither torch nor drms)::
     import ffnn
     bottom = ffnn.read_sharp("ffnn:hmi.sharp_cea_720s.377.20110215_020000_TAI", bin=8)
     potential = ffnn.potential_field(bottom)
-    model = ffnn.train(bottom, potential, ffnn.TrainConfig(max_iterations=200))
+    model = ffnn.train(bottom, potential, ffnn.TrainConfig(representation="spline_grid", max_iterations=300))
     cube = model.cube()
     checks = ffnn.trust_checks(cube, potential, bottom, model)
 

@@ -6,7 +6,7 @@ Each function here is one step of the workflow (``ffnn boundary``, ``ffnn potent
     import ffnn
     bottom = ffnn.read_sharp("ffnn:hmi.sharp_cea_720s.377.20110215_020000_TAI", bin=8)
     potential = ffnn.potential_field(bottom)
-    model = ffnn.train(bottom, potential, ffnn.TrainConfig(max_iterations=200))
+    model = ffnn.train(bottom, potential, ffnn.TrainConfig(representation="spline_grid", max_iterations=300))
     cube = model.cube()
     checks = ffnn.trust_checks(cube, potential, bottom)
 
@@ -214,17 +214,21 @@ class TrainedModel:
     Parameters
     ----------
     network : `torch.nn.Module`
-        The network (:class:`ffnn.field.model.FFNN`, or
-        :class:`ffnn.field.model.HeldBottom` when the bottom map is held), in eval mode.
-        It maps unit coordinates (n, 3) to B (n, 3) in G.
+        The model, in eval mode. Representation mlp: the network
+        (:class:`ffnn.field.model.FFNN`, or :class:`ffnn.field.model.HeldBottom` when
+        the bottom map is held), mapping unit coordinates (n, 3) to B (n, 3) in G.
+        Representation spline_grid: a :class:`ffnn.field.gridfield.GridField`, B on the
+        nodes of its training grid.
     meta : dict
         Its record as ``train.json`` holds it: ``config`` (the training settings),
         ``box`` (x_min ... z_max, Mm), ``grid`` (the training data's x, y, z, Mm),
         ``final`` (loss terms), ``stop_reason``, ``iterations``, ``elapsed_s`` (s),
         ``wcs`` (the bottom map's WCS keywords).
     history : list of dict, optional
-        One row per L-BFGS step: ``iteration``, ``evaluations``, ``elapsed_s``,
-        ``loss``, ``loss_bc``, ``loss_div``, ``loss_ff``. Empty for a loaded model.
+        One row per optimiser step (L-BFGS for mlp, Adam for spline_grid):
+        ``iteration``, ``evaluations``, ``elapsed_s``, ``loss``, ``loss_bc``,
+        ``loss_div``, ``loss_ff`` (spline_grid: ``loss_div`` 0, and ``loss_potential``).
+        Empty for a loaded model.
     path : `pathlib.Path`, optional
         The ``model.pt`` it was saved to or read from; None when trained without
         ``out_dir``.
@@ -235,7 +239,7 @@ class TrainedModel:
         Why training stopped: ``max_iterations``, ``time_budget``, ``loss_tolerance``
         or ``plateau``.
     iterations : int
-        L-BFGS iterations done.
+        Optimiser iterations done.
     """
 
     network: object
@@ -250,7 +254,7 @@ class TrainedModel:
 
     @property
     def iterations(self) -> int:
-        """L-BFGS iterations done."""
+        """Optimiser iterations done (L-BFGS for mlp, Adam for spline_grid)."""
         return int(self.meta.get("iterations", 0))
 
     def cube(self, x=None, y=None, z=None, *, chunk: int = 16384) -> xr.Dataset:
@@ -277,16 +281,19 @@ class TrainedModel:
         Raises
         ------
         ffnn.util.errors.ConfigError
-            When a coordinate is a quantity that is not a length, or ``chunk`` < 1.
+            When a coordinate is a quantity that is not a length, or ``chunk`` < 1, or
+            a spline_grid model is asked for another grid than its training grid.
         ffnn.util.errors.DataError
             When the model gives non-finite values (the cube would be meaningless).
 
         Notes
         -----
-        Derivatives are exact (automatic differentiation of the network), not finite
-        differences; the current density is J = c/(4 pi) curl B. Points outside the
-        training box are extrapolations of the network and are not constrained by the
-        loss.
+        Representation mlp: derivatives are exact (automatic differentiation of the
+        network), not finite differences. Representation spline_grid: B is given on its
+        training grid only (another grid raises ConfigError) and J, div B are the grid's
+        central differences, the ones the model was trained on. In both the current
+        density is J = c/(4 pi) curl B. Points of an mlp cube outside the training box
+        are extrapolations of the network and are not constrained by the loss.
         """
         from ffnn.field.cube import model_cube
 
@@ -367,8 +374,9 @@ def train(bottom: xr.Dataset, potential: xr.Dataset | None = None, config=None, 
     Raises
     ------
     ffnn.util.errors.ConfigError
-        For an unknown setting or one out of range, or ``potential_iterations`` without
-        a ``potential``.
+        For an unknown setting or one out of range, ``potential_iterations`` without a
+        ``potential``, or representation spline_grid without a ``potential`` or without
+        an observed bottom map on its grid.
     ffnn.util.errors.DataError
         For boundary data that are not a bottom map or points, or a potential field on
         another grid.
@@ -377,6 +385,11 @@ def train(bottom: xr.Dataset, potential: xr.Dataset | None = None, config=None, 
 
     Notes
     -----
+    Representation spline_grid (the workflow's default for SHARP regions): B = B_pot +
+    curl_h A on the potential field's grid, A from multi-resolution cubic B-spline grids,
+    fitted by Adam with the grid's own central differences (Wiegelmann 2004's functional
+    on the grid; :mod:`ffnn.field.gridtrain`); ``model.cube()`` gives B on that grid only.
+    Representation mlp (``TrainConfig()``'s default, the Low & Lou cases'):
     B is a tanh multilayer perceptron of the coordinates with a diagonal (quasi-)output
     layer, fitted by L-BFGS to the boundary data under force-free and divergence-free
     terms, derivatives by automatic differentiation; the loss is the FFNN method paper's

@@ -276,13 +276,14 @@ def evaluate_points(model, box, x, y, z, chunk: int = 16384):
 
 
 def model_cube(model, meta: dict, x=None, y=None, z=None, chunk: int = 16384) -> xr.Dataset:
-    """A trained network evaluated on a grid, as a cube (what ``ffnn cube`` writes).
+    """A trained model evaluated on a grid, as a cube (what ``ffnn cube`` writes).
 
     Parameters
     ----------
     model : `torch.nn.Module`
         The network (:class:`ffnn.field.model.FFNN` or ``HeldBottom``), mapping unit
-        coordinates (n, 3) to B (n, 3) in G.
+        coordinates (n, 3) to B (n, 3) in G, or a spline_grid
+        :class:`ffnn.field.gridfield.GridField`.
     meta : dict
         Its record as saved with it (:func:`ffnn.field.train.save_model`): ``box``,
         ``grid``, ``config``, ``final``, ``iterations``, ``wcs`` ...
@@ -302,12 +303,15 @@ def model_cube(model, meta: dict, x=None, y=None, z=None, chunk: int = 16384) ->
     Raises
     ------
     ffnn.util.errors.ConfigError
-        When ``chunk`` < 1.
+        When ``chunk`` < 1, or a spline_grid model is asked for another grid.
 
     Notes
     -----
-    Derivatives are those of the network (automatic differentiation in unit
-    coordinates, divided by the unit length l0), not finite differences.
+    For a network, derivatives are its own (automatic differentiation in unit
+    coordinates, divided by the unit length l0), not finite differences. A spline_grid
+    model (:class:`ffnn.field.gridfield.GridField`) gives B, curl B and div B on its
+    training grid only, with the grid's central differences; another grid raises
+    ConfigError.
     """
     from ffnn.io.box import UnitBox
 

@@ -9,7 +9,7 @@ down to its knot spacing and the finest one the map's pixel scale. B is
     B = B_pot + curl_h A
 
 with curl_h the second-order finite differences of ``numpy.gradient`` (``edge_order=2``),
-the derivatives with which :mod:`ffnn.metrics` judges a cube. The one-axis difference
+the derivatives with which :mod:`ffnn.analysis.metrics` judges a cube. The one-axis difference
 operators act on different axes and so commute, hence div_h curl_h A = 0 on every node:
 the trained field adds no divergence to the potential field's, and divergence cannot be
 traded against force-freeness or pass for energy. The loss is taken on every node with the
@@ -71,13 +71,13 @@ def gradient(f: torch.Tensor, axis: int, h: float) -> torch.Tensor:
 
 def curl(b: torch.Tensor, h) -> torch.Tensor:
     """curl of a (3, nx, ny, nz) field with grid spacings ``h`` = (hx, hy, hz), as
-    :func:`ffnn.metrics.curl`."""
+    :func:`ffnn.analysis.metrics.curl`."""
     d = lambda i, k: gradient(b[i], k, h[k])  # noqa: E731  (d b_i / d x_k)
     return torch.stack([d(2, 1) - d(1, 2), d(0, 2) - d(2, 0), d(1, 0) - d(0, 1)])
 
 
 def divergence(b: torch.Tensor, h) -> torch.Tensor:
-    """div of a (3, nx, ny, nz) field, as :func:`ffnn.metrics.derivatives`."""
+    """div of a (3, nx, ny, nz) field, as :func:`ffnn.analysis.metrics.derivatives`."""
     return gradient(b[0], 0, h[0]) + gradient(b[1], 1, h[1]) + gradient(b[2], 2, h[2])
 
 
