@@ -56,6 +56,7 @@ WITHIN = 0.01  # "reaches the cold start's quality": E_n' and E_m' within this
 # run levels off within a few minutes on one thread at 32^3 (measured: E_n' within 0.01 of
 # its final value after 75-85 s of a 150-s budget, on a third of a core)
 COLD = {**yaml.safe_load((REPO / "config/config.yaml").read_text())["train"],
+        "representation": "mlp",  # the warm starts measured here are the tanh network's
         "n_interior": 5000, "progress": False}
 WARM = yaml.safe_load((REPO / "config/config.yaml").read_text())["series"]["warm"]
 CADENCE = datetime.timedelta(minutes=12)

@@ -271,3 +271,10 @@ def test_train_refuses_a_potential_field_of_another_grid(faces, tmp_path, capsys
     lowlou_cube(shape=(10, 10, 10)).to_netcdf(tmp_path / "pot.nc")
     assert main(args) == 0
 
+
+
+def test_the_network_trainer_refuses_another_representation(faces):
+    """Trainer fits the tanh network; given spline_grid settings it would write a record that
+    names spline_grid over a network (load_model then failed far from the cause)."""
+    with pytest.raises(ConfigError, match="use make_trainer"):
+        Trainer(faces, TrainConfig(representation="spline_grid"), None)

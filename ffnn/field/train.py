@@ -382,6 +382,10 @@ class Trainer:
     def __init__(self, boundary: xr.Dataset, config: TrainConfig, out_dir=None, init_model=None,
                  potential: xr.Dataset | None = None):
         config.validate()
+        if config.representation != "mlp":
+            # it would train the tanh network under a record that names another representation
+            raise ConfigError(f"Trainer trains representation mlp, not {config.representation!r}: "
+                              "use make_trainer, which picks the trainer of the representation")
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.box = UnitBox.from_attrs(boundary.attrs)
