@@ -39,6 +39,7 @@ from ffnn.field.sampling import boundary_arrays, grid_of_points
 from ffnn.io.box import COMPONENTS, UnitBox
 from ffnn.io.wcs import wcs_attrs
 from ffnn.util.errors import ConfigError, DataError
+from ffnn.field.train import Checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def component_weights(error: np.ndarray, mask: np.ndarray, mode: str) -> np.ndar
     return 3 * inv / inv.sum()
 
 
-class GridTrainer:
+class GridTrainer(Checkpoints):
     """Fits a :class:`GridField` to a bottom map and the potential field's sides and top.
 
     Same interface as :class:`ffnn.field.train.Trainer`: construct, then :meth:`fit`;
@@ -191,40 +192,12 @@ class GridTrainer:
                 "elapsed_s": self.elapsed_s, "iteration": self.iteration, "config": asdict(self.config),
                 "version": __version__}
 
-    def save_checkpoint(self) -> None:
-        """Write ``checkpoint.pt`` and ``loss.csv`` atomically."""
-        from ffnn.field.train import _atomic_torch_save, write_history
-
-        if self.out_dir is None:
-            return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_torch_save(self._state(), self.out_dir / "checkpoint.pt")
-        write_history(self.history, self.out_dir / "loss.csv")
-
-    def try_resume(self) -> bool:
-        """Load ``checkpoint.pt`` from ``out_dir`` if present; True when resumed."""
-        from ffnn.field.train import _RESUMABLE
-
-        path = self.out_dir / "checkpoint.pt" if self.out_dir else None
-        if path is None or not path.exists():
-            return False
-        try:
-            state = torch.load(path, map_location=self.device, weights_only=False)
-        except Exception as err:
-            raise DataError(f"checkpoint {path} cannot be read ({err}); delete it to start afresh") from err
-        saved = {k: v for k, v in state["config"].items() if k not in _RESUMABLE}
-        now = {k: v for k, v in asdict(self.config).items() if k not in _RESUMABLE}
-        if saved != now:
-            diff = sorted(k for k in now if saved.get(k) != now[k])
-            raise ConfigError(f"checkpoint {path} was made with other settings ({', '.join(diff)}); "
-                              "delete it or restore the settings")
+    def _restore(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer = self._make_optimizer()
         self.optimizer.load_state_dict(state["optimizer"])
         self.history, self.elapsed_s = list(state["history"]), state["elapsed_s"]
         self.iteration = self._last_checkpoint = state["iteration"]
-        log.info("resumed from %s at iteration %d (%.0f s done)", path, self.iteration, self.elapsed_s)
-        return True
 
     # -- the loop ------------------------------------------------------------------------------
     def _stop_reason(self) -> str | None:

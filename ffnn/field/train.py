@@ -372,7 +372,40 @@ def hold_observed_bottom(net: FFNN, bd: BoundaryArrays, box: UnitBox,
     return model.to(next(net.parameters()).device), on
 
 
-class Trainer:
+class Checkpoints:
+    """``checkpoint.pt`` and ``loss.csv`` in ``out_dir``, for either trainer: each gives
+    ``_state()`` (what to save) and ``_restore(state)``; a checkpoint made with other settings
+    than the resumable ones (:data:`_RESUMABLE`) is refused."""
+
+    def save_checkpoint(self) -> None:
+        """Write ``checkpoint.pt`` and ``loss.csv`` atomically."""
+        if self.out_dir is None:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_torch_save(self._state(), self.out_dir / "checkpoint.pt")
+        write_history(self.history, self.out_dir / "loss.csv")
+
+    def try_resume(self) -> bool:
+        """Load ``checkpoint.pt`` from ``out_dir`` if present; True when resumed."""
+        path = self.out_dir / "checkpoint.pt" if self.out_dir else None
+        if path is None or not path.exists():
+            return False
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=False)
+        except Exception as err:  # a corrupt checkpoint must not be silently reused
+            raise DataError(f"checkpoint {path} cannot be read ({err}); delete it to start afresh") from err
+        saved = {k: v for k, v in state["config"].items() if k not in _RESUMABLE}
+        now = {k: v for k, v in asdict(self.config).items() if k not in _RESUMABLE}
+        if saved != now:
+            diff = sorted(k for k in now if saved.get(k) != now[k])
+            raise ConfigError(f"checkpoint {path} was made with other settings ({', '.join(diff)}); "
+                              "delete it or restore the settings")
+        self._restore(state)
+        log.info("resumed from %s at iteration %d (%.0f s done)", path, self.iteration, self.elapsed_s)
+        return True
+
+
+class Trainer(Checkpoints):
     """Fits an :class:`FFNN` to boundary points (see :mod:`ffnn.field.boundary`).
 
     ``out_dir`` receives ``checkpoint.pt`` (resumable state), ``loss.csv`` (history) and,
@@ -597,33 +630,6 @@ class Trainer:
         self._base_iterations, self._base_evaluations = state["base"]
         self._last_checkpoint = self.iteration
         self.rollbacks = state.get("rollbacks", 0)
-
-    def save_checkpoint(self) -> None:
-        """Write ``checkpoint.pt`` and ``loss.csv`` atomically."""
-        if self.out_dir is None:
-            return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_torch_save(self._state(), self.out_dir / "checkpoint.pt")
-        write_history(self.history, self.out_dir / "loss.csv")
-
-    def try_resume(self) -> bool:
-        """Load ``checkpoint.pt`` from ``out_dir`` if present; True when resumed."""
-        path = self.out_dir / "checkpoint.pt" if self.out_dir else None
-        if path is None or not path.exists():
-            return False
-        try:
-            state = torch.load(path, map_location=self.device, weights_only=False)
-        except Exception as err:  # a corrupt checkpoint must not be silently reused
-            raise DataError(f"checkpoint {path} cannot be read ({err}); delete it to start afresh") from err
-        saved = {k: v for k, v in state["config"].items() if k not in _RESUMABLE}
-        now = {k: v for k, v in asdict(self.config).items() if k not in _RESUMABLE}
-        if saved != now:
-            diff = sorted(k for k in now if saved.get(k) != now[k])
-            raise ConfigError(f"checkpoint {path} was made with other settings ({', '.join(diff)}); "
-                              "delete it or restore the settings")
-        self._restore(state)
-        log.info("resumed from %s at iteration %d (%.0f s done)", path, self.iteration, self.elapsed_s)
-        return True
 
     # -- the loop ------------------------------------------------------------------------------
     def _lbfgs_state(self) -> dict:
